@@ -1,0 +1,514 @@
+//! Loading certificate files (PEM, DER, PKCS#7) and analysing certificates.
+//!
+//! Everything downstream (Blob, registry.pol, reports, fetch output) works from
+//! [`Certificate`], an owned summary computed once from the DER bytes, so that the
+//! x509 parser's borrowed structures never leak out of this module.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use md5::Md5;
+use serde::Serialize;
+use sha1::{Digest, Sha1};
+use sha2::{Sha256, Sha384, Sha512};
+use ::time::OffsetDateTime;
+use x509_parser::prelude::*;
+use x509_parser::public_key::PublicKey;
+
+use crate::hex;
+
+/// Problems reading certificate files. Each names the file so an admin can find it.
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a certificate file (expected PEM, DER or PKCS#7): {detail}")]
+    NotCertificate { path: PathBuf, detail: String },
+    #[error("{path}: certificate #{index} is malformed: {detail}")]
+    Malformed {
+        path: PathBuf,
+        index: usize,
+        detail: String,
+    },
+    #[error("{path}: holds no certificate")]
+    Empty { path: PathBuf },
+    #[error("{path}: directory holds no certificate file (.cer .crt .pem .der .p7b .p7c)")]
+    EmptyDir { path: PathBuf },
+}
+
+/// Where a certificate was read from, for messages and reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    pub file: String,
+    /// 1-based position inside the file (PEM block or PKCS#7 member).
+    pub index: usize,
+}
+
+/// The hash algorithm of a certificate's signature; it also decides how Windows
+/// computes the SIGNATURE_HASH property (spec §3.2, 0x0F).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SigHash {
+    Md2,
+    Md5,
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+    /// Ed25519, RSASSA-PSS with parameters, or an algorithm we do not know.
+    Other,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Certificate {
+    #[serde(skip)]
+    pub der: Vec<u8>,
+    #[serde(serialize_with = "ser_hex")]
+    pub sha1: [u8; 20],
+    #[serde(serialize_with = "ser_hex")]
+    pub sha256: [u8; 32],
+    #[serde(skip)]
+    pub md5: [u8; 16],
+    pub subject: String,
+    pub issuer: String,
+    /// Display name in the style of the Windows console's "Issued To".
+    pub subject_display: String,
+    pub issuer_display: String,
+    pub serial: String,
+    #[serde(with = "::time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "::time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    pub self_signed: bool,
+    pub is_ca: bool,
+    pub key_algorithm: String,
+    pub key_bits: u32,
+    pub signature_algorithm: String,
+    #[serde(skip)]
+    pub sig_hash: SigHash,
+    pub dns_names: Vec<String>,
+    pub ip_addresses: Vec<String>,
+    /// Extended key usage OIDs; empty means "no EKU extension" (any purpose).
+    pub eku: Vec<String>,
+    /// Hash of the DER TBSCertificate with the signature's own hash (property 0x0F).
+    #[serde(skip)]
+    pub signature_hash: Option<Vec<u8>>,
+    /// Subject Key Identifier extension value (property 0x14).
+    #[serde(skip)]
+    pub ski: Option<Vec<u8>>,
+    /// MD5 of the subjectPublicKey BIT STRING contents (property 0x19).
+    #[serde(skip)]
+    pub public_key_md5: [u8; 16],
+    /// SHA-1 of the whole encoded SubjectPublicKeyInfo, Microsoft's documented
+    /// fallback for the key identifier when there is no SKI (spec §10).
+    #[serde(skip)]
+    pub spki_sha1: [u8; 20],
+}
+
+fn ser_hex<S: serde::Serializer, const N: usize>(v: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::upper(v))
+}
+
+impl Certificate {
+    /// Analyse one DER certificate. The error text says what is wrong with it.
+    pub fn from_der(der: Vec<u8>) -> Result<Certificate, String> {
+        let (rest, x509) = X509Certificate::from_der(&der).map_err(|e| e.to_string())?;
+        if !rest.is_empty() {
+            return Err(format!(
+                "{} bytes of trailing data after the certificate",
+                rest.len()
+            ));
+        }
+        let sha1: [u8; 20] = Sha1::digest(&der).into();
+        let sha256: [u8; 32] = Sha256::digest(&der).into();
+        let md5: [u8; 16] = Md5::digest(&der).into();
+
+        let spki = x509.public_key();
+        let (key_algorithm, key_bits) = describe_key(spki);
+        let sig_oid = x509.signature_algorithm.algorithm.to_id_string();
+        let (signature_algorithm, sig_hash) = describe_signature(&sig_oid);
+        let tbs: &[u8] = x509.tbs_certificate.as_ref();
+        let signature_hash = match sig_hash {
+            SigHash::Md5 => Some(Md5::digest(tbs).to_vec()),
+            SigHash::Sha1 => Some(Sha1::digest(tbs).to_vec()),
+            SigHash::Sha256 => Some(Sha256::digest(tbs).to_vec()),
+            SigHash::Sha384 => Some(Sha384::digest(tbs).to_vec()),
+            SigHash::Sha512 => Some(Sha512::digest(tbs).to_vec()),
+            SigHash::Md2 | SigHash::Other => None,
+        };
+
+        let mut dns_names = Vec::new();
+        let mut ip_addresses = Vec::new();
+        let mut eku = Vec::new();
+        let mut ski = None;
+        let mut is_ca = false;
+        for ext in x509.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::SubjectAlternativeName(san) => {
+                    for name in &san.general_names {
+                        match name {
+                            GeneralName::DNSName(d) => dns_names.push((*d).to_string()),
+                            GeneralName::IPAddress(ip) => ip_addresses.push(format_ip(ip)),
+                            _ => {}
+                        }
+                    }
+                }
+                ParsedExtension::ExtendedKeyUsage(e) => {
+                    if e.any {
+                        eku.push("2.5.29.37.0".to_string());
+                    }
+                    if e.server_auth {
+                        eku.push(OID_SERVER_AUTH.to_string());
+                    }
+                    if e.client_auth {
+                        eku.push(OID_CLIENT_AUTH.to_string());
+                    }
+                    if e.code_signing {
+                        eku.push(OID_CODE_SIGNING.to_string());
+                    }
+                    if e.email_protection {
+                        eku.push(OID_EMAIL.to_string());
+                    }
+                    if e.time_stamping {
+                        eku.push(OID_TIME_STAMPING.to_string());
+                    }
+                    if e.ocsp_signing {
+                        eku.push("1.3.6.1.5.5.7.3.9".to_string());
+                    }
+                    eku.extend(e.other.iter().map(|o| o.to_id_string()));
+                }
+                ParsedExtension::SubjectKeyIdentifier(k) => ski = Some(k.0.to_vec()),
+                ParsedExtension::BasicConstraints(bc) => is_ca = bc.ca,
+                _ => {}
+            }
+        }
+
+        let same_name = x509.subject().as_raw() == x509.issuer().as_raw();
+        // A name match alone is what Windows uses to call a certificate self-issued;
+        // we also check the signature where ring can, so a forged "self-signed"
+        // certificate with someone else's name is not filed under Root by `--store auto`.
+        let self_signed = same_name
+            && match x509.verify_signature(None) {
+                Ok(()) => true,
+                Err(X509Error::SignatureUnsupportedAlgorithm) => true,
+                Err(_) => false,
+            };
+
+        Ok(Certificate {
+            subject: x509.subject().to_string(),
+            issuer: x509.issuer().to_string(),
+            subject_display: display_name(x509.subject()),
+            issuer_display: display_name(x509.issuer()),
+            serial: hex::upper(x509.raw_serial()),
+            not_before: x509.validity().not_before.to_datetime(),
+            not_after: x509.validity().not_after.to_datetime(),
+            self_signed,
+            is_ca,
+            key_algorithm,
+            key_bits,
+            signature_algorithm,
+            sig_hash,
+            dns_names,
+            ip_addresses,
+            eku,
+            signature_hash,
+            ski,
+            public_key_md5: Md5::digest(&spki.subject_public_key.data).into(),
+            spki_sha1: Sha1::digest(spki.raw).into(),
+            sha1,
+            sha256,
+            md5,
+            der,
+        })
+    }
+
+    /// The Windows thumbprint: 40 upper-case hex digits of SHA-1(DER).
+    pub fn thumbprint(&self) -> String {
+        hex::upper(&self.sha1)
+    }
+
+    pub fn sha256_hex(&self) -> String {
+        hex::upper(&self.sha256)
+    }
+
+    /// Whole days from `now` until expiry (negative when expired).
+    pub fn days_left(&self, now: OffsetDateTime) -> i64 {
+        (self.not_after - now).whole_days()
+    }
+
+    /// The findings every command reports the same way (`build`, `fetch`, `inspect`).
+    pub fn findings(&self, now: OffsetDateTime) -> Vec<Finding> {
+        let mut out = Vec::new();
+        if self.not_after < now {
+            out.push(Finding::Expired {
+                days_ago: (now - self.not_after).whole_days(),
+            });
+        } else if self.days_left(now) < EXPIRY_WARNING_DAYS {
+            out.push(Finding::ExpiresSoon {
+                days: self.days_left(now),
+            });
+        }
+        if self.not_before > now {
+            out.push(Finding::NotYetValid);
+        }
+        if self.key_algorithm == "RSA" && self.key_bits < 2048 {
+            out.push(Finding::WeakKey {
+                bits: self.key_bits,
+            });
+        }
+        if matches!(self.sig_hash, SigHash::Md2 | SigHash::Md5 | SigHash::Sha1) && !self.self_signed
+        {
+            out.push(Finding::WeakSignature {
+                algorithm: self.signature_algorithm.clone(),
+            });
+        } else if matches!(self.sig_hash, SigHash::Md2 | SigHash::Md5 | SigHash::Sha1) {
+            // A root's own signature is never checked by Windows, but admins and auditors
+            // still ask about it; report it with the same wording.
+            out.push(Finding::WeakSignature {
+                algorithm: self.signature_algorithm.clone(),
+            });
+        }
+        out
+    }
+}
+
+/// Warn this many days before expiry (issue #2: "expires within 60 days").
+pub const EXPIRY_WARNING_DAYS: i64 = 60;
+
+pub const OID_SERVER_AUTH: &str = "1.3.6.1.5.5.7.3.1";
+pub const OID_CLIENT_AUTH: &str = "1.3.6.1.5.5.7.3.2";
+pub const OID_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
+pub const OID_EMAIL: &str = "1.3.6.1.5.5.7.3.4";
+pub const OID_TIME_STAMPING: &str = "1.3.6.1.5.5.7.3.8";
+
+/// A fact about a certificate that an admin should see before trusting it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Finding {
+    Expired { days_ago: i64 },
+    ExpiresSoon { days: i64 },
+    NotYetValid,
+    WeakKey { bits: u32 },
+    WeakSignature { algorithm: String },
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::Expired { days_ago } => write!(f, "expired {days_ago} days ago"),
+            Finding::ExpiresSoon { days } => write!(f, "expires in {days} days"),
+            Finding::NotYetValid => write!(f, "not yet valid"),
+            Finding::WeakKey { bits } => write!(f, "weak RSA key ({bits} bits, below 2048)"),
+            Finding::WeakSignature { algorithm } => {
+                write!(f, "weak signature algorithm ({algorithm})")
+            }
+        }
+    }
+}
+
+fn describe_key(spki: &SubjectPublicKeyInfo) -> (String, u32) {
+    let oid = spki.algorithm.algorithm.to_id_string();
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => ("RSA".into(), rsa.key_size() as u32),
+        Ok(PublicKey::EC(ec)) => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| match o.to_id_string().as_str() {
+                    "1.2.840.10045.3.1.7" => "P-256".to_string(),
+                    "1.3.132.0.34" => "P-384".to_string(),
+                    "1.3.132.0.35" => "P-521".to_string(),
+                    other => other.to_string(),
+                })
+                .unwrap_or_else(|| "unknown curve".into());
+            (format!("ECDSA {curve}"), ec.key_size() as u32)
+        }
+        Ok(PublicKey::DSA(_)) => ("DSA".into(), spki.parsed().map_or(0, |k| k.key_size() as u32)),
+        _ if oid == "1.3.101.112" => ("Ed25519".into(), 256),
+        _ if oid == "1.3.101.113" => ("Ed448".into(), 456),
+        _ => (oid, 0),
+    }
+}
+
+/// Names as Windows shows them (certmgr's "Signature algorithm" column).
+fn describe_signature(oid: &str) -> (String, SigHash) {
+    let (name, hash) = match oid {
+        "1.2.840.113549.1.1.2" => ("md2RSA", SigHash::Md2),
+        "1.2.840.113549.1.1.4" => ("md5RSA", SigHash::Md5),
+        "1.2.840.113549.1.1.5" => ("sha1RSA", SigHash::Sha1),
+        "1.2.840.113549.1.1.11" => ("sha256RSA", SigHash::Sha256),
+        "1.2.840.113549.1.1.12" => ("sha384RSA", SigHash::Sha384),
+        "1.2.840.113549.1.1.13" => ("sha512RSA", SigHash::Sha512),
+        "1.2.840.113549.1.1.10" => ("RSASSA-PSS", SigHash::Other),
+        "1.2.840.10045.4.1" => ("sha1ECDSA", SigHash::Sha1),
+        "1.2.840.10045.4.3.2" => ("sha256ECDSA", SigHash::Sha256),
+        "1.2.840.10045.4.3.3" => ("sha384ECDSA", SigHash::Sha384),
+        "1.2.840.10045.4.3.4" => ("sha512ECDSA", SigHash::Sha512),
+        "1.2.840.10040.4.3" => ("sha1DSA", SigHash::Sha1),
+        "1.3.101.112" => ("Ed25519", SigHash::Other),
+        other => return (other.to_string(), SigHash::Other),
+    };
+    (name.to_string(), hash)
+}
+
+/// The "Issued To" text of the Windows console: the CN, else the first OU, else O,
+/// else the whole name.
+fn display_name(name: &X509Name) -> String {
+    let first = |it: &mut dyn Iterator<Item = &AttributeTypeAndValue>| {
+        it.next()
+            .and_then(|a| a.as_str().ok())
+            .map(|s| s.to_string())
+    };
+    first(&mut name.iter_common_name())
+        .or_else(|| first(&mut name.iter_organizational_unit()))
+        .or_else(|| first(&mut name.iter_organization()))
+        .unwrap_or_else(|| name.to_string())
+}
+
+fn format_ip(bytes: &[u8]) -> String {
+    match bytes.len() {
+        4 => std::net::Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).to_string(),
+        16 => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(bytes);
+            std::net::Ipv6Addr::from(a).to_string()
+        }
+        _ => hex::upper(bytes),
+    }
+}
+
+/// A certificate together with the place it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub cert: Certificate,
+    pub origin: Origin,
+}
+
+/// The result of reading one or more paths: certificates plus warnings to show.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub certs: Vec<Loaded>,
+    pub warnings: Vec<String>,
+}
+
+/// File extensions taken when a directory is given.
+const CERT_EXTENSIONS: &[&str] = &["cer", "crt", "pem", "der", "p7b", "p7c"];
+
+/// Read every path (files, or directories of certificate files) in a stable order.
+pub fn load_paths(paths: &[PathBuf]) -> Result<LoadReport, CertError> {
+    let mut report = LoadReport::default();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|source| CertError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            let mut files = Vec::new();
+            let entries = std::fs::read_dir(path).map_err(|source| CertError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            for entry in entries {
+                let entry = entry.map_err(|source| CertError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                let p = entry.path();
+                let ext = p
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .map(|e| e.to_ascii_lowercase());
+                if p.is_file() && ext.is_some_and(|e| CERT_EXTENSIONS.contains(&e.as_str())) {
+                    files.push(p);
+                }
+            }
+            if files.is_empty() {
+                return Err(CertError::EmptyDir { path: path.clone() });
+            }
+            // Directory order is file-system dependent; sort so builds are reproducible.
+            files.sort();
+            for f in files {
+                load_file(&f, &mut report)?;
+            }
+        } else {
+            load_file(path, &mut report)?;
+        }
+    }
+    Ok(report)
+}
+
+/// Read one file into `report`.
+pub fn load_file(path: &Path, report: &mut LoadReport) -> Result<(), CertError> {
+    let bytes = std::fs::read(path).map_err(|source| CertError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let before = report.certs.len();
+    let ders = decode_container(&bytes, &mut |w| {
+        report.warnings.push(format!("{}: {w}", path.display()))
+    })
+    .map_err(|detail| CertError::NotCertificate {
+        path: path.to_path_buf(),
+        detail,
+    })?;
+    for (i, der) in ders.into_iter().enumerate() {
+        let cert = Certificate::from_der(der).map_err(|detail| CertError::Malformed {
+            path: path.to_path_buf(),
+            index: i + 1,
+            detail,
+        })?;
+        report.certs.push(Loaded {
+            cert,
+            origin: Origin {
+                file: path.display().to_string(),
+                index: i + 1,
+            },
+        });
+    }
+    if report.certs.len() == before {
+        return Err(CertError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Split a certificate container into DER certificates, whatever its encoding:
+/// PEM (CERTIFICATE, PKCS7 and CMS blocks), a DER certificate, or DER PKCS#7.
+/// Private keys found in PEM are dropped, with a warning; their bytes go nowhere.
+pub fn decode_container(bytes: &[u8], warn: &mut dyn FnMut(String)) -> Result<Vec<Vec<u8>>, String> {
+    if looks_like_pem(bytes) {
+        let mut out = Vec::new();
+        for (n, block) in x509_parser::pem::Pem::iter_from_buffer(bytes).enumerate() {
+            let block = block.map_err(|e| format!("PEM block #{}: {e}", n + 1))?;
+            match block.label.as_str() {
+                "CERTIFICATE" | "X509 CERTIFICATE" => out.push(block.contents),
+                "PKCS7" | "CMS" | "PKCS #7 SIGNED DATA" => {
+                    out.extend(crate::pkcs7::certificates(&block.contents)?)
+                }
+                label if label.contains("PRIVATE KEY") => warn(format!(
+                    "ignored a {label} block: certgpo never copies private keys"
+                )),
+                label => warn(format!("ignored a PEM block labelled {label:?}")),
+            }
+        }
+        return Ok(out);
+    }
+    match bytes.first() {
+        Some(0x30) => {}
+        Some(_) => return Err("neither PEM text nor DER (first byte is not SEQUENCE)".into()),
+        None => return Err("the file is empty".into()),
+    }
+    if crate::pkcs7::is_pkcs7(bytes) {
+        return crate::pkcs7::certificates(bytes);
+    }
+    Ok(vec![bytes.to_vec()])
+}
+
+fn looks_like_pem(bytes: &[u8]) -> bool {
+    bytes.windows(11).any(|w| w == b"-----BEGIN ")
+}
