@@ -7,11 +7,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use ::time::OffsetDateTime;
 use md5::Md5;
 use serde::Serialize;
 use sha1::{Digest, Sha1};
 use sha2::{Sha256, Sha384, Sha512};
-use ::time::OffsetDateTime;
 use x509_parser::prelude::*;
 use x509_parser::public_key::PublicKey;
 
@@ -327,7 +327,10 @@ fn describe_key(spki: &SubjectPublicKeyInfo) -> (String, u32) {
                 .unwrap_or_else(|| "unknown curve".into());
             (format!("ECDSA {curve}"), ec.key_size() as u32)
         }
-        Ok(PublicKey::DSA(_)) => ("DSA".into(), spki.parsed().map_or(0, |k| k.key_size() as u32)),
+        Ok(PublicKey::DSA(_)) => (
+            "DSA".into(),
+            spki.parsed().map_or(0, |k| k.key_size() as u32),
+        ),
         _ if oid == "1.3.101.112" => ("Ed25519".into(), 256),
         _ if oid == "1.3.101.113" => ("Ed448".into(), 456),
         _ => (oid, 0),
@@ -480,7 +483,10 @@ pub fn load_file(path: &Path, report: &mut LoadReport) -> Result<(), CertError> 
 /// Split a certificate container into DER certificates, whatever its encoding:
 /// PEM (CERTIFICATE, PKCS7 and CMS blocks), a DER certificate, or DER PKCS#7.
 /// Private keys found in PEM are dropped, with a warning; their bytes go nowhere.
-pub fn decode_container(bytes: &[u8], warn: &mut dyn FnMut(String)) -> Result<Vec<Vec<u8>>, String> {
+pub fn decode_container(
+    bytes: &[u8],
+    warn: &mut dyn FnMut(String),
+) -> Result<Vec<Vec<u8>>, String> {
     if looks_like_pem(bytes) {
         let mut out = Vec::new();
         for (n, block) in x509_parser::pem::Pem::iter_from_buffer(bytes).enumerate() {

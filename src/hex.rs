@@ -33,7 +33,10 @@ pub fn parse_fingerprint(text: &str) -> Option<Vec<u8>> {
 mod tests {
     #[test]
     fn fingerprint_forms() {
-        assert_eq!(super::parse_fingerprint("ab:CD 01"), Some(vec![0xAB, 0xCD, 0x01]));
+        assert_eq!(
+            super::parse_fingerprint("ab:CD 01"),
+            Some(vec![0xAB, 0xCD, 0x01])
+        );
         assert_eq!(super::parse_fingerprint("abc"), None);
         assert_eq!(super::parse_fingerprint("zz"), None);
         assert_eq!(super::upper(&[0x0f, 0xa0]), "0FA0");

@@ -1,4 +1,26 @@
 //! certgpo: distribute certificates to Windows domain clients through Group Policy.
+//!
+//! One module per concern: `cert` loads and analyses certificates, `blob` writes the
+//! registry Blob, `policy` registry.pol, `regfile` .reg files, `gpo` the GPMC backup
+//! XML and report, `audit` the JSON/CSV/HTML reports, `bundle` puts a bundle together.
+
+pub mod blob;
+pub mod bundle;
 pub mod cert;
+pub mod cli;
+pub mod codec;
+pub mod exit;
 pub mod hex;
 pub mod pkcs7;
+pub mod policy;
+pub mod store;
+
+use cli::{Cli, Command};
+pub use exit::Failure;
+
+/// Run one command; `Ok` carries the exit code (0, or 1 for "differences found").
+pub fn run(cli: Cli) -> Result<u8, Failure> {
+    match cli.command {
+        Command::Build(args) => bundle::run(args),
+    }
+}

@@ -1,0 +1,103 @@
+//! Command-line definitions (clap). Behaviour lives in the modules each command names.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "certgpo",
+    version,
+    about = "Distribute certificates to Windows domain clients through Group Policy",
+    long_about = "certgpo captures the certificate an Exchange (or any TLS) server presents, and turns \
+certificates into a GPMC backup that Import-GPO accepts, plus registry.pol, .reg files, \
+PowerShell scripts and audit reports. It runs on any OS and its output is reproducible.",
+    after_help = "Examples:
+  certgpo build --cert examples/exch2010-selfsigned.cer --domain contoso.local --out bundle
+  certgpo build --cert https://mail.contoso.com --out bundle
+  certgpo fetch mail.contoso.com smtp://mail.contoso.com imap://mail.contoso.com
+
+Exit codes: 0 success; 1 differences found (diff), findings inside --fail-days (audit), or a target failed (fetch); 2 error, nothing written; 3 pin mismatch, nothing written."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build a bundle (GPO backup, registry.pol, .reg, scripts, reports) from certificates
+    Build(BuildArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  # The Exchange 2010 self-signed certificate, trusted for Server Authentication only:
+  certgpo build --cert examples/exch2010-selfsigned.cer --purpose server-auth --out bundle
+
+  # A folder of roots and intermediates, as a zip for the change ticket:
+  certgpo build --cert ./pki/ --domain corp.example.com --gpo-name 'Corporate PKI' --out bundle --zip bundle.zip
+
+  # Reproduce GPMC byte for byte, including the empty keys of every other store:
+  certgpo build --cert roots.p7b --all-stores --allow-expired --out bundle")]
+pub struct BuildArgs {
+    /// Certificate file (PEM, DER .cer/.crt, PKCS#7 .p7b/.p7c) or a directory of them; repeatable
+    #[arg(long = "cert", value_name = "PATH", required = true)]
+    pub certs: Vec<PathBuf>,
+
+    /// Output directory (written atomically; must be absent or empty unless --force)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Target store: auto puts self-signed certificates in Root and other CA certificates in CA
+    #[arg(long, value_enum, default_value = "auto")]
+    pub store: crate::store::StoreChoice,
+
+    /// Display name of the GPO
+    #[arg(long, value_name = "NAME", default_value = crate::bundle::DEFAULT_GPO_NAME)]
+    pub gpo_name: String,
+
+    /// AD DNS domain written into the backup; derived from a certificate's FQDN when unambiguous
+    #[arg(long, value_name = "FQDN")]
+    pub domain: Option<String>,
+
+    /// gpmc: the properties GPMC writes (byte-identical with GPMC); minimal: the certificate alone
+    #[arg(long, value_enum, default_value = "gpmc")]
+    pub blob: crate::blob::BlobStyle,
+
+    /// Friendly name shown in the certificate console (property 0x0B)
+    #[arg(long, value_name = "TEXT")]
+    pub friendly_name: Option<String>,
+
+    /// Trust the certificates only for these purposes (property 0x09): server-auth, client-auth, code-signing, email, time-stamping, or an OID
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub purpose: Vec<String>,
+
+    /// Also write the empty Certificates/CRLs/CTLs keys of every other store, as GPMC does
+    #[arg(long)]
+    pub all_stores: bool,
+
+    /// Accept expired certificates
+    #[arg(long)]
+    pub allow_expired: bool,
+
+    /// Also write the bundle as a deterministic zip file
+    #[arg(long, value_name = "FILE")]
+    pub zip: Option<PathBuf>,
+
+    /// Replace a non-empty --out directory
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print a machine-readable summary on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// Time written into the backup (RFC 3339 or Unix seconds); default SOURCE_DATE_EPOCH, else derived from the certificates
+    #[arg(long, value_name = "TIME")]
+    pub timestamp: Option<String>,
+
+    /// Directory whose templates override the built-in ones (same file names as templates/)
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}

@@ -1,0 +1,65 @@
+//! Exit codes and the error a command reports to the user: one line saying what
+//! went wrong, naming the file or target, and optionally a hint (in the style of
+//! `rage`) saying what to do about it.
+
+use std::fmt;
+
+/// Every exit code certgpo uses; README.md documents them.
+pub mod code {
+    /// Success. For `diff`: the inputs are equal.
+    pub const OK: u8 = 0;
+    /// `diff`: the inputs differ. `audit`: something falls inside `--fail-days`.
+    /// `fetch`: at least one target failed (the others were still reported).
+    pub const DIFFERENT: u8 = 1;
+    /// Bad input, refused input, bad usage or an I/O error; nothing was written.
+    pub const ERROR: u8 = 2;
+    /// A certificate did not match its pin (`--expect` or `certgpo.lock`); nothing was written.
+    pub const PIN_MISMATCH: u8 = 3;
+}
+
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            code: code::ERROR,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Failure {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn code(mut self, code: u8) -> Failure {
+        self.code = code;
+        self
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error: {}", self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\nhint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Errors of every module convert into a [`Failure`] with their own message.
+macro_rules! failure_from {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for Failure {
+            fn from(e: $t) -> Failure { Failure::new(e.to_string()) }
+        }
+    )*};
+}
+failure_from!(crate::cert::CertError, std::io::Error);
