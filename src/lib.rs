@@ -13,6 +13,10 @@ pub mod exit;
 pub mod hex;
 pub mod pkcs7;
 pub mod policy;
+/// `.reg` files; the writer lands in `regfile/mod.rs` (main), the reader is `parse`.
+pub mod regfile {
+    pub mod parse;
+}
 pub mod store;
 
 use cli::{Cli, Command};
