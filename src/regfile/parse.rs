@@ -201,7 +201,7 @@ fn decode(bytes: &[u8]) -> Result<(Encoding, String), RegError> {
 
 /// Decode UTF-16LE, naming the byte offset of the first bad code unit.
 pub fn decode_utf16(body: &[u8], start: usize) -> Result<String, RegError> {
-    if body.len() % 2 != 0 {
+    if !body.len().is_multiple_of(2) {
         return Err(RegError::Utf16 {
             offset: start + body.len() - 1,
             what: "odd number of bytes (the last character is cut in half)".into(),
