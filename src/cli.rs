@@ -28,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Build a bundle (GPO backup, registry.pol, .reg, scripts, reports) from certificates
     Build(BuildArgs),
+    /// List every certificate in certificate files, registry.pol, .reg, GPO backups, bundles or zips
+    Inspect(InspectArgs),
 }
 
 #[derive(Args, Debug)]
@@ -100,4 +102,43 @@ pub struct BuildArgs {
     /// Directory whose templates override the built-in ones (same file names as templates/)
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  # What does this GPO backup push, and would Windows accept it?
+  certgpo inspect ./Backups/{D1DE50B0-DF95-405B-B2DA-6C16CBB6BF54}
+
+  # A whole Backup-GPO -All folder, as CSV for a spreadsheet:
+  certgpo inspect ./Backups --csv > inventory.csv
+
+  # Every registry.pol instruction, control codes (**del., **delvals.) explained:
+  certgpo inspect registry.pol --settings
+
+  # Take the certificates out of a bundle zip as <THUMB>.cer files:
+  certgpo inspect bundle.zip --extract ./certs
+
+Inputs: certificate files (PEM, DER, PKCS#7), registry.pol, .reg, Blob files, gpreport.xml,
+a GPMC backup folder, a folder of backups (with or without manifest.xml), a certgpo bundle
+folder, or a zip of any of these. Exit code 0 when every input was read, 2 otherwise.")]
+pub struct InspectArgs {
+    /// Files, folders or zips to read
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// Print JSON (certificates, container findings, backups, files)
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+
+    /// Print one CSV row per certificate entry
+    #[arg(long)]
+    pub csv: bool,
+
+    /// Also list every registry.pol and .reg instruction, with control codes interpreted
+    #[arg(long)]
+    pub settings: bool,
+
+    /// Write each certificate found as DIR/<THUMBPRINT>.cer (DER)
+    #[arg(long, value_name = "DIR")]
+    pub extract: Option<PathBuf>,
 }

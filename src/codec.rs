@@ -111,6 +111,42 @@ pub fn from_utf16le(bytes: &[u8]) -> Option<String> {
     String::from_utf16(&units).ok()
 }
 
+/// Decode UTF-16LE text whose first byte sits at `start` in its file, naming the
+/// byte offset of the first bad code unit.
+pub fn utf16le_text(body: &[u8], start: usize) -> Result<String, Short> {
+    if !body.len().is_multiple_of(2) {
+        return Err(Short {
+            offset: start + body.len() - 1,
+            expected:
+                "UTF-16LE text, found an odd number of bytes (the last character is cut in half)"
+                    .into(),
+        });
+    }
+    let units = body
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]));
+    let mut out = String::with_capacity(body.len() / 2);
+    let mut at = start;
+    for ch in char::decode_utf16(units) {
+        match ch {
+            Ok(c) => {
+                at += 2 * c.len_utf16();
+                out.push(c);
+            }
+            Err(e) => {
+                return Err(Short {
+                    offset: at,
+                    expected: format!(
+                        "UTF-16LE text, found the unpaired surrogate 0x{:04X}",
+                        e.unpaired_surrogate()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

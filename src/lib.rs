@@ -10,7 +10,12 @@ pub mod cert;
 pub mod cli;
 pub mod codec;
 pub mod exit;
+/// The GPMC backup; the writers land in `gpo/mod.rs` (main), the readers are `read`.
+pub mod gpo {
+    pub mod read;
+}
 pub mod hex;
+pub mod inspect;
 pub mod pkcs7;
 pub mod policy;
 /// `.reg` files; the writer lands in `regfile/mod.rs` (main), the reader is `parse`.
@@ -26,5 +31,6 @@ pub use exit::Failure;
 pub fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Build(args) => bundle::run(args),
+        Command::Inspect(args) => inspect::run(args),
     }
 }

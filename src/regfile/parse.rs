@@ -15,8 +15,8 @@ pub const HEADER_V4: &str = "REGEDIT4";
 pub enum RegError {
     #[error("the file is empty")]
     Empty,
-    #[error("bad UTF-16LE at byte offset {offset}: {what}")]
-    Utf16 { offset: usize, what: String },
+    #[error("bad text encoding {0}")]
+    Utf16(crate::codec::Short),
     #[error(
         "not UTF-8 text at byte offset {offset} (a .reg file is UTF-16LE with a BOM, or UTF-8)"
     )]
@@ -187,9 +187,9 @@ fn decode(bytes: &[u8]) -> Result<(Encoding, String), RegError> {
         (Encoding::Utf8, bytes, 0)
     };
     match encoding {
-        Encoding::Utf16LeBom | Encoding::Utf16Le => {
-            decode_utf16(body, start).map(|text| (encoding, text))
-        }
+        Encoding::Utf16LeBom | Encoding::Utf16Le => crate::codec::utf16le_text(body, start)
+            .map(|text| (encoding, text))
+            .map_err(RegError::Utf16),
         Encoding::Utf8Bom | Encoding::Utf8 => match std::str::from_utf8(body) {
             Ok(s) => Ok((encoding, s.to_string())),
             Err(e) => Err(RegError::Utf8 {
@@ -197,36 +197,6 @@ fn decode(bytes: &[u8]) -> Result<(Encoding, String), RegError> {
             }),
         },
     }
-}
-
-/// Decode UTF-16LE, naming the byte offset of the first bad code unit.
-pub fn decode_utf16(body: &[u8], start: usize) -> Result<String, RegError> {
-    if !body.len().is_multiple_of(2) {
-        return Err(RegError::Utf16 {
-            offset: start + body.len() - 1,
-            what: "odd number of bytes (the last character is cut in half)".into(),
-        });
-    }
-    let units = body
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]));
-    let mut out = String::with_capacity(body.len() / 2);
-    let mut at = start;
-    for ch in char::decode_utf16(units) {
-        match ch {
-            Ok(c) => {
-                at += 2 * c.len_utf16();
-                out.push(c);
-            }
-            Err(e) => {
-                return Err(RegError::Utf16 {
-                    offset: at,
-                    what: format!("unpaired surrogate 0x{:04X}", e.unpaired_surrogate()),
-                });
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// `"name"` (with `\\` and `\"` escapes) or `@`; returns the name and the rest.
@@ -444,15 +414,13 @@ mod tests {
         let mut bad = utf16("Windows Registry Editor Version 5.00\r\n");
         bad.extend_from_slice(&[0x00, 0xD8, 0x41, 0x00]);
         let e = parse(&bad).unwrap_err();
-        assert_eq!(
-            e,
-            RegError::Utf16 {
-                offset: bad.len() - 4,
-                what: "unpaired surrogate 0xD800".into()
-            }
+        assert!(
+            matches!(&e, RegError::Utf16(s) if s.offset == bad.len() - 4),
+            "{e}"
         );
+        assert!(e.to_string().contains("0xD800"), "{e}");
         bad.push(0);
-        assert!(matches!(parse(&bad), Err(RegError::Utf16 { .. })));
+        assert!(matches!(parse(&bad), Err(RegError::Utf16(_))));
         assert!(matches!(
             parse(&[0xC3, 0x28]),
             Err(RegError::Utf8 { offset: 0 })

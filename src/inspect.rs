@@ -1,0 +1,500 @@
+//! `certgpo inspect`: every certificate in any input, where it was found, its
+//! details and findings, and what is wrong with the containers that hold it.
+
+pub mod tree;
+pub mod walk;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::cli::InspectArgs;
+use crate::exit::{Failure, code};
+use walk::{Inventory, Item};
+
+/// Everything that stops `inspect` (and the commands built on its walker).
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: unreadable zip: {what}")]
+    Zip { file: String, what: String },
+    #[error("{path}: {what}; certgpo stops there")]
+    Limit { path: String, what: String },
+    #[error("{file}: {source}")]
+    Policy {
+        file: String,
+        source: crate::policy::PolicyError,
+    },
+    #[error("{file}: malformed .reg file: {source}")]
+    Reg {
+        file: String,
+        source: crate::regfile::parse::RegError,
+    },
+    #[error(transparent)]
+    Gpo(#[from] crate::gpo::read::GpoReadError),
+    #[error("{file}: malformed Blob: {source}")]
+    Blob {
+        file: String,
+        source: crate::blob::BlobError,
+    },
+    #[error(
+        "{file}: not a format certgpo reads (certificate file, registry.pol, .reg, Blob, gpreport.xml, GPMC backup, bundle or zip): {detail}"
+    )]
+    NotCertificate { file: String, detail: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl From<InspectError> for Failure {
+    fn from(e: InspectError) -> Failure {
+        let hint = match &e {
+            InspectError::Zip { .. } | InspectError::Limit { .. } => {
+                Some("unpack the archive yourself and pass the folder, if you trust it")
+            }
+            InspectError::Policy { .. } => Some(
+                "registry.pol is [key;value;type;size;data] in UTF-16LE after the 8-byte header PReg 01 00 00 00",
+            ),
+            _ => None,
+        };
+        let f = Failure::new(e.to_string());
+        match hint {
+            Some(h) => f.hint(h),
+            None => f,
+        }
+    }
+}
+
+pub fn run(args: InspectArgs) -> Result<u8, Failure> {
+    let inv = walk::read_inputs(
+        &args.paths,
+        walk::Options {
+            settings: args.settings,
+        },
+    )?;
+    let now = OffsetDateTime::now_utc();
+    for w in &inv.warnings {
+        eprintln!("warning: {w}");
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &Report::new(&inv, now, args.settings))
+            .map_err(std::io::Error::other)
+            .and_then(|()| writeln!(out))
+    } else if args.csv {
+        write_csv(&mut out, &inv, now)
+    } else {
+        write_text(&mut out, &inv, now, args.settings)
+    };
+    written.map_err(|source| InspectError::Write {
+        path: "standard output".into(),
+        source,
+    })?;
+    if let Some(dir) = &args.extract {
+        let n = extract(&inv, dir)?;
+        eprintln!("extracted {n} certificates to {}", dir.display());
+    }
+    Ok(code::OK)
+}
+
+/// One certificate entry as `--json` and `--csv` show it.
+#[derive(Debug, Serialize)]
+pub struct CertView {
+    pub thumbprint: Option<String>,
+    pub sha256: Option<String>,
+    pub store: String,
+    pub store_name: Option<&'static str>,
+    pub subject: Option<String>,
+    pub issuer: Option<String>,
+    pub issued_to: Option<String>,
+    pub issued_by: Option<String>,
+    pub serial: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub not_before: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub not_after: Option<OffsetDateTime>,
+    pub days_left: Option<i64>,
+    pub self_signed: Option<bool>,
+    pub is_ca: Option<bool>,
+    pub key_algorithm: Option<String>,
+    pub key_bits: Option<u32>,
+    pub signature_algorithm: Option<String>,
+    pub dns_names: Vec<String>,
+    /// EKU extension of the certificate itself.
+    pub eku: Vec<String>,
+    /// Property 0x0B of the Blob.
+    pub friendly_name: Option<String>,
+    /// Property 0x09 of the Blob: clients trust the certificate only for these.
+    pub eku_restriction: Option<Vec<String>>,
+    /// Blob property ids in order, by name.
+    pub blob_properties: Vec<String>,
+    pub location: walk::Location,
+    pub findings: Vec<FindingView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingView {
+    pub kind: String,
+    pub message: String,
+}
+
+impl CertView {
+    pub fn new(item: &Item, now: OffsetDateTime) -> CertView {
+        let c = item.cert.as_ref();
+        CertView {
+            thumbprint: item.thumbprint(),
+            sha256: c.map(|c| c.sha256_hex()),
+            store: item.store_label(),
+            store_name: item.known_store().map(|s| s.console_name()),
+            subject: c.map(|c| c.subject.clone()),
+            issuer: c.map(|c| c.issuer.clone()),
+            issued_to: c.map(|c| c.subject_display.clone()),
+            issued_by: c.map(|c| c.issuer_display.clone()),
+            serial: c.map(|c| c.serial.clone()),
+            not_before: c.map(|c| c.not_before),
+            not_after: c.map(|c| c.not_after),
+            days_left: c.map(|c| c.days_left(now)),
+            self_signed: c.map(|c| c.self_signed),
+            is_ca: c.map(|c| c.is_ca),
+            key_algorithm: c.map(|c| c.key_algorithm.clone()),
+            key_bits: c.map(|c| c.key_bits),
+            signature_algorithm: c.map(|c| c.signature_algorithm.clone()),
+            dns_names: c.map(|c| c.dns_names.clone()).unwrap_or_default(),
+            eku: c.map(|c| c.eku.clone()).unwrap_or_default(),
+            friendly_name: item.blob.as_ref().and_then(|b| b.friendly_name()),
+            eku_restriction: item.blob.as_ref().and_then(|b| b.eku()),
+            blob_properties: item
+                .blob
+                .as_ref()
+                .map(|b| {
+                    b.ids()
+                        .into_iter()
+                        .chain([crate::blob::CERT])
+                        .map(|id| crate::blob::property_name(id).to_string())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            location: item.location.clone(),
+            findings: findings(item, now),
+        }
+    }
+}
+
+/// The entry's own problems, then the certificate's findings (as `build` shows them).
+pub fn findings(item: &Item, now: OffsetDateTime) -> Vec<FindingView> {
+    let mut out: Vec<FindingView> = item
+        .problems
+        .iter()
+        .map(|p| FindingView {
+            kind: tag(p),
+            message: p.to_string(),
+        })
+        .collect();
+    if let Some(c) = &item.cert {
+        out.extend(c.findings(now).into_iter().map(|f| FindingView {
+            kind: tag(&f),
+            message: f.to_string(),
+        }));
+    }
+    out
+}
+
+/// The `kind` tag serde gives a finding enum.
+fn tag<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+        .unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    certificates: Vec<CertView>,
+    notes: &'a [walk::Note],
+    removals: &'a [walk::Removal],
+    backups: &'a [walk::BackupSummary],
+    files: &'a [walk::FileSummary],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settings: Option<&'a [walk::Setting]>,
+    warnings: &'a [String],
+}
+
+impl<'a> Report<'a> {
+    fn new(inv: &'a Inventory, now: OffsetDateTime, settings: bool) -> Report<'a> {
+        Report {
+            certificates: inv.items.iter().map(|i| CertView::new(i, now)).collect(),
+            notes: &inv.notes,
+            removals: &inv.removals,
+            backups: &inv.backups,
+            files: &inv.files,
+            settings: settings.then_some(inv.settings.as_slice()),
+            warnings: &inv.warnings,
+        }
+    }
+}
+
+fn write_csv(out: &mut dyn Write, inv: &Inventory, now: OffsetDateTime) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "thumbprint",
+        "sha256",
+        "store",
+        "issued_to",
+        "issued_by",
+        "subject",
+        "not_before",
+        "not_after",
+        "days_left",
+        "self_signed",
+        "key",
+        "signature_algorithm",
+        "friendly_name",
+        "eku_restriction",
+        "file",
+        "format",
+        "gpo_name",
+        "gpo_guid",
+        "backup_id",
+        "registry_key",
+        "findings",
+    ])?;
+    let date = |d: Option<OffsetDateTime>| d.map(|d| d.date().to_string()).unwrap_or_default();
+    for item in &inv.items {
+        let v = CertView::new(item, now);
+        let gpo = v.location.gpo.clone().unwrap_or_default();
+        let format = serde_json::to_value(v.location.format)
+            .ok()
+            .and_then(|f| f.as_str().map(str::to_string))
+            .unwrap_or_default();
+        w.write_record([
+            v.thumbprint.clone().unwrap_or_default(),
+            v.sha256.clone().unwrap_or_default(),
+            v.store.clone(),
+            v.issued_to.clone().unwrap_or_default(),
+            v.issued_by.clone().unwrap_or_default(),
+            v.subject.clone().unwrap_or_default(),
+            date(v.not_before),
+            date(v.not_after),
+            v.days_left.map(|d| d.to_string()).unwrap_or_default(),
+            v.self_signed.map(|b| b.to_string()).unwrap_or_default(),
+            match (&v.key_algorithm, v.key_bits) {
+                (Some(a), Some(b)) => format!("{a} {b}"),
+                _ => String::new(),
+            },
+            v.signature_algorithm.clone().unwrap_or_default(),
+            v.friendly_name.clone().unwrap_or_default(),
+            v.eku_restriction.clone().unwrap_or_default().join(" "),
+            v.location.file.clone(),
+            format,
+            gpo.name,
+            gpo.guid,
+            gpo.backup_id,
+            v.location.key.clone().unwrap_or_default(),
+            v.findings
+                .iter()
+                .map(|f| f.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ])?;
+    }
+    w.flush()
+}
+
+/// Both halves of a GPMC version number hold the same 16-bit version (spec §4.2).
+pub fn version_text(v: u32) -> String {
+    if v >> 16 == v & 0xFFFF {
+        (v & 0xFFFF).to_string()
+    } else {
+        format!("{v} (0x{v:08X})")
+    }
+}
+
+fn write_text(
+    out: &mut dyn Write,
+    inv: &Inventory,
+    now: OffsetDateTime,
+    settings: bool,
+) -> std::io::Result<()> {
+    for b in &inv.backups {
+        writeln!(
+            out,
+            "GPO backup {}\n  GPO {:?} {} in {}, backup {}{}, machine version {}, user version {}",
+            b.dir,
+            b.gpo.name,
+            b.gpo.guid,
+            if b.gpo.domain.is_empty() {
+                "?"
+            } else {
+                &b.gpo.domain
+            },
+            b.gpo.backup_id,
+            if b.backup_time.is_empty() {
+                String::new()
+            } else {
+                format!(" of {}", b.backup_time)
+            },
+            version_text(b.machine_version),
+            version_text(b.user_version),
+        )?;
+    }
+    for f in &inv.files {
+        write!(out, "{}: {}, ", f.file, f.format)?;
+        match f.format {
+            "registry.pol" => writeln!(
+                out,
+                "{} instructions ({} control codes), {} certificates",
+                f.entries, f.control_codes, f.certificates
+            )?,
+            ".reg" => writeln!(out, "{} values, {} certificates", f.entries, f.certificates)?,
+            _ => writeln!(out, "{} certificates", f.certificates)?,
+        }
+    }
+    if settings && !inv.settings.is_empty() {
+        writeln!(out, "\nSettings:")?;
+        for s in &inv.settings {
+            let at = match (s.offset, s.line) {
+                (Some(o), _) => format!("@{o}"),
+                (_, Some(l)) => format!("line {l}"),
+                _ => String::new(),
+            };
+            let value = match &s.value {
+                Some(v) if v.is_empty() => "(default)".to_string(),
+                Some(v) => v.clone(),
+                None => "@".to_string(),
+            };
+            writeln!(
+                out,
+                "  {at} [{}] {value} {} = {}  -> {}",
+                s.key, s.type_name, s.data, s.action
+            )?;
+        }
+    }
+
+    let mut stores: Vec<String> = inv.items.iter().map(Item::store_label).collect();
+    stores.sort();
+    stores.dedup();
+    for store in &stores {
+        let items: Vec<&Item> = inv
+            .items
+            .iter()
+            .filter(|i| i.store_label() == *store)
+            .collect();
+        let console = items
+            .first()
+            .and_then(|i| i.known_store())
+            .map(|s| format!(" ({})", s.console_name()))
+            .unwrap_or_default();
+        writeln!(out, "\n{store}{console}: {} certificates", items.len())?;
+        for item in items {
+            let v = CertView::new(item, now);
+            writeln!(
+                out,
+                "  {}  {}",
+                v.thumbprint.as_deref().unwrap_or("(unreadable)"),
+                v.issued_to.as_deref().unwrap_or("")
+            )?;
+            if let Some(c) = &item.cert {
+                writeln!(
+                    out,
+                    "      issued by {}, valid {} to {} ({} days left), {} {} bits, {}",
+                    c.issuer_display,
+                    c.not_before.date(),
+                    c.not_after.date(),
+                    c.days_left(now),
+                    c.key_algorithm,
+                    c.key_bits,
+                    c.signature_algorithm
+                )?;
+            }
+            let loc = &item.location;
+            let mut place = loc.file.clone();
+            if let Some(k) = &loc.key {
+                place.push_str(&format!(", key {k}"));
+            }
+            if let Some(l) = loc.line {
+                place.push_str(&format!(", line {l}"));
+            }
+            if let Some(i) = loc.index {
+                place.push_str(&format!(", #{i}"));
+            }
+            if let Some(g) = &loc.gpo {
+                place.push_str(&format!(", GPO {:?} {}", g.name, g.guid));
+            }
+            writeln!(out, "      in {place}")?;
+            if !v.blob_properties.is_empty() {
+                writeln!(out, "      Blob: {}", v.blob_properties.join(" "))?;
+            }
+            if let Some(n) = &v.friendly_name {
+                writeln!(out, "      friendly name: {n:?}")?;
+            }
+            if let Some(e) = &v.eku_restriction {
+                writeln!(out, "      trusted only for: {}", e.join(", "))?;
+            }
+            for f in &v.findings {
+                writeln!(out, "      ! {}", f.message)?;
+            }
+        }
+    }
+    if !inv.removals.is_empty() {
+        writeln!(out, "\nRemovals:")?;
+        for r in &inv.removals {
+            writeln!(out, "  {} {} (in {})", r.store, r.thumbprint, r.file)?;
+        }
+    }
+    if !inv.notes.is_empty() {
+        writeln!(out, "\nContainer findings:")?;
+        for n in &inv.notes {
+            writeln!(out, "  ! {}: {}", n.file, n.message)?;
+        }
+    }
+    let mut per_store: Vec<String> = stores
+        .iter()
+        .map(|s| {
+            let n = inv.items.iter().filter(|i| i.store_label() == *s).count();
+            format!("{n} {s}")
+        })
+        .collect();
+    if per_store.is_empty() {
+        per_store.push("none".into());
+    }
+    writeln!(
+        out,
+        "\n{} certificate entries ({}), {} container findings",
+        inv.items.len(),
+        per_store.join(", "),
+        inv.notes.len()
+    )
+}
+
+/// Write each distinct certificate as `<THUMB>.cer` (DER) into `dir`.
+fn extract(inv: &Inventory, dir: &Path) -> Result<usize, InspectError> {
+    let write_err = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| InspectError::Write { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(write_err(dir))?;
+    let mut done = std::collections::BTreeSet::new();
+    for cert in inv.items.iter().filter_map(|i| i.cert.as_ref()) {
+        let thumb = cert.thumbprint();
+        if !done.insert(thumb.clone()) {
+            continue;
+        }
+        let path: PathBuf = dir.join(format!("{thumb}.cer"));
+        // Temp file then rename: a reader of DIR never sees half a certificate.
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_err(dir))?;
+        tmp.write_all(&cert.der).map_err(write_err(&path))?;
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .map_err(write_err(&path))?;
+    }
+    Ok(done.len())
+}

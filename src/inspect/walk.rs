@@ -1,0 +1,1354 @@
+//! Finding every certificate in any input: a certificate file, a registry.pol, a
+//! `.reg`, a Blob, a gpreport.xml, a GPMC backup, a folder of backups (with or
+//! without manifest.xml), a certgpo bundle, or a zip of any of these.
+//!
+//! The result is an [`Inventory`]: each certificate entry with where it was found,
+//! the problems of the entry itself, and notes about the containers. `inspect`,
+//! `diff`, `audit` and `build --base` all read their inputs through [`read_inputs`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::InspectError;
+use super::tree::Tree;
+use crate::blob::{self, ParsedBlob};
+use crate::cert::Certificate;
+use crate::gpo::read as gpo;
+use crate::policy::{self, Action, REG_BINARY};
+use crate::regfile::parse::{self as reg, ValueData};
+use crate::store::Store;
+
+/// Registry CSE, EFS Recovery CSE, and the Public Key Policies tool (spec §2.4).
+pub const REGISTRY_CSE: &str = "{35378EAC-683F-11D2-A89A-00C04FBBCFA2}";
+pub const EFS_CSE: &str = "{B1BE8D72-6EAC-11D2-A4EA-00C04F79F83A}";
+pub const PKI_TOOL: &str = "{53D6AB1D-2488-11D1-A28C-00C04FB94F17}";
+/// The tool GUID the Default Domain Policy uses instead (spec §2.4).
+pub const PKI_TOOL_DEFAULT_DOMAIN: &str = "{53D6AB1B-2488-11D1-A28C-00C04FB94F17}";
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Also list every registry.pol / .reg instruction (`inspect --settings`).
+    pub settings: bool,
+}
+
+/// The format a certificate entry was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    RegistryPol,
+    Reg,
+    GpReport,
+    Blob,
+    CertificateFile,
+}
+
+/// Which half of a GPO (or which hive of a .reg) an entry belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Half {
+    Machine,
+    User,
+}
+
+/// The GPO a backup holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GpoRef {
+    pub name: String,
+    pub guid: String,
+    pub backup_id: String,
+    pub domain: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub file: String,
+    pub format: Format,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpo: Option<GpoRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub half: Option<Half>,
+    /// Registry key of the entry (registry.pol, .reg).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Byte offset (registry.pol) of the entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<usize>,
+    /// Line (.reg) of the value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// 1-based position in a certificate file or report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+}
+
+/// Something wrong with one certificate entry, beyond the certificate itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Problem {
+    /// The Blob does not parse (no 0x20 element, bad sizes...): Windows ignores it.
+    UnreadableBlob {
+        detail: String,
+    },
+    UnreadableCertificate {
+        detail: String,
+    },
+    /// The key is not named after the SHA-1 of the certificate: Windows ignores it.
+    KeyMismatch {
+        key: String,
+        sha1: String,
+    },
+    /// Right digits, lower case; GPMC writes upper case and Wine compares exactly.
+    KeyNotUpperCase {
+        key: String,
+    },
+    /// Property 0x03 (SHA1_HASH) disagrees with the certificate.
+    Sha1PropertyMismatch {
+        property: String,
+    },
+    /// The Blob value is not REG_BINARY.
+    BlobNotBinary {
+        type_name: String,
+    },
+    /// In Root but not self-signed.
+    RootNotSelfSigned {
+        issuer: String,
+    },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::UnreadableBlob { detail } => {
+                write!(
+                    f,
+                    "the Blob is unreadable ({detail}): Windows ignores this entry"
+                )
+            }
+            Problem::UnreadableCertificate { detail } => write!(
+                f,
+                "the certificate inside is malformed ({detail}): Windows ignores this entry"
+            ),
+            Problem::KeyMismatch { key, sha1 } => write!(
+                f,
+                "the key is named {key} but the certificate's SHA-1 is {sha1}: Windows ignores this entry"
+            ),
+            Problem::KeyNotUpperCase { key } => write!(
+                f,
+                "the key name {key} is not upper-case hex (GPMC writes upper case; Wine ignores this entry)"
+            ),
+            Problem::Sha1PropertyMismatch { property } => write!(
+                f,
+                "property 0x03 (SHA1_HASH) is {property}, not the certificate's SHA-1"
+            ),
+            Problem::BlobNotBinary { type_name: kind } => write!(
+                f,
+                "the Blob value has type {kind}, not REG_BINARY: Windows ignores this entry"
+            ),
+            Problem::RootNotSelfSigned { issuer } => write!(
+                f,
+                "in Root but not self-signed (issued by {issuer}): it belongs in CA (Intermediate Certification Authorities)"
+            ),
+        }
+    }
+}
+
+/// One certificate entry found in an input.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub location: Location,
+    /// The registry store name as written (`Root`, `CA`, `TrustedPeople`, ...);
+    /// `None` for certificate files, which name no store.
+    pub store: Option<String>,
+    /// The thumbprint the key is named after, for registry entries.
+    pub key_thumbprint: Option<String>,
+    pub blob: Option<ParsedBlob>,
+    /// `None` when the entry could not be read (see `problems`).
+    pub cert: Option<Certificate>,
+    pub problems: Vec<Problem>,
+}
+
+impl Item {
+    /// The store as certgpo names it, when it is one of those certgpo writes.
+    pub fn known_store(&self) -> Option<Store> {
+        self.store.as_deref().and_then(Store::from_registry_name)
+    }
+
+    /// Store label that tells the user half apart (`Root`, `Root (user)`).
+    pub fn store_label(&self) -> String {
+        let store = self
+            .known_store()
+            .map(|s| s.registry_name().to_string())
+            .or_else(|| self.store.clone())
+            .unwrap_or_else(|| "(no store)".into());
+        match self.location.half {
+            Some(Half::User) => format!("{store} (user)"),
+            _ => store,
+        }
+    }
+
+    pub fn thumbprint(&self) -> Option<String> {
+        self.cert
+            .as_ref()
+            .map(Certificate::thumbprint)
+            .or_else(|| self.key_thumbprint.clone())
+    }
+}
+
+/// A fact about a container (file, backup, bundle) rather than one certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    pub file: String,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// A `[-key]` or `**DeleteKeys` that removes a certificate from a store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Removal {
+    pub file: String,
+    pub store: String,
+    pub thumbprint: String,
+    pub key: String,
+}
+
+/// One registry instruction, for `inspect --settings`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Setting {
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub key: String,
+    /// `None` for a .reg default value (`@`) or a `[-key]` deletion.
+    pub value: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: u32,
+    pub type_name: String,
+    pub size: usize,
+    pub data_hex: String,
+    pub data: String,
+    pub action: String,
+}
+
+/// One file read, for the summary line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileSummary {
+    pub file: String,
+    pub format: &'static str,
+    /// Instructions (registry.pol), values (.reg), certificates (files, reports).
+    pub entries: usize,
+    pub control_codes: usize,
+    pub certificates: usize,
+}
+
+/// A GPMC backup found in the inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupSummary {
+    pub dir: String,
+    #[serde(flatten)]
+    pub gpo: GpoRef,
+    pub backup_time: String,
+    pub options: u32,
+    pub machine_version: u32,
+    pub user_version: u32,
+    pub machine_extension_guids: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub items: Vec<Item>,
+    pub notes: Vec<Note>,
+    pub removals: Vec<Removal>,
+    pub settings: Vec<Setting>,
+    pub files: Vec<FileSummary>,
+    pub backups: Vec<BackupSummary>,
+    pub warnings: Vec<String>,
+}
+
+impl Inventory {
+    fn note(&mut self, file: impl Into<String>, kind: &'static str, message: impl Into<String>) {
+        self.notes.push(Note {
+            file: file.into(),
+            kind,
+            message: message.into(),
+        });
+    }
+}
+
+/// Read every input; the first unreadable one stops with an error naming it.
+pub fn read_inputs(paths: &[PathBuf], opts: Options) -> Result<Inventory, InspectError> {
+    let mut inv = Inventory::default();
+    for path in paths {
+        read_path(path, opts, &mut inv)?;
+    }
+    Ok(inv)
+}
+
+fn read_path(path: &Path, opts: Options, inv: &mut Inventory) -> Result<(), InspectError> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|source| InspectError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    if meta.is_dir() {
+        let mut tree = Tree::dir(path)?;
+        return walk_tree(&mut tree, opts, inv, true);
+    }
+    // A file of a backup stands for the whole backup (or backup set).
+    let name = file_name(&shown).to_ascii_lowercase();
+    if matches!(
+        name.as_str(),
+        "backup.xml" | "bkupinfo.xml" | "manifest.xml"
+    ) && let Some(parent) = path.parent()
+    {
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        let mut tree = Tree::dir(parent)?;
+        return walk_tree(&mut tree, opts, inv, true);
+    }
+    let bytes = std::fs::read(path).map_err(|source| InspectError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    if Tree::is_zip(&bytes) {
+        drop(bytes);
+        let mut tree = Tree::zip(path)?;
+        return walk_tree(&mut tree, opts, inv, false);
+    }
+    read_single(&bytes, &shown, opts, inv)
+}
+
+/// A file given on its own: recognised by its content, whatever its name.
+fn read_single(
+    bytes: &[u8],
+    file: &str,
+    opts: Options,
+    inv: &mut Inventory,
+) -> Result<(), InspectError> {
+    match sniff(bytes, file) {
+        Sniffed::Policy => read_policy(bytes, file, None, None, opts, inv),
+        Sniffed::Reg => read_reg(bytes, file, opts, inv),
+        Sniffed::Report => read_report_file(bytes, file, inv),
+        Sniffed::Blob => read_blob_file(bytes, file, inv),
+        Sniffed::Other => read_cert_file(bytes, file, inv),
+    }
+}
+
+enum Sniffed {
+    Policy,
+    Reg,
+    Report,
+    Blob,
+    Other,
+}
+
+fn sniff(bytes: &[u8], file: &str) -> Sniffed {
+    let lower = file.to_ascii_lowercase();
+    if bytes.starts_with(b"PReg") || lower.ends_with(".pol") {
+        return Sniffed::Policy;
+    }
+    let utf16_reg = crate::codec::utf16le("Windows Registry Editor");
+    if lower.ends_with(".reg")
+        || bytes.starts_with(b"Windows Registry Editor")
+        || bytes.starts_with(b"REGEDIT4")
+        || bytes.get(2..).is_some_and(|b| b.starts_with(&utf16_reg))
+    {
+        return Sniffed::Reg;
+    }
+    if file_name(&lower) == "gpreport.xml" {
+        return Sniffed::Report;
+    }
+    // A Blob starts with a property id and the reserved field 1; no certificate
+    // encoding (PEM text, DER SEQUENCE) can start that way.
+    if bytes.len() >= 12 && bytes[4..8] == [1, 0, 0, 0] && bytes[0] != 0x30 {
+        return Sniffed::Blob;
+    }
+    Sniffed::Other
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// The directory part of a relative tree path ("" at the top).
+fn parent(rel: &str) -> &str {
+    rel.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+fn under(rel: &str, dir: &str) -> bool {
+    dir.is_empty()
+        || (rel.len() > dir.len()
+            && rel.as_bytes()[dir.len()] == b'/'
+            && rel[..dir.len()].eq_ignore_ascii_case(dir))
+}
+
+const CERT_EXTENSIONS: &[&str] = &["cer", "crt", "pem", "der", "p7b", "p7c"];
+
+fn extension(rel: &str) -> String {
+    let name = file_name(rel);
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Walk a directory or zip: bundles, backups and backup sets first, then loose files.
+fn walk_tree(
+    tree: &mut Tree,
+    opts: Options,
+    inv: &mut Inventory,
+    nested_zips: bool,
+) -> Result<(), InspectError> {
+    let files: Vec<String> = tree.files().to_vec();
+    let named = |name: &str| -> BTreeSet<String> {
+        files
+            .iter()
+            .filter(|f| file_name(f).eq_ignore_ascii_case(name))
+            .map(|f| parent(f).to_string())
+            .collect()
+    };
+    // A certgpo bundle: policy/registry.pol beside a gpo-backup folder.
+    let bundles: BTreeSet<String> = named("registry.pol")
+        .into_iter()
+        .filter(|d| file_name(d).eq_ignore_ascii_case("policy"))
+        .map(|d| parent(&d).to_string())
+        .filter(|root| {
+            let gb = join(root, "gpo-backup");
+            files.iter().any(|f| under(f, &gb))
+        })
+        .collect();
+    let mut backups: BTreeSet<String> = named("Backup.xml");
+    backups.extend(named("bkupInfo.xml"));
+    let manifests = named("manifest.xml");
+
+    for root in &bundles {
+        read_bundle(tree, root, opts, inv)?;
+    }
+    let in_bundle = |rel: &str| bundles.iter().any(|b| under(rel, b) || rel == b);
+    for dir in backups.iter().filter(|d| !in_bundle(d)) {
+        read_backup(tree, dir, opts, inv)?;
+    }
+    for dir in manifests.iter().filter(|d| !in_bundle(d)) {
+        if !backups.contains(dir.as_str()) {
+            check_manifest(tree, dir, &backups, inv)?;
+        }
+    }
+
+    for rel in &files {
+        let claimed = in_bundle(rel) || backups.iter().any(|b| under(rel, b));
+        if claimed {
+            continue;
+        }
+        let ext = extension(rel);
+        let lower = file_name(rel).to_ascii_lowercase();
+        let shown = tree.display(rel);
+        if ext == "pol" {
+            let bytes = tree.read(rel)?;
+            read_policy(&bytes, &shown, None, None, opts, inv)?;
+        } else if ext == "reg" {
+            let bytes = tree.read(rel)?;
+            read_reg(&bytes, &shown, opts, inv)?;
+        } else if lower == "gpreport.xml" {
+            let bytes = tree.read(rel)?;
+            read_report_file(&bytes, &shown, inv)?;
+        } else if CERT_EXTENSIONS.contains(&ext.as_str()) {
+            let bytes = tree.read(rel)?;
+            read_cert_file(&bytes, &shown, inv)?;
+        } else if ext == "bin" || ext == "blob" {
+            let bytes = tree.read(rel)?;
+            // Only files that are Blobs; other binary files are not ours to judge.
+            if matches!(sniff(&bytes, &shown), Sniffed::Blob) && blob::parse(&bytes).is_ok() {
+                read_blob_file(&bytes, &shown, inv)?;
+            }
+        } else if ext == "zip" {
+            match tree.disk_path(rel) {
+                Some(path) if nested_zips => {
+                    let mut inner = Tree::zip(&path)?;
+                    walk_tree(&mut inner, opts, inv, false)?;
+                }
+                _ => inv.warnings.push(format!(
+                    "{shown}: skipped (a zip inside a zip is not opened)"
+                )),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Classify a registry key `...\SystemCertificates\<Store>\Certificates\<Thumb>`,
+/// in any hive and under the policy or the machine root.
+pub fn certificate_key(key: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = key.split('\\').filter(|p| !p.is_empty()).collect();
+    let at = parts
+        .iter()
+        .position(|p| p.eq_ignore_ascii_case("SystemCertificates"))?;
+    match &parts[at + 1..] {
+        [store, certs, thumb] if certs.eq_ignore_ascii_case("Certificates") => {
+            Some((store.to_string(), thumb.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// The store whose `Certificates` key this is (`...\SystemCertificates\<Store>\Certificates`).
+fn certificates_key(key: &str) -> Option<String> {
+    let parts: Vec<&str> = key.split('\\').filter(|p| !p.is_empty()).collect();
+    let at = parts
+        .iter()
+        .position(|p| p.eq_ignore_ascii_case("SystemCertificates"))?;
+    match &parts[at + 1..] {
+        [store, certs] if certs.eq_ignore_ascii_case("Certificates") => Some(store.to_string()),
+        _ => None,
+    }
+}
+
+/// Analyse one Blob found under a certificate key (or on its own).
+fn blob_item(
+    bytes: &[u8],
+    location: Location,
+    store: Option<String>,
+    key_thumb: Option<String>,
+) -> Item {
+    let mut item = Item {
+        location,
+        store,
+        key_thumbprint: key_thumb,
+        blob: None,
+        cert: None,
+        problems: Vec::new(),
+    };
+    let parsed = match blob::parse(bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            item.problems.push(Problem::UnreadableBlob {
+                detail: e.to_string(),
+            });
+            return item;
+        }
+    };
+    match Certificate::from_der(parsed.der.clone()) {
+        Ok(cert) => item.cert = Some(cert),
+        Err(detail) => item
+            .problems
+            .push(Problem::UnreadableCertificate { detail }),
+    }
+    if let Some(cert) = &item.cert {
+        let sha1 = cert.thumbprint();
+        if let Some(key) = &item.key_thumbprint {
+            if !key.eq_ignore_ascii_case(&sha1) {
+                item.problems.push(Problem::KeyMismatch {
+                    key: key.clone(),
+                    sha1: sha1.clone(),
+                });
+            } else if *key != sha1 {
+                item.problems
+                    .push(Problem::KeyNotUpperCase { key: key.clone() });
+            }
+        }
+        if let Some(p) = parsed.property(blob::SHA1_HASH)
+            && p != cert.sha1
+        {
+            item.problems.push(Problem::Sha1PropertyMismatch {
+                property: crate::hex::upper(p),
+            });
+        }
+        if item.known_store() == Some(Store::Root) && !cert.self_signed {
+            item.problems.push(Problem::RootNotSelfSigned {
+                issuer: cert.issuer_display.clone(),
+            });
+        }
+    }
+    item.blob = Some(parsed);
+    item
+}
+
+fn read_blob_file(bytes: &[u8], file: &str, inv: &mut Inventory) -> Result<(), InspectError> {
+    // A Blob file on its own must be readable: there is no container to report on.
+    blob::parse(bytes).map_err(|source| InspectError::Blob {
+        file: file.to_string(),
+        source,
+    })?;
+    let item = blob_item(
+        bytes,
+        Location {
+            file: file.to_string(),
+            format: Format::Blob,
+            gpo: None,
+            half: None,
+            key: None,
+            offset: None,
+            line: None,
+            index: None,
+        },
+        None,
+        None,
+    );
+    if let Some(Problem::UnreadableCertificate { detail }) = item.problems.first() {
+        return Err(InspectError::NotCertificate {
+            file: file.to_string(),
+            detail: detail.clone(),
+        });
+    }
+    inv.items.push(item);
+    inv.files.push(FileSummary {
+        file: file.to_string(),
+        format: "Blob",
+        entries: 1,
+        control_codes: 0,
+        certificates: 1,
+    });
+    Ok(())
+}
+
+fn read_cert_file(bytes: &[u8], file: &str, inv: &mut Inventory) -> Result<(), InspectError> {
+    let not_cert = |detail: String| InspectError::NotCertificate {
+        file: file.to_string(),
+        detail,
+    };
+    let mut warnings = Vec::new();
+    let ders = crate::cert::decode_container(bytes, &mut |w| warnings.push(format!("{file}: {w}")))
+        .map_err(not_cert)?;
+    inv.warnings.extend(warnings);
+    if ders.is_empty() {
+        return Err(not_cert("no certificate in it".into()));
+    }
+    let count = ders.len();
+    for (i, der) in ders.into_iter().enumerate() {
+        let cert = Certificate::from_der(der)
+            .map_err(|d| not_cert(format!("certificate #{}: {d}", i + 1)))?;
+        inv.items.push(Item {
+            location: Location {
+                file: file.to_string(),
+                format: Format::CertificateFile,
+                gpo: None,
+                half: None,
+                key: None,
+                offset: None,
+                line: None,
+                index: Some(i + 1),
+            },
+            store: None,
+            key_thumbprint: None,
+            blob: None,
+            cert: Some(cert),
+            problems: Vec::new(),
+        });
+    }
+    inv.files.push(FileSummary {
+        file: file.to_string(),
+        format: "certificate file",
+        entries: count,
+        control_codes: 0,
+        certificates: count,
+    });
+    Ok(())
+}
+
+/// Read a registry.pol: certificate entries, removals, order, and (optionally) settings.
+fn read_policy(
+    bytes: &[u8],
+    file: &str,
+    gpo: Option<&GpoRef>,
+    half: Option<Half>,
+    opts: Options,
+    inv: &mut Inventory,
+) -> Result<(), InspectError> {
+    let policy_error = |source| InspectError::Policy {
+        file: file.to_string(),
+        source,
+    };
+    let mut entries = 0;
+    let mut control_codes = 0;
+    let mut certificates = 0;
+    let mut unsorted: Option<(usize, String, String)> = None;
+    let mut previous: Option<String> = None;
+    for entry in policy::entries(bytes).map_err(policy_error)? {
+        let e = entry.map_err(policy_error)?;
+        entries += 1;
+        if let Some(prev) = &previous
+            && unsorted.is_none()
+            && policy::key_order(prev, &e.key) == std::cmp::Ordering::Greater
+        {
+            unsorted = Some((e.offset, prev.clone(), e.key.clone()));
+        }
+        let action = e.action();
+        if e.value.starts_with("**") {
+            control_codes += 1;
+        }
+        if opts.settings {
+            inv.settings.push(Setting {
+                file: file.to_string(),
+                offset: Some(e.offset),
+                line: None,
+                key: e.key.clone(),
+                value: Some(e.value.clone()),
+                kind: e.kind,
+                type_name: policy::type_name(e.kind),
+                size: e.data.len(),
+                data_hex: crate::hex::upper(e.data),
+                data: policy::display_data(e.kind, e.data),
+                action: action.to_string(),
+            });
+        }
+        if let Action::DeleteKeys(keys) = &action
+            && let Some(store) = certificates_key(&e.key)
+        {
+            for thumb in keys {
+                inv.removals.push(Removal {
+                    file: file.to_string(),
+                    store: store.clone(),
+                    thumbprint: thumb.to_ascii_uppercase(),
+                    key: format!("{}\\{thumb}", e.key),
+                });
+            }
+        }
+        if action == Action::Set
+            && e.value.eq_ignore_ascii_case("Blob")
+            && let Some((store, thumb)) = certificate_key(&e.key)
+        {
+            certificates += 1;
+            let location = Location {
+                file: file.to_string(),
+                format: Format::RegistryPol,
+                gpo: gpo.cloned(),
+                half,
+                key: Some(e.key.clone()),
+                offset: Some(e.offset),
+                line: None,
+                index: None,
+            };
+            let mut item = blob_item(e.data, location, Some(store), Some(thumb));
+            if e.kind != REG_BINARY {
+                item.problems.push(Problem::BlobNotBinary {
+                    type_name: policy::type_name(e.kind),
+                });
+            }
+            inv.items.push(item);
+        }
+        previous = Some(e.key);
+    }
+    if let Some((offset, prev, key)) = unsorted {
+        inv.note(
+            file,
+            "registry-pol-unsorted",
+            format!(
+                "not sorted as GPMC sorts (key by key, ignoring case): the entry at byte offset {offset} ({key}) comes after {prev}; Windows applies it, but GPMC would rewrite the file"
+            ),
+        );
+    }
+    inv.files.push(FileSummary {
+        file: file.to_string(),
+        format: "registry.pol",
+        entries,
+        control_codes,
+        certificates,
+    });
+    Ok(())
+}
+
+fn read_reg(
+    bytes: &[u8],
+    file: &str,
+    opts: Options,
+    inv: &mut Inventory,
+) -> Result<(), InspectError> {
+    let parsed = reg::parse(bytes).map_err(|source| InspectError::Reg {
+        file: file.to_string(),
+        source,
+    })?;
+    let mut entries = 0;
+    let mut certificates = 0;
+    for key in &parsed.keys {
+        let half = hive_half(&key.path);
+        if key.delete {
+            if let Some((store, thumb)) = certificate_key(&key.path) {
+                inv.removals.push(Removal {
+                    file: file.to_string(),
+                    store,
+                    thumbprint: thumb.to_ascii_uppercase(),
+                    key: key.path.clone(),
+                });
+            }
+            if opts.settings {
+                inv.settings.push(Setting {
+                    file: file.to_string(),
+                    offset: None,
+                    line: Some(key.line),
+                    key: key.path.clone(),
+                    value: None,
+                    kind: policy::REG_NONE,
+                    type_name: policy::type_name(policy::REG_NONE),
+                    size: 0,
+                    data_hex: String::new(),
+                    data: String::new(),
+                    action: "delete the key and all its subkeys".into(),
+                });
+            }
+            continue;
+        }
+        for v in &key.values {
+            entries += 1;
+            let (kind, data, action) = match &v.data {
+                ValueData::Delete => (policy::REG_NONE, &[][..], "delete the value"),
+                ValueData::Set { kind, bytes } => (*kind, bytes.as_slice(), "set"),
+            };
+            if opts.settings {
+                inv.settings.push(Setting {
+                    file: file.to_string(),
+                    offset: None,
+                    line: Some(v.line),
+                    key: key.path.clone(),
+                    value: v.name.clone(),
+                    kind,
+                    type_name: policy::type_name(kind),
+                    size: data.len(),
+                    data_hex: crate::hex::upper(data),
+                    data: policy::display_data(kind, data),
+                    action: action.into(),
+                });
+            }
+            let is_blob = v
+                .name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case("Blob"));
+            if let (true, ValueData::Set { kind, bytes }) = (is_blob, &v.data)
+                && let Some((store, thumb)) = certificate_key(&key.path)
+            {
+                certificates += 1;
+                let location = Location {
+                    file: file.to_string(),
+                    format: Format::Reg,
+                    gpo: None,
+                    half,
+                    key: Some(key.path.clone()),
+                    offset: None,
+                    line: Some(v.line),
+                    index: None,
+                };
+                let mut item = blob_item(bytes, location, Some(store), Some(thumb));
+                if *kind != REG_BINARY {
+                    item.problems.push(Problem::BlobNotBinary {
+                        type_name: policy::type_name(*kind),
+                    });
+                }
+                inv.items.push(item);
+            }
+        }
+    }
+    inv.files.push(FileSummary {
+        file: file.to_string(),
+        format: ".reg",
+        entries,
+        control_codes: 0,
+        certificates,
+    });
+    Ok(())
+}
+
+fn hive_half(path: &str) -> Option<Half> {
+    let hive = path.split('\\').next().unwrap_or("").to_ascii_uppercase();
+    match hive.as_str() {
+        "HKEY_LOCAL_MACHINE" | "HKLM" => Some(Half::Machine),
+        "HKEY_CURRENT_USER" | "HKCU" | "HKEY_USERS" | "HKU" => Some(Half::User),
+        _ => None,
+    }
+}
+
+/// The store a gpreport.xml certificate element stands for.
+fn report_store(element: &str) -> Option<String> {
+    Store::ALL
+        .into_iter()
+        .find(|s| s.report_element() == element)
+        .map(|s| s.registry_name().to_string())
+        .or_else(|| (element == "EFSRecoveryAgent").then(|| "EFS".to_string()))
+}
+
+fn report_items(report: &gpo::Report, file: &str, gpo: Option<&GpoRef>) -> Vec<Item> {
+    report
+        .certificates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let location = Location {
+                file: file.to_string(),
+                format: Format::GpReport,
+                gpo: gpo.cloned(),
+                half: Some(if c.user { Half::User } else { Half::Machine }),
+                key: None,
+                offset: None,
+                line: None,
+                index: Some(i + 1),
+            };
+            blob_item(&c.blob, location, report_store(&c.element), None)
+        })
+        .collect()
+}
+
+fn read_report_file(bytes: &[u8], file: &str, inv: &mut Inventory) -> Result<(), InspectError> {
+    let report = gpo::parse_report(bytes, file)?;
+    let gpo = GpoRef {
+        name: report.name.clone(),
+        guid: report.identifier.clone(),
+        backup_id: String::new(),
+        domain: report.domain.clone(),
+    };
+    let items = report_items(&report, file, Some(&gpo));
+    inv.files.push(FileSummary {
+        file: file.to_string(),
+        format: "gpreport.xml",
+        entries: items.len(),
+        control_codes: 0,
+        certificates: items.len(),
+    });
+    inv.items.extend(items);
+    Ok(())
+}
+
+/// Check a `MachineExtensionGuids` / `UserExtensionGuids` value for a GPO that
+/// carries certificates; each string returned is one problem.
+pub fn extension_guid_problems(value: &str) -> Vec<String> {
+    let groups = match parse_extension_guids(value) {
+        Ok(g) => g,
+        Err(e) => return vec![e],
+    };
+    let mut out = Vec::new();
+    let has_tool = |g: &Vec<String>| {
+        g[1..].iter().any(|t| {
+            t.eq_ignore_ascii_case(PKI_TOOL) || t.eq_ignore_ascii_case(PKI_TOOL_DEFAULT_DOMAIN)
+        })
+    };
+    match groups.iter().find(|g| g[0].eq_ignore_ascii_case(REGISTRY_CSE)) {
+        None => out.push(format!(
+            "lacks the Registry extension pair [{REGISTRY_CSE}{PKI_TOOL}]: Group Policy does not apply registry.pol, so no certificate reaches the clients"
+        )),
+        Some(g) if !has_tool(g) => out.push(format!(
+            "the Registry extension {REGISTRY_CSE} lacks the Public Key Policies tool {PKI_TOOL} (GPMC writes [{REGISTRY_CSE}{PKI_TOOL}])"
+        )),
+        Some(_) => {}
+    }
+    match groups.iter().find(|g| g[0].eq_ignore_ascii_case(EFS_CSE)) {
+        None => out.push(format!(
+            "lacks the Public Key Policies pair [{EFS_CSE}{PKI_TOOL}] that GPMC writes for certificates"
+        )),
+        Some(g) if !has_tool(g) => out.push(format!(
+            "the Public Key extension {EFS_CSE} lacks the tool {PKI_TOOL}"
+        )),
+        Some(_) => {}
+    }
+    let upper: Vec<String> = groups.iter().map(|g| g[0].to_ascii_uppercase()).collect();
+    if upper.windows(2).any(|w| w[0] > w[1]) {
+        out.push(
+            "is not sorted by extension GUID: Group Policy stops at the first GUID out of order and skips the extensions after it"
+                .into(),
+        );
+    }
+    for g in &groups {
+        let tools: Vec<String> = g[1..].iter().map(|t| t.to_ascii_uppercase()).collect();
+        if tools.windows(2).any(|w| w[0] > w[1]) {
+            out.push(format!("the tool GUIDs of {} are not sorted", g[0]));
+        }
+    }
+    out
+}
+
+/// `[{CSE}{TOOL}...][...]` into groups of braced GUIDs, CSE first.
+fn parse_extension_guids(value: &str) -> Result<Vec<Vec<String>>, String> {
+    let mut groups = Vec::new();
+    let mut rest = value.trim();
+    while !rest.is_empty() {
+        let Some(inner) = rest.strip_prefix('[') else {
+            return Err(format!(
+                "is malformed: expected '[' at {:?}",
+                rest.chars().take(20).collect::<String>()
+            ));
+        };
+        let close = inner
+            .find(']')
+            .ok_or("is malformed: a '[' group is never closed")?;
+        let mut group = Vec::new();
+        let mut g = &inner[..close];
+        while !g.is_empty() {
+            let end = g.find('}').ok_or("is malformed: a GUID without '}'")?;
+            let guid = &g[..=end];
+            if guid.len() != 38 || !guid.starts_with('{') {
+                return Err(format!("is malformed: {guid:?} is not a braced GUID"));
+            }
+            group.push(guid.to_string());
+            g = &g[end + 1..];
+        }
+        if group.len() < 2 {
+            return Err(format!(
+                "is malformed: the group [{}] needs an extension GUID and at least one tool GUID",
+                &inner[..close]
+            ));
+        }
+        groups.push(group);
+        rest = &inner[close + 1..];
+    }
+    Ok(groups)
+}
+
+/// Read one GPMC backup folder.
+fn read_backup(
+    tree: &mut Tree,
+    dir: &str,
+    opts: Options,
+    inv: &mut Inventory,
+) -> Result<Option<BackupSummary>, InspectError> {
+    let shown_dir = if dir.is_empty() {
+        tree.root().to_string()
+    } else {
+        tree.display(dir)
+    };
+    let read_xml =
+        |tree: &mut Tree, name: &str| -> Result<Option<(Vec<u8>, String)>, InspectError> {
+            match tree.find(&join(dir, name)).map(str::to_string) {
+                Some(rel) => Ok(Some((tree.read(&rel)?, tree.display(&rel)))),
+                None => Ok(None),
+            }
+        };
+    let backup = match read_xml(tree, "Backup.xml")? {
+        Some((b, f)) => Some(gpo::parse_backup_xml(&b, &f)?),
+        None => None,
+    };
+    let info = match read_xml(tree, "bkupInfo.xml")? {
+        Some((b, f)) => Some(gpo::parse_bkup_info(&b, &f)?),
+        None => None,
+    };
+    let report = match read_xml(tree, "gpreport.xml")? {
+        Some((b, f)) => Some((gpo::parse_report(&b, &f)?, f)),
+        None => None,
+    };
+    let folder = file_name(dir).to_string();
+    let pick = |a: Option<&str>, b: Option<&str>| {
+        a.filter(|s| !s.is_empty())
+            .or(b.filter(|s| !s.is_empty()))
+            .unwrap_or("")
+            .to_string()
+    };
+    let gpo = GpoRef {
+        name: pick(
+            backup.as_ref().map(|b| b.display_name.as_str()),
+            info.as_ref()
+                .map(|i| i.gpo_display_name.as_str())
+                .or(report.as_ref().map(|r| r.0.name.as_str())),
+        ),
+        guid: pick(
+            backup.as_ref().map(|b| b.gpo_id.as_str()),
+            info.as_ref().map(|i| i.gpo_guid.as_str()),
+        ),
+        backup_id: pick(info.as_ref().map(|i| i.id.as_str()), Some(folder.as_str())),
+        domain: pick(
+            backup.as_ref().map(|b| b.domain.as_str()),
+            info.as_ref().map(|i| i.gpo_domain.as_str()),
+        ),
+    };
+    if backup.is_none() {
+        inv.note(
+            &shown_dir,
+            "backup-xml-missing",
+            "no Backup.xml: Import-GPO cannot import this backup",
+        );
+    }
+    if let Some(i) = &info {
+        if !folder.is_empty() && !i.id.eq_ignore_ascii_case(&folder) {
+            inv.note(
+                &shown_dir,
+                "backup-id-mismatch",
+                format!(
+                    "bkupInfo.xml gives the backup id {} but the folder is named {folder}: Import-GPO -BackupId looks for the folder",
+                    i.id
+                ),
+            );
+        }
+        if let Some(b) = &backup
+            && !b.gpo_id.eq_ignore_ascii_case(&i.gpo_guid)
+        {
+            inv.note(
+                &shown_dir,
+                "gpo-guid-mismatch",
+                format!(
+                    "Backup.xml names the GPO {} but bkupInfo.xml names {}",
+                    b.gpo_id, i.gpo_guid
+                ),
+            );
+        }
+    }
+
+    let before = inv.items.len();
+    let mut halves = Vec::new();
+    for (half, sub) in [(Half::Machine, "Machine"), (Half::User, "User")] {
+        let rel = join(dir, &format!("DomainSysvol/GPO/{sub}/registry.pol"));
+        if let Some(rel) = tree.find(&rel).map(str::to_string) {
+            let bytes = tree.read(&rel)?;
+            let shown = tree.display(&rel);
+            read_policy(&bytes, &shown, Some(&gpo), Some(half), opts, inv)?;
+            halves.push(half);
+        }
+    }
+    if let Some(b) = &backup {
+        for ext in &b.extensions {
+            // Only files: git and zip tools drop empty folders, which Import-GPO recreates.
+            for obj in ext.objects.iter().filter(|o| !o.dir) {
+                let Some(loc) = &obj.location else { continue };
+                let rel = join(dir, &loc.replace('\\', "/"));
+                if tree.find(&rel).is_none() {
+                    inv.note(
+                        &shown_dir,
+                        "backup-file-missing",
+                        format!("Backup.xml lists {loc} but the backup does not hold it"),
+                    );
+                }
+            }
+        }
+    }
+    let found: Vec<Item> = inv.items[before..].to_vec();
+    if let Some(b) = &backup {
+        for (half, guids, disabled_bit, label, element) in [
+            (
+                Half::Machine,
+                &b.machine_extension_guids,
+                2,
+                "computer",
+                "MachineExtensionGuids",
+            ),
+            (
+                Half::User,
+                &b.user_extension_guids,
+                1,
+                "user",
+                "UserExtensionGuids",
+            ),
+        ] {
+            if !found.iter().any(|i| i.location.half == Some(half)) {
+                continue;
+            }
+            for p in extension_guid_problems(guids) {
+                inv.note(&shown_dir, "extension-guids", format!("{element} {p}"));
+            }
+            if b.options & disabled_bit != 0 {
+                inv.note(
+                    &shown_dir,
+                    "half-disabled",
+                    format!(
+                        "the GPO's {label} settings are disabled (Options = {}): its certificates do not apply",
+                        b.options
+                    ),
+                );
+            }
+        }
+    }
+    if let Some((report, report_file)) = &report {
+        let in_report: BTreeSet<(String, String)> = report_items(report, report_file, None)
+            .iter()
+            .filter_map(|i| Some((i.store_label(), i.thumbprint()?)))
+            .collect();
+        let in_policy: BTreeSet<(String, String)> = found
+            .iter()
+            .filter(|i| i.known_store().is_some())
+            .filter_map(|i| Some((i.store_label(), i.thumbprint()?)))
+            .collect();
+        let missing: Vec<_> = in_policy.difference(&in_report).collect();
+        let extra: Vec<_> = in_report.difference(&in_policy).collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            let show = |v: &[&(String, String)]| {
+                v.iter()
+                    .map(|(s, t)| format!("{s}\\{t}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            inv.note(
+                report_file,
+                "report-stale",
+                format!(
+                    "gpreport.xml does not match registry.pol (the report is informational; registry.pol is what applies): {}{}",
+                    if missing.is_empty() { String::new() } else { format!("not in the report: {}", show(&missing)) },
+                    if extra.is_empty() { String::new() } else { format!("{}only in the report: {}", if missing.is_empty() { "" } else { "; " }, show(&extra)) },
+                ),
+            );
+        }
+    }
+    let summary = BackupSummary {
+        dir: shown_dir,
+        gpo,
+        backup_time: info
+            .as_ref()
+            .map(|i| i.backup_time.clone())
+            .unwrap_or_default(),
+        options: backup.as_ref().map_or(0, |b| b.options),
+        machine_version: backup.as_ref().map_or(0, |b| b.machine_version),
+        user_version: backup.as_ref().map_or(0, |b| b.user_version),
+        machine_extension_guids: backup
+            .as_ref()
+            .map(|b| b.machine_extension_guids.clone())
+            .unwrap_or_default(),
+    };
+    inv.backups.push(summary.clone());
+    Ok(Some(summary))
+}
+
+/// A manifest.xml lists the backups of its folder; say where it and the folder disagree.
+fn check_manifest(
+    tree: &mut Tree,
+    dir: &str,
+    backups: &BTreeSet<String>,
+    inv: &mut Inventory,
+) -> Result<(), InspectError> {
+    let Some(rel) = tree.find(&join(dir, "manifest.xml")).map(str::to_string) else {
+        return Ok(());
+    };
+    let bytes = tree.read(&rel)?;
+    let shown = tree.display(&rel);
+    let listed = gpo::parse_manifest(&bytes, &shown)?;
+    let present: BTreeMap<String, &String> = backups
+        .iter()
+        .filter(|b| parent(b).eq_ignore_ascii_case(dir))
+        .map(|b| (file_name(b).to_ascii_uppercase(), b))
+        .collect();
+    for inst in &listed {
+        if !present.contains_key(&inst.id.to_ascii_uppercase()) {
+            inv.note(
+                &shown,
+                "manifest-missing-backup",
+                format!(
+                    "lists the backup {} of {:?}, but its folder is not there",
+                    inst.id, inst.gpo_display_name
+                ),
+            );
+        }
+    }
+    let ids: BTreeSet<String> = listed.iter().map(|i| i.id.to_ascii_uppercase()).collect();
+    for (id, _) in present.iter().filter(|(id, _)| !ids.contains(*id)) {
+        inv.note(
+            &shown,
+            "manifest-unlisted-backup",
+            format!(
+                "does not list the backup folder {id} (Import-GPO -BackupGpoName will not find it)"
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// A certgpo bundle: the GPO backup is what gets deployed; the other copies must agree.
+fn read_bundle(
+    tree: &mut Tree,
+    root: &str,
+    opts: Options,
+    inv: &mut Inventory,
+) -> Result<(), InspectError> {
+    let gb = join(root, "gpo-backup");
+    let backup_dirs: BTreeSet<String> = tree
+        .files()
+        .iter()
+        .filter(|f| under(f, &gb))
+        .filter(|f| {
+            let n = file_name(f);
+            n.eq_ignore_ascii_case("Backup.xml") || n.eq_ignore_ascii_case("bkupInfo.xml")
+        })
+        .map(|f| parent(f).to_string())
+        .collect();
+    let before = inv.items.len();
+    let mut machine_pols = Vec::new();
+    for dir in &backup_dirs {
+        read_backup(tree, dir, opts, inv)?;
+        if let Some(rel) = tree
+            .find(&join(dir, "DomainSysvol/GPO/Machine/registry.pol"))
+            .map(str::to_string)
+        {
+            machine_pols.push(tree.read(&rel)?);
+        }
+    }
+    check_manifest(tree, &gb, &backup_dirs, inv)?;
+    let shown_root = if root.is_empty() {
+        tree.root().to_string()
+    } else {
+        tree.display(root)
+    };
+    let deployed: BTreeSet<(String, String)> = inv.items[before..]
+        .iter()
+        .filter_map(|i| Some((i.store_label(), i.thumbprint()?)))
+        .collect();
+    let thumbs: BTreeSet<String> = deployed.iter().map(|(_, t)| t.clone()).collect();
+
+    if let Some(rel) = tree
+        .find(&join(root, "policy/registry.pol"))
+        .map(str::to_string)
+    {
+        let bytes = tree.read(&rel)?;
+        if !machine_pols.contains(&bytes) {
+            inv.note(
+                tree.display(&rel),
+                "bundle-inconsistent",
+                "differs from the registry.pol inside the GPO backup",
+            );
+        }
+    }
+    // The .reg files and certificate files are read into a scratch inventory: they
+    // are copies of the backup, checked against it rather than listed again.
+    let mut scratch = Inventory::default();
+    let reg_rel = join(root, "reg/trust-machine-store.reg");
+    if let Some(rel) = tree.find(&reg_rel).map(str::to_string) {
+        let bytes = tree.read(&rel)?;
+        let shown = tree.display(&rel);
+        read_reg(&bytes, &shown, Options::default(), &mut scratch)?;
+        let in_reg: BTreeSet<(String, String)> = scratch
+            .items
+            .iter()
+            .filter_map(|i| Some((i.store_label(), i.thumbprint()?)))
+            .collect();
+        if in_reg != deployed {
+            inv.note(
+                shown,
+                "bundle-inconsistent",
+                "does not hold the same certificates in the same stores as the GPO backup",
+            );
+        }
+    }
+    let cert_files: Vec<String> = tree
+        .files()
+        .iter()
+        .filter(|f| under(f, &join(root, "certs")) && extension(f) == "cer")
+        .cloned()
+        .collect();
+    let mut in_certs = BTreeSet::new();
+    for rel in &cert_files {
+        let bytes = tree.read(rel)?;
+        let shown = tree.display(rel);
+        let mut one = Inventory::default();
+        read_cert_file(&bytes, &shown, &mut one)?;
+        for item in one.items {
+            if let Some(t) = item.thumbprint() {
+                if !file_name(rel).eq_ignore_ascii_case(&format!("{t}.cer")) {
+                    inv.note(
+                        &shown,
+                        "bundle-inconsistent",
+                        format!("is named after another thumbprint than its own ({t})"),
+                    );
+                }
+                in_certs.insert(t);
+            }
+        }
+    }
+    if !cert_files.is_empty() && in_certs != thumbs {
+        inv.note(
+            shown_root,
+            "bundle-inconsistent",
+            "certs/ does not hold exactly the certificates of the GPO backup",
+        );
+    }
+    Ok(())
+}
