@@ -4,25 +4,21 @@
 //! registry Blob, `policy` registry.pol, `regfile` .reg files, `gpo` the GPMC backup
 //! XML and report, `audit` the JSON/CSV/HTML reports, `bundle` puts a bundle together.
 
+pub mod audit;
 pub mod blob;
 pub mod bundle;
 pub mod cert;
 pub mod cli;
 pub mod codec;
 pub mod exit;
-/// The GPMC backup; the writers land in `gpo/mod.rs` (main), the readers are `read`.
-pub mod gpo {
-    pub mod read;
-}
+pub mod gpo;
 pub mod hex;
 pub mod inspect;
 pub mod pkcs7;
 pub mod policy;
-/// `.reg` files; the writer lands in `regfile/mod.rs` (main), the reader is `parse`.
-pub mod regfile {
-    pub mod parse;
-}
+pub mod regfile;
 pub mod store;
+pub mod template;
 
 use cli::{Cli, Command};
 pub use exit::Failure;
