@@ -1,6 +1,7 @@
-//! `.reg` files in regedit's own export format (this module writes them, `parse` reads them) (spec §6): UTF-16LE with BOM,
+//! `.reg` files in regedit's own export format (spec §6): UTF-16LE with BOM,
 //! "Windows Registry Editor Version 5.00", CRLF, a blank line before every key, and
-//! `hex:` data wrapped exactly where regedit wraps it.
+//! `hex:` data wrapped exactly where regedit wraps it. This module writes them;
+//! `parse` reads them.
 
 pub mod parse;
 
