@@ -30,6 +30,8 @@ pub enum Command {
     Build(BuildArgs),
     /// List every certificate in certificate files, registry.pol, .reg, GPO backups, bundles or zips
     Inspect(InspectArgs),
+    /// Compare the certificates of two inputs, store by store (exit 0 equal, 1 different, 2 error)
+    Diff(DiffArgs),
 }
 
 #[derive(Args, Debug)]
@@ -141,4 +143,28 @@ pub struct InspectArgs {
     /// Write each certificate found as DIR/<THUMBPRINT>.cer (DER)
     #[arg(long, value_name = "DIR")]
     pub extract: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  # What will importing the new bundle change on the GPO exported with Backup-GPO?
+  certgpo diff ./CurrentGpoBackup ./bundle
+
+  # Gate a pipeline: fail when the bundle no longer matches what is deployed
+  certgpo diff deployed.zip bundle.zip --json > change.json || echo \"review the change\"
+
+OLD and NEW are any inputs `certgpo inspect` reads. Exit code 0 when equal, 1 when
+different, 2 on error.")]
+pub struct DiffArgs {
+    /// The current state (backup, bundle, registry.pol, .reg, certificate files, zip)
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+
+    /// The proposed state
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
 }

@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod cert;
 pub mod cli;
 pub mod codec;
+pub mod diff;
 pub mod exit;
 pub mod gpo;
 pub mod hex;
@@ -28,5 +29,6 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Build(args) => bundle::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Diff(args) => diff::run(args),
     }
 }

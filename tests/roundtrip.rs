@@ -1,0 +1,314 @@
+//! What `build` writes, `inspect` reads back to the same certificates and properties;
+//! `diff` of a bundle against itself is empty, against a bundle with one certificate
+//! more shows exactly that one; and a real GPMC backup equals our rebuild of it.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use common::{certgpo, data};
+use serde_json::Value;
+
+const EXAMPLE: &str = "examples/exch2010-selfsigned.cer";
+const NSA_BACKUP: &str = "nsa-cert/{D1DE50B0-DF95-405B-B2DA-6C16CBB6BF54}";
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(EXAMPLE)
+}
+
+fn build(out: &Path, extra: &[&str], certs: &[PathBuf]) {
+    let mut cmd = certgpo();
+    cmd.args([
+        "build",
+        "--domain",
+        "shb.gov",
+        "--allow-expired",
+        "--timestamp",
+        "2024-01-01T00:00:00Z",
+    ])
+    .args(extra)
+    .arg("--out")
+    .arg(out);
+    for c in certs {
+        cmd.arg("--cert").arg(c);
+    }
+    let o = cmd.output().unwrap();
+    assert!(
+        o.status.success(),
+        "build: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn json(args: &[&std::ffi::OsStr]) -> (Option<i32>, Value) {
+    let o = certgpo().args(args).arg("--json").output().unwrap();
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| {
+        panic!(
+            "JSON expected; stderr: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (o.status.code(), v)
+}
+
+/// (store, thumbprint, friendly name, EKU restriction) of every entry.
+fn entries(v: &Value) -> BTreeSet<(String, String, String, String)> {
+    v["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["store"].as_str().unwrap().to_string(),
+                c["thumbprint"].as_str().unwrap().to_string(),
+                c["friendly_name"].to_string(),
+                c["eku_restriction"].to_string(),
+            )
+        })
+        .collect()
+}
+
+fn thumbprint(path: &Path) -> String {
+    let der = std::fs::read(path).unwrap();
+    let mut w = Vec::new();
+    let ders = certgpo::cert::decode_container(&der, &mut |x| w.push(x)).unwrap();
+    certgpo::cert::Certificate::from_der(ders[0].clone())
+        .unwrap()
+        .thumbprint()
+}
+
+#[test]
+fn inspect_reads_back_what_build_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b");
+    let zip = tmp.path().join("b.zip");
+    build(
+        &out,
+        &[
+            "--friendly-name",
+            "Exchange CAS",
+            "--purpose",
+            "server-auth,client-auth",
+            "--zip",
+            zip.to_str().unwrap(),
+        ],
+        &[example(), data("nsa-cert/root-certs-pem")],
+    );
+    let mut expected = BTreeSet::new();
+    let purposes = serde_json::json!(["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"]);
+    let mut certs = vec![example()];
+    certs.extend(
+        std::fs::read_dir(data("nsa-cert/root-certs-pem"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    for c in &certs {
+        expected.insert((
+            "Root".to_string(),
+            thumbprint(c),
+            Value::String("Exchange CAS".into()).to_string(),
+            purposes.to_string(),
+        ));
+    }
+    assert_eq!(expected.len(), 5);
+
+    // The bundle folder: the GPO backup is listed once, the copies are checked against it.
+    let (code, v) = json(&["inspect".as_ref(), out.as_os_str()]);
+    assert_eq!(code, Some(0));
+    assert_eq!(entries(&v), expected);
+    assert_eq!(v["certificates"].as_array().unwrap().len(), 5);
+    assert!(v["notes"].as_array().unwrap().is_empty(), "{}", v["notes"]);
+    assert_eq!(v["backups"][0]["name"], "certgpo - Trusted Certificates");
+
+    // Each file of the bundle on its own reads back the same.
+    for rel in ["policy/registry.pol", "reg/trust-machine-store.reg"] {
+        let (code, v) = json(&["inspect".as_ref(), out.join(rel).as_os_str()]);
+        assert_eq!(code, Some(0), "{rel}");
+        assert_eq!(entries(&v), expected, "{rel}");
+    }
+    let backup = std::fs::read_dir(out.join("gpo-backup"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let (_, v) = json(&["inspect".as_ref(), backup.join("gpreport.xml").as_os_str()]);
+    assert_eq!(entries(&v), expected, "gpreport.xml");
+    let (_, v) = json(&[
+        "inspect".as_ref(),
+        out.join("reg/remove-machine-store.reg").as_os_str(),
+    ]);
+    let removed: BTreeSet<String> = v["removals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["thumbprint"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(removed, expected.iter().map(|e| e.1.clone()).collect());
+    let (_, v) = json(&[
+        "inspect".as_ref(),
+        out.join("certs/certificates.p7b").as_os_str(),
+    ]);
+    let in_p7b: BTreeSet<String> = v["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["thumbprint"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(in_p7b, removed);
+
+    // The zip reads back the same, and diff finds it equal to the folder.
+    let (code, v) = json(&["inspect".as_ref(), zip.as_os_str()]);
+    assert_eq!(code, Some(0));
+    assert_eq!(entries(&v), expected);
+    let (code, d) = json(&["diff".as_ref(), out.as_os_str(), zip.as_os_str()]);
+    assert_eq!(code, Some(0), "{d}");
+}
+
+#[test]
+fn tampered_bundle_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b");
+    build(&out, &[], &[example()]);
+    std::fs::remove_file(out.join("reg/trust-machine-store.reg")).unwrap();
+    std::fs::write(
+        out.join("reg/trust-machine-store.reg"),
+        "Windows Registry Editor Version 5.00\r\n\r\n",
+    )
+    .unwrap();
+    std::fs::write(out.join("policy/registry.pol"), b"PReg\x01\x00\x00\x00").unwrap();
+    let (code, v) = json(&["inspect".as_ref(), out.as_os_str()]);
+    assert_eq!(code, Some(0));
+    let kinds: Vec<(&str, &str)> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["kind"].as_str().unwrap(), n["file"].as_str().unwrap()))
+        .collect();
+    assert!(
+        kinds
+            .iter()
+            .any(|(k, f)| *k == "bundle-inconsistent" && f.ends_with("registry.pol")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds
+            .iter()
+            .any(|(k, f)| *k == "bundle-inconsistent" && f.ends_with(".reg")),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn diff_of_a_bundle_with_itself_is_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b");
+    build(&out, &[], &[data("nsa-cert/root-certs-pem")]);
+    let (code, d) = json(&["diff".as_ref(), out.as_os_str(), out.as_os_str()]);
+    assert_eq!(code, Some(0));
+    assert_eq!(d["equal"], true);
+    assert_eq!(d["summary"]["unchanged"], 4);
+    let o = certgpo().arg("diff").arg(&out).arg(&out).output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .contains("equal: 0 added, 0 removed, 0 changed, 4 unchanged")
+    );
+}
+
+#[test]
+fn diff_shows_exactly_the_one_certificate_more() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    build(&a, &[], &[data("nsa-cert/root-certs-pem")]);
+    build(&b, &[], &[data("nsa-cert/root-certs-pem"), example()]);
+    let (code, d) = json(&["diff".as_ref(), a.as_os_str(), b.as_os_str()]);
+    assert_eq!(code, Some(1));
+    assert_eq!(d["equal"], false);
+    assert_eq!(
+        d["summary"],
+        serde_json::json!({"added": 1, "removed": 0, "changed": 0, "unchanged": 4})
+    );
+    assert_eq!(d["stores"][0]["store"], "Root");
+    assert_eq!(
+        d["stores"][0]["added"][0]["thumbprint"],
+        thumbprint(&example())
+    );
+    assert_eq!(d["stores"][0]["added"][0]["issued_to"], "EXCH2010");
+    // And the other way round, one removed; text output names it with a '-'.
+    let o = certgpo().arg("diff").arg(&b).arg(&a).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(&format!("  - {}  EXCH2010", thumbprint(&example()))),
+        "{text}"
+    );
+    assert!(text.contains("1 removed"), "{text}");
+}
+
+#[test]
+fn diff_reports_property_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    build(&a, &["--friendly-name", "Old"], &[example()]);
+    build(
+        &b,
+        &["--friendly-name", "New", "--purpose", "server-auth"],
+        &[example()],
+    );
+    let (code, d) = json(&["diff".as_ref(), a.as_os_str(), b.as_os_str()]);
+    assert_eq!(code, Some(1));
+    let changes = &d["stores"][0]["changed"][0]["changes"];
+    assert_eq!(changes[0]["property"], "friendly name");
+    assert_eq!(changes[0]["old"], "\"Old\"");
+    assert_eq!(changes[0]["new"], "\"New\"");
+    assert_eq!(changes[1]["property"], "EKU restriction");
+    assert_eq!(changes[1]["new"], "server-auth (1.3.6.1.5.5.7.3.1)");
+    assert_eq!(changes.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn real_gpmc_backup_equals_our_rebuild_of_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b");
+    build(
+        &out,
+        &["--all-stores"],
+        &[
+            data("nsa-cert/root-certs-pem"),
+            data("nsa-cert/derived/ca-certs"),
+        ],
+    );
+    let (code, d) = json(&[
+        "diff".as_ref(),
+        data(NSA_BACKUP).as_os_str(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(code, Some(0), "{d}");
+    assert_eq!(d["summary"]["unchanged"], 37);
+}
+
+#[test]
+fn diff_errors_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.pol");
+    std::fs::write(&bad, b"PReg\x01\x00\x00\x00[\x00").unwrap();
+    let o = certgpo()
+        .arg("diff")
+        .arg(&bad)
+        .arg(data(NSA_BACKUP))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad.pol"));
+    let o = certgpo()
+        .arg("diff")
+        .arg(tmp.path().join("missing"))
+        .arg(data(NSA_BACKUP))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+}
