@@ -695,7 +695,11 @@ fn templates_can_be_overridden() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("tpl");
     std::fs::create_dir(&dir).unwrap();
-    std::fs::write(dir.join("README.txt"), "Contoso change {{ gpo_name }}: {{ certs | length }}\n").unwrap();
+    std::fs::write(
+        dir.join("README.txt"),
+        "Contoso change {{ gpo_name }}: {{ certs | length }}\n",
+    )
+    .unwrap();
     let out = tmp.path().join("b");
     certgpo()
         .args(["build", "--gpo-name", "CHG-1234", "--templates"])
@@ -706,13 +710,25 @@ fn templates_can_be_overridden() {
         .arg(&out)
         .assert()
         .success();
-    assert_eq!(std::fs::read_to_string(out.join("README.txt")).unwrap(), "Contoso change CHG-1234: 1\r\n");
+    assert_eq!(
+        std::fs::read_to_string(out.join("README.txt")).unwrap(),
+        "Contoso change CHG-1234: 1\r\n"
+    );
     // The other templates are still the built-in ones.
-    assert!(std::fs::read_to_string(out.join("scripts/Publish-ToActiveDirectory.cmd")).unwrap().contains("FOREST-WIDE"));
+    assert!(
+        std::fs::read_to_string(out.join("scripts/Publish-ToActiveDirectory.cmd"))
+            .unwrap()
+            .contains("FOREST-WIDE")
+    );
 
     std::fs::write(dir.join("Deploy-CertGpo.ps1"), "{{ no_such_value }}").unwrap();
     refused(
-        &["--templates".as_ref(), dir.as_os_str(), "--cert".as_ref(), example().as_os_str()],
+        &[
+            "--templates".as_ref(),
+            dir.as_os_str(),
+            "--cert".as_ref(),
+            example().as_os_str(),
+        ],
         "template Deploy-CertGpo.ps1",
     );
 }
