@@ -250,13 +250,13 @@ fn refused(args: &[&std::ffi::OsStr], message: &str) {
         .assert()
         .code(2);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
     assert!(
-        stderr.contains(message),
-        "stderr should contain {message:?}, was: {stderr}"
-    );
-    assert!(
-        stderr.starts_with("error: "),
-        "one clear error line: {stderr}"
+        errors.len() == 1 && errors[0].contains(message),
+        "one error line containing {message:?}, stderr was: {stderr}"
     );
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "nothing may be written, found {left:?}");
