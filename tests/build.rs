@@ -250,13 +250,13 @@ fn refused(args: &[&std::ffi::OsStr], message: &str) {
         .assert()
         .code(2);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
     assert!(
-        stderr.contains(message),
-        "stderr should contain {message:?}, was: {stderr}"
-    );
-    assert!(
-        stderr.starts_with("error: "),
-        "one clear error line: {stderr}"
+        errors.len() == 1 && errors[0].contains(message),
+        "one error line containing {message:?}, stderr was: {stderr}"
     );
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "nothing may be written, found {left:?}");
@@ -686,4 +686,49 @@ fn help_shows_examples() {
     let text = String::from_utf8_lossy(&sub.get_output().stdout).to_string();
     assert!(text.contains("certgpo build --cert examples/exch2010-selfsigned.cer"));
     assert!(text.contains(certgpo::bundle::DEFAULT_GPO_NAME));
+}
+
+/// `--templates DIR` replaces a template by file name; a broken template is an error
+/// that names it, and leaves nothing behind.
+#[test]
+fn templates_can_be_overridden() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tpl");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("README.txt"),
+        "Contoso change {{ gpo_name }}: {{ certs | length }}\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("b");
+    certgpo()
+        .args(["build", "--gpo-name", "CHG-1234", "--templates"])
+        .arg(&dir)
+        .arg("--cert")
+        .arg(example())
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(out.join("README.txt")).unwrap(),
+        "Contoso change CHG-1234: 1\r\n"
+    );
+    // The other templates are still the built-in ones.
+    assert!(
+        std::fs::read_to_string(out.join("scripts/Publish-ToActiveDirectory.cmd"))
+            .unwrap()
+            .contains("FOREST-WIDE")
+    );
+
+    std::fs::write(dir.join("Deploy-CertGpo.ps1"), "{{ no_such_value }}").unwrap();
+    refused(
+        &[
+            "--templates".as_ref(),
+            dir.as_os_str(),
+            "--cert".as_ref(),
+            example().as_os_str(),
+        ],
+        "template Deploy-CertGpo.ps1",
+    );
 }

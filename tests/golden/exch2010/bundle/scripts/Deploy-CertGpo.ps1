@@ -39,7 +39,7 @@ $PolicyFile = Join-Path -Path $BackupPath -ChildPath '{84D6EC80-DF72-5B3B-8368-3
 $ExpectedPolicyHash = '1C7EF39FDCF314C23B0B2828C6392B27F8E2E5AEBCC1323B0EAE47A44ED111CE'
 $actual = (Get-FileHash -Algorithm SHA256 -LiteralPath $PolicyFile).Hash
 if ($actual -ne $ExpectedPolicyHash) {
-    throw "registry.pol has SHA-256 $actual, expected $ExpectedPolicyHash: the bundle was modified."
+    throw "registry.pol has SHA-256 ${actual}, expected ${ExpectedPolicyHash}; the bundle was modified."
 }
 
 if ($PSCmdlet.ShouldProcess("GPO '$GpoName' in $Domain", "Import-GPO from backup $BackupId")) {
