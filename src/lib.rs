@@ -12,6 +12,7 @@ pub mod cli;
 pub mod codec;
 pub mod diff;
 pub mod exit;
+pub mod fuzz_entry;
 pub mod gpo;
 pub mod hex;
 pub mod inspect;

@@ -1,0 +1,53 @@
+//! One entry point per reader, shared by the cargo-fuzz targets (`fuzz/`) and the
+//! replay of their committed corpora (`tests/fuzz_corpus.rs`), so that CI exercises
+//! exactly what the fuzzer exercised. Each runs the parser and everything `inspect`
+//! derives from its output; none may panic on any input.
+
+/// registry.pol: entries, control codes, data display.
+pub fn registry_pol(data: &[u8]) {
+    if let Ok(entries) = crate::policy::entries(data) {
+        for e in entries.flatten() {
+            let _ = e.action().to_string();
+            let _ = crate::policy::display_data(e.kind, e.data);
+            let _ = crate::inspect::walk::certificate_key(&e.key);
+        }
+    }
+}
+
+/// The certificate Blob: elements, then the properties inspect shows.
+pub fn blob(data: &[u8]) {
+    if let Ok(b) = crate::blob::parse(data) {
+        let _ = b.friendly_name();
+        let _ = b.eku();
+        let _ = crate::cert::Certificate::from_der(b.der);
+    }
+}
+
+/// `.reg` files in any encoding.
+pub fn reg(data: &[u8]) {
+    let _ = crate::regfile::parse::parse(data);
+}
+
+/// Backup.xml, bkupInfo.xml, manifest.xml and gpreport.xml readers on the same bytes.
+pub fn backup_xml(data: &[u8]) {
+    use crate::gpo::read;
+    if let Ok(b) = read::parse_backup_xml(data, "Backup.xml") {
+        let _ = crate::inspect::walk::extension_guid_problems(&b.machine_extension_guids);
+    }
+    let _ = read::parse_bkup_info(data, "bkupInfo.xml");
+    let _ = read::parse_manifest(data, "manifest.xml");
+    if let Ok(r) = read::parse_report(data, "gpreport.xml") {
+        for c in r.certificates {
+            blob(&c.blob);
+        }
+    }
+}
+
+/// Certificate files: PEM, DER, PKCS#7, then the analysis of each certificate.
+pub fn cert_file(data: &[u8]) {
+    if let Ok(ders) = crate::cert::decode_container(data, &mut |_| {}) {
+        for der in ders {
+            let _ = crate::cert::Certificate::from_der(der);
+        }
+    }
+}
