@@ -268,11 +268,9 @@ pub fn plan(loaded: Vec<Loaded>, opts: Options, now: OffsetDateTime) -> Result<P
         &GUID_NAMESPACE,
         format!("gpo\0{domain_key}\0{}", opts.gpo_name).as_bytes(),
     );
-    let mut backup_seed = format!("backup\0{gpo_guid}\0{}\0", time.unix_timestamp()).into_bytes();
-    backup_seed.extend_from_slice(&Sha256::digest(&registry_pol));
     let meta = GpoMeta {
         gpo_guid,
-        backup_id: Uuid::new_v5(&GUID_NAMESPACE, &backup_seed),
+        backup_id: backup_id(&gpo_guid, time, &registry_pol),
         domain_guid: Uuid::new_v5(&GUID_NAMESPACE, format!("domain\0{domain_key}").as_bytes()),
         domain_controller: domain.clone(),
         domain,
@@ -290,6 +288,13 @@ pub fn plan(loaded: Vec<Loaded>, opts: Options, now: OffsetDateTime) -> Result<P
         notes,
         options: opts,
     })
+}
+
+/// The backup id: derived from the GPO, the time and the registry.pol it carries.
+pub fn backup_id(gpo_guid: &Uuid, time: OffsetDateTime, registry_pol: &[u8]) -> Uuid {
+    let mut seed = format!("backup\0{gpo_guid}\0{}\0", time.unix_timestamp()).into_bytes();
+    seed.extend_from_slice(&Sha256::digest(registry_pol));
+    Uuid::new_v5(&GUID_NAMESPACE, &seed)
 }
 
 /// The registry.pol entries GPMC writes for these certificates: each Blob, then the
@@ -539,6 +544,13 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<Files, BuildError> {
         )?,
     );
 
+    seal(&mut files);
+    Ok(files)
+}
+
+/// (Re)write SHA256SUMS over every other file of the bundle.
+pub fn seal(files: &mut Files) {
+    files.remove(SUMS_FILE);
     let sums: String = files
         .iter()
         .map(|(path, bytes)| {
@@ -549,7 +561,6 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<Files, BuildError> {
         })
         .collect();
     files.insert(SUMS_FILE.into(), sums.into_bytes());
-    Ok(files)
 }
 
 fn report_rows(plan: &Plan) -> Vec<Row> {
@@ -833,7 +844,11 @@ struct SummaryFile {
 
 /// `certgpo build`.
 pub fn run(args: BuildArgs) -> Result<u8, Failure> {
-    let opts = options(&args)?;
+    let mut opts = options(&args)?;
+    let base = match &args.base {
+        Some(path) => Some(crate::base::Base::read(path, &mut opts, args.all_stores)?),
+        None => None,
+    };
     if let Some(zip) = &args.zip {
         let out_abs = std::path::absolute(&args.out)?;
         if std::path::absolute(zip)?.starts_with(&out_abs) {
@@ -864,14 +879,21 @@ pub fn run(args: BuildArgs) -> Result<u8, Failure> {
     for w in &loaded.warnings {
         eprintln!("warning: {}", printable(w));
     }
-    let plan = plan(loaded.certs, opts, OffsetDateTime::now_utc())?;
+    let now = OffsetDateTime::now_utc();
+    let mut plan = plan(loaded.certs, opts, now)?;
+    if let Some(base) = &base {
+        base.apply(&mut plan, &args.remove, args.drop_expired, now)?;
+    }
     for n in &plan.notes {
         eprintln!("note: {n}");
     }
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
-    let files = render(&plan, &templates)?;
+    let mut files = render(&plan, &templates)?;
+    if let Some(base) = &base {
+        base.carry_over(&mut files, &plan);
+    }
     let zip = match &args.zip {
         Some(_) => Some(zip_bytes(&files)?),
         None => None,

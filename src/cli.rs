@@ -43,10 +43,13 @@ pub enum Command {
   certgpo build --cert ./pki/ --domain corp.example.com --gpo-name 'Corporate PKI' --out bundle --zip bundle.zip
 
   # Reproduce GPMC byte for byte, including the empty keys of every other store:
-  certgpo build --cert roots.p7b --all-stores --allow-expired --out bundle")]
+  certgpo build --cert roots.p7b --all-stores --allow-expired --out bundle
+
+  # Update the GPO exported with Backup-GPO: add a root, remove an old one, keep the rest:
+  certgpo build --base ./Backups/{D1DE50B0-...} --cert new-root.cer --remove 8C941B34EA1EA6ED9AE2BC54CF687252B4C9B561 --out bundle")]
 pub struct BuildArgs {
     /// Certificate file (PEM, DER .cer/.crt, PKCS#7 .p7b/.p7c) or a directory of them; repeatable
-    #[arg(long = "cert", value_name = "PATH", required = true)]
+    #[arg(long = "cert", value_name = "PATH", required_unless_present = "base")]
     pub certs: Vec<PathBuf>,
 
     /// Output directory (written atomically; must be absent or empty unless --force)
@@ -104,6 +107,19 @@ pub struct BuildArgs {
     /// Directory whose templates override the built-in ones (same file names as templates/)
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+
+    /// Start from an existing GPO backup (or bundle, or zip of one): keep its GPO name and
+    /// GUID and every other registry.pol setting, add --cert, apply --remove, raise the version
+    #[arg(long, value_name = "BACKUP-OR-BUNDLE")]
+    pub base: Option<PathBuf>,
+
+    /// With --base: take this certificate (SHA-1 thumbprint) out of the base; repeatable
+    #[arg(long, value_name = "THUMBPRINT", requires = "base")]
+    pub remove: Vec<String>,
+
+    /// With --base: take the base's expired certificates out
+    #[arg(long, requires = "base")]
+    pub drop_expired: bool,
 }
 
 #[derive(Args, Debug)]

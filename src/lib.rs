@@ -5,6 +5,7 @@
 //! XML and report, `audit` the JSON/CSV/HTML reports, `bundle` puts a bundle together.
 
 pub mod audit;
+pub mod base;
 pub mod blob;
 pub mod bundle;
 pub mod cert;

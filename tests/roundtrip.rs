@@ -312,3 +312,186 @@ fn diff_errors_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(o.stdout.is_empty());
 }
+
+fn base_build(out: &Path, extra: &[&str]) -> std::process::Output {
+    certgpo()
+        .arg("build")
+        .arg("--base")
+        .arg(data(NSA_BACKUP))
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+fn only_backup_dir(bundle: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(bundle.join("gpo-backup"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1);
+    dirs[0].clone()
+}
+
+#[test]
+fn build_base_changes_exactly_the_two_entries_and_raises_the_version() {
+    use certgpo::policy::{Entry, parse};
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b");
+    const REMOVED: &str = "03611D56F253D39FDB51E192054FA8CE3006A844";
+    let o = base_build(
+        &out,
+        &[
+            "--cert",
+            example().to_str().unwrap(),
+            "--remove",
+            &REMOVED.to_ascii_lowercase(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let base_dir = data(NSA_BACKUP);
+    let old =
+        parse(&std::fs::read(base_dir.join("DomainSysvol/GPO/Machine/registry.pol")).unwrap())
+            .unwrap();
+    let new_dir = only_backup_dir(&out);
+    let new_bytes = std::fs::read(new_dir.join("DomainSysvol/GPO/Machine/registry.pol")).unwrap();
+    assert_eq!(
+        std::fs::read(out.join("policy/registry.pol")).unwrap(),
+        new_bytes
+    );
+    let new = parse(&new_bytes).unwrap();
+    let gone: Vec<&Entry> = old.iter().filter(|e| !new.contains(e)).collect();
+    let added: Vec<&Entry> = new.iter().filter(|e| !old.contains(e)).collect();
+    assert_eq!(gone.len(), 1, "{gone:?}");
+    assert_eq!(added.len(), 1);
+    assert_eq!(
+        gone[0].key,
+        format!(r"Software\Policies\Microsoft\SystemCertificates\CA\Certificates\{REMOVED}")
+    );
+    assert_eq!(
+        added[0].key,
+        format!(
+            r"Software\Policies\Microsoft\SystemCertificates\Root\Certificates\{}",
+            thumbprint(&example())
+        )
+    );
+    assert_eq!(added[0].value, "Blob");
+    assert_eq!(new.len(), old.len());
+    // Everything else is untouched and in the same order, and the file is still GPMC-sorted.
+    let rest_old: Vec<&Entry> = old.iter().filter(|e| *e != gone[0]).collect();
+    let rest_new: Vec<&Entry> = new.iter().filter(|e| *e != added[0]).collect();
+    assert_eq!(rest_old, rest_new);
+    assert!(certgpo::policy::is_gpmc_sorted(&new));
+
+    // Same GPO, higher version, the base's other files and Backup.xml carried over.
+    let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
+    let b_old =
+        certgpo::gpo::read::parse_backup_xml(&read(&base_dir, "Backup.xml"), "old").unwrap();
+    let b_new = certgpo::gpo::read::parse_backup_xml(&read(&new_dir, "Backup.xml"), "new").unwrap();
+    assert_eq!(b_new.gpo_id, b_old.gpo_id);
+    assert_eq!(b_new.display_name, "DoD Root Certificates");
+    assert_eq!(b_new.domain, b_old.domain);
+    assert_eq!(b_new.security_groups, b_old.security_groups);
+    assert_eq!(b_new.security_descriptor, b_old.security_descriptor);
+    assert_eq!(b_new.extensions, b_old.extensions);
+    assert_eq!(b_old.machine_version, 74 << 16 | 74);
+    assert_eq!(b_new.machine_version, 75 << 16 | 75);
+    assert!(b_new.machine_version > b_old.machine_version);
+    let info = certgpo::gpo::read::parse_bkup_info(&read(&new_dir, "bkupInfo.xml"), "i").unwrap();
+    assert_eq!(info.gpo_guid, b_old.gpo_id);
+    assert_eq!(info.gpo_domain_controller, "SRV.SHB.GOV");
+    assert_ne!(
+        info.id, "{D1DE50B0-DF95-405B-B2DA-6C16CBB6BF54}",
+        "a new backup id"
+    );
+    assert_eq!(
+        read(
+            &new_dir,
+            "DomainSysvol/GPO/Machine/Microsoft/Windows NT/SecEdit/GptTmpl.inf"
+        ),
+        read(
+            &base_dir,
+            "DomainSysvol/GPO/Machine/Microsoft/Windows NT/SecEdit/GptTmpl.inf"
+        )
+    );
+    // The bundle is consistent (copies agree) and diff shows exactly the change.
+    let (_, v) = json(&["inspect".as_ref(), out.as_os_str()]);
+    assert!(v["notes"].as_array().unwrap().is_empty(), "{}", v["notes"]);
+    let (code, d) = json(&["diff".as_ref(), base_dir.as_os_str(), out.as_os_str()]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        d["summary"],
+        serde_json::json!({"added": 1, "removed": 1, "changed": 0, "unchanged": 36})
+    );
+    // SHA256SUMS covers the carried files too.
+    if common::require("sha256sum", &["--version"]) {
+        let s = std::process::Command::new("sha256sum")
+            .args(["-c", "--quiet", "SHA256SUMS"])
+            .current_dir(&out)
+            .status()
+            .unwrap();
+        assert!(s.success());
+    }
+}
+
+#[test]
+fn build_base_drop_expired_and_refusals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b");
+    // Only removals: no --cert needed. Every CA of the NSA GPO expired years ago.
+    let o = base_build(&out, &["--drop-expired"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_, v) = json(&["inspect".as_ref(), out.as_os_str(), "--settings".as_ref()]);
+    let stores: BTreeSet<String> = v["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["store"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stores, BTreeSet::from(["Root".to_string()]));
+    assert!(
+        v["settings"].as_array().unwrap().iter().any(|s| s["key"]
+            == r"Software\Policies\Microsoft\SystemCertificates\CA\Certificates"
+            && s["action"] == "create the key"),
+        "the emptied CA store keeps its empty Certificates key, as GPMC writes it"
+    );
+    // Without --drop-expired the expired base certificates stay, with a warning.
+    let out2 = tmp.path().join("c");
+    let o = base_build(&out2, &["--cert", example().to_str().unwrap()]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("in the base expired") && err.contains("--drop-expired"),
+        "{err}"
+    );
+
+    let refused = |extra: &[&str], needle: &str| {
+        let dir = tmp.path().join("refused");
+        let o = base_build(&dir, extra);
+        assert_eq!(o.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+        assert!(!dir.exists(), "nothing written");
+    };
+    refused(
+        &["--remove", "0000000000000000000000000000000000000000"],
+        "holds no such certificate",
+    );
+    refused(&["--remove", "nothex"], "not a SHA-1 thumbprint");
+    refused(&["--drop-expired", "--all-stores"], "--all-stores");
+    refused(
+        &["--drop-expired", "--domain", "other.example"],
+        "differs from the base",
+    );
+    let o = certgpo()
+        .args(["build", "--drop-expired", "--out"])
+        .arg(tmp.path().join("x"))
+        .arg("--base")
+        .arg(data("nsa-cert/derived"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no GPMC backup"));
+}

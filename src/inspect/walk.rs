@@ -965,7 +965,7 @@ pub fn extension_guid_problems(value: &str) -> Vec<String> {
 }
 
 /// `[{CSE}{TOOL}...][...]` into groups of braced GUIDs, CSE first.
-fn parse_extension_guids(value: &str) -> Result<Vec<Vec<String>>, String> {
+pub fn parse_extension_guids(value: &str) -> Result<Vec<Vec<String>>, String> {
     let mut groups = Vec::new();
     let mut rest = value.trim();
     while !rest.is_empty() {
