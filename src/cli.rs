@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Build a bundle (GPO backup, registry.pol, .reg, scripts, reports) from certificates
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// List every certificate in certificate files, registry.pol, .reg, GPO backups, bundles or zips
     Inspect(InspectArgs),
     /// Compare the certificates of two inputs, store by store (exit 0 equal, 1 different, 2 error)

@@ -29,7 +29,7 @@ pub use exit::Failure;
 /// Run one command; `Ok` carries the exit code (0, or 1 for "differences found").
 pub fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
-        Command::Build(args) => bundle::run(args),
+        Command::Build(args) => bundle::run(*args),
         Command::Inspect(args) => inspect::run(args),
         Command::Diff(args) => diff::run(args),
     }
