@@ -1,6 +1,8 @@
 //! Certificate inventories as JSON, CSV and a self-contained HTML page: the
 //! `report/` folder of a bundle, and the output of `inspect`/`audit`.
 
+pub mod inventory;
+
 use serde::Serialize;
 use time::OffsetDateTime;
 

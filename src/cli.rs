@@ -32,6 +32,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Compare the certificates of two inputs, store by store (exit 0 equal, 1 different, 2 error)
     Diff(DiffArgs),
+    /// Inventory certificates across GPO backups and files; exit 1 when any falls inside --fail-days
+    Audit(AuditArgs),
 }
 
 #[derive(Args, Debug)]
@@ -183,4 +185,48 @@ pub struct DiffArgs {
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    /// A line per certificate entry, for a terminal
+    Text,
+    Json,
+    Csv,
+    /// One self-contained page: sortable table and expiry timeline
+    Html,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  # Nightly: every GPO backup of the domain, alarm 30 days before anything expires
+  certgpo audit ./AllGpoBackups --warn-days 90 --fail-days 30 --output audit.html
+
+  # For a spreadsheet
+  certgpo audit ./AllGpoBackups bundle.zip --format csv > inventory.csv
+
+PATHs are anything `certgpo inspect` reads (a Backup-GPO -All folder, bundles, zips,
+registry.pol, .reg, certificate files). The format follows --output's extension unless
+--format is given. Exit code 1 when a certificate entry has expired or expires within
+--fail-days, 2 on error, 0 otherwise.")]
+pub struct AuditArgs {
+    /// GPO backups, folders of backups, bundles, zips or files
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// Flag certificates expiring within this many days
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    pub warn_days: i64,
+
+    /// Exit 1 when a certificate has expired or expires within this many days
+    #[arg(long, value_name = "N")]
+    pub fail_days: Option<i64>,
+
+    /// Output format (default: from --output's extension, else text)
+    #[arg(long, value_enum)]
+    pub format: Option<AuditFormat>,
+
+    /// Write the report to FILE (atomically) instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }

@@ -32,5 +32,6 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Build(args) => bundle::run(*args),
         Command::Inspect(args) => inspect::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Audit(args) => audit::inventory::run(args),
     }
 }
