@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod cert;
 pub mod cli;
 pub mod codec;
+pub mod discover;
 pub mod exit;
 pub mod hex;
 pub mod pkcs7;
@@ -22,5 +23,6 @@ pub use exit::Failure;
 pub fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Build(args) => bundle::run(args),
+        Command::Discover(args) => discover::run(args),
     }
 }
