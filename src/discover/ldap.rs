@@ -552,6 +552,7 @@ fn result_text(result: &ldap3::LdapResult) -> String {
         50 => "insufficientAccessRights",
         52 => "unavailable",
         53 => "unwillingToPerform",
+        2 => "protocolError",
         _ => "error",
     };
     let mut text = format!("{name} (LDAP {})", result.rc);
