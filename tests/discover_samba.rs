@@ -133,6 +133,11 @@ fn provision() -> Dc {
                 ("winbindd socket directory", format!("{target_s}/winbindd")),
                 ("server services", "ldap cldap kdc rpc dns winbindd".into()),
                 ("disable netbios", "yes".into()),
+                // AD accepts GSSAPI inside TLS; Samba only with this (simple binds are unaffected).
+                (
+                    "ldap server require strong auth",
+                    "allow_sasl_over_tls".into(),
+                ),
                 ("tls enabled", "yes".into()),
                 ("tls keyfile", certs.key.to_string_lossy().into_owned()),
                 ("tls certfile", certs.cert.to_string_lossy().into_owned()),
@@ -198,6 +203,28 @@ fn provision() -> Dc {
         args.extend(["-U", "Administrator", &admin_pw]);
         retry("samba-tool", &args, &[]);
     }
+    // Kerberos to an IP address: give the DC the matching service principal.
+    let sam = target.join("private/sam.ldb");
+    run_ok(
+        "samba-tool",
+        &[
+            "spn",
+            "add",
+            &format!("ldap/{ip_s}"),
+            "DC1$",
+            "-H",
+            &sam.to_string_lossy(),
+        ],
+    );
+    std::fs::write(
+        d.join("krb5.conf"),
+        format!(
+            "[libdefaults]\n default_realm = CONTOSO.TEST\n dns_lookup_realm = false\n dns_lookup_kdc = false\n \
+             dns_canonicalize_hostname = false\n rdns = false\n[realms]\n CONTOSO.TEST = {{\n  kdc = {ip_s}\n }}\n\
+             [domain_realm]\n {ip_s} = CONTOSO.TEST\n"
+        ),
+    )
+    .unwrap();
     let password_file = d.join("password.txt");
     std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
     Dc {
@@ -418,6 +445,9 @@ fn samba_ad_dc_end_to_end() {
         "{v}"
     );
     assert_eq!(list(&v, "url")[..2], [EX2010, EX2007]);
+    #[cfg(feature = "kerberos")]
+    kerberos(&dc, &ldaps, &starttls);
+
     let orders: Vec<u64> = v["endpoints"]
         .as_array()
         .unwrap()
@@ -425,4 +455,54 @@ fn samba_ad_dc_end_to_end() {
         .map(|e| e["order"].as_u64().unwrap())
         .collect();
     assert_eq!(orders, [1, 2, 3, 4, 5]);
+}
+
+/// `--bind kerberos` with a ticket from `kinit`, kept in the temp dir.
+#[cfg(feature = "kerberos")]
+fn kerberos(dc: &Dc, ldaps: &str, starttls: &str) {
+    if !common::require("klist", &["-V"]) {
+        return;
+    }
+    let d = dc._dir.path();
+    let krb5 = path(&d.join("krb5.conf"));
+    let cache = format!("FILE:{}", path(&d.join("krb5cc")));
+    let env = [
+        ("KRB5_CONFIG", krb5.as_str()),
+        ("KRB5CCNAME", cache.as_str()),
+    ];
+    let mut kinit = Command::new("kinit")
+        .arg("Administrator@CONTOSO.TEST")
+        .envs(env)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("kinit runs");
+    use std::io::Write;
+    writeln!(kinit.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    assert!(kinit.wait().unwrap().success(), "kinit failed");
+    let ca = path(&dc.ca);
+    for url in [ldaps, starttls] {
+        let out = common::certgpo()
+            .args([
+                "discover",
+                "--bind",
+                "kerberos",
+                "--ldap",
+                url,
+                "--ldap-ca",
+                &ca,
+                "--site",
+                "Site-A",
+                "--json",
+            ])
+            .envs(env)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kerberos over {url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(list(&v, "url"), [EX2007, EX2010]);
+    }
 }

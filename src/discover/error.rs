@@ -101,6 +101,10 @@ impl From<DiscoverError> for Failure {
             DiscoverError::AnonymousRefused { .. } => {
                 Some("pass --user user@domain (and a password) or --bind kerberos")
             }
+            DiscoverError::Kerberos { .. } => Some(
+                "run kinit first; the URL must name the DC as its ldap/<host> service principal does; \
+Samba accepts GSSAPI inside TLS only with 'ldap server require strong auth = allow_sasl_over_tls'",
+            ),
             DiscoverError::NoScp { .. } => Some(
                 "no Exchange Client Access server has registered in this forest, or the account cannot read CN=Services; \
 try --domain to list the DNS candidates",
