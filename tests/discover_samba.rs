@@ -69,7 +69,10 @@ fn free_loopback_ip() -> IpAddr {
 /// Run `program args` until it succeeds (services come up one after another), or panic.
 fn retry(program: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     let mut last = String::new();
-    for _ in 0..30 {
+    for attempt in 0..30 {
+        if attempt > 0 {
+            eprintln!("retrying {program} ({attempt}): {last}");
+        }
         let out = Command::new(program)
             .args(args)
             .envs(env.iter().copied())
@@ -203,28 +206,6 @@ fn provision() -> Dc {
         args.extend(["-U", "Administrator", &admin_pw]);
         retry("samba-tool", &args, &[]);
     }
-    // Kerberos to an IP address: give the DC the matching service principal.
-    let sam = target.join("private/sam.ldb");
-    run_ok(
-        "samba-tool",
-        &[
-            "spn",
-            "add",
-            &format!("ldap/{ip_s}"),
-            "DC1$",
-            "-H",
-            &sam.to_string_lossy(),
-        ],
-    );
-    std::fs::write(
-        d.join("krb5.conf"),
-        format!(
-            "[libdefaults]\n default_realm = CONTOSO.TEST\n dns_lookup_realm = false\n dns_lookup_kdc = false\n \
-             dns_canonicalize_hostname = false\n rdns = false\n[realms]\n CONTOSO.TEST = {{\n  kdc = {ip_s}\n }}\n\
-             [domain_realm]\n {ip_s} = CONTOSO.TEST\n"
-        ),
-    )
-    .unwrap();
     let password_file = d.join("password.txt");
     std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
     Dc {
@@ -464,6 +445,29 @@ fn kerberos(dc: &Dc, ldaps: &str, starttls: &str) {
         return;
     }
     let d = dc._dir.path();
+    let ip_s = dc.ip.to_string();
+    // Kerberos to an IP address: give the DC the matching service principal.
+    let sam = d.join("dc/private/sam.ldb");
+    run_ok(
+        "samba-tool",
+        &[
+            "spn",
+            "add",
+            &format!("ldap/{ip_s}"),
+            "DC1$",
+            "-H",
+            &sam.to_string_lossy(),
+        ],
+    );
+    std::fs::write(
+        d.join("krb5.conf"),
+        format!(
+            "[libdefaults]\n default_realm = CONTOSO.TEST\n dns_lookup_realm = false\n dns_lookup_kdc = false\n \
+             dns_canonicalize_hostname = false\n rdns = false\n[realms]\n CONTOSO.TEST = {{\n  kdc = {ip_s}\n }}\n\
+             [domain_realm]\n {ip_s} = CONTOSO.TEST\n"
+        ),
+    )
+    .unwrap();
     let krb5 = path(&d.join("krb5.conf"));
     let cache = format!("FILE:{}", path(&d.join("krb5cc")));
     let env = [
