@@ -12,6 +12,7 @@ pub mod cert;
 pub mod cli;
 pub mod codec;
 pub mod diff;
+pub mod discover;
 pub mod exit;
 pub mod fuzz_entry;
 pub mod gpo;
@@ -33,5 +34,6 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Inspect(args) => inspect::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Audit(args) => audit::inventory::run(args),
+        Command::Discover(args) => discover::run(args),
     }
 }
