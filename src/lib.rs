@@ -10,6 +10,7 @@ pub mod cert;
 pub mod cli;
 pub mod codec;
 pub mod exit;
+pub mod fetch;
 pub mod hex;
 pub mod pkcs7;
 pub mod policy;
@@ -22,5 +23,6 @@ pub use exit::Failure;
 pub fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Build(args) => bundle::run(args),
+        Command::Fetch(args) => fetch::run(args),
     }
 }

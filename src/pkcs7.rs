@@ -14,7 +14,7 @@ pub fn is_pkcs7(bytes: &[u8]) -> bool {
     let Ok(mut r) = SliceReader::new(bytes) else {
         return false;
     };
-    r.sequence(|r| ObjectIdentifier::decode(r))
+    r.sequence(ObjectIdentifier::decode)
         .map(|oid| oid == SIGNED_DATA)
         .unwrap_or(false)
         || (|| -> der::Result<bool> {
