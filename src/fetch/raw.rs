@@ -369,7 +369,12 @@ where
         if let Some(c) = flight.record(ct, &payload)? {
             // A polite end to the handshake we will never finish: user_canceled, so the
             // server logs a cancel rather than a protocol error. Failure here is harmless.
-            let _ = stream.get_mut().write_all(&[21, 3, 1, 0, 2, 1, 90]).await;
+            // The record version must be the negotiated one or OpenSSL calls it garbage.
+            let [major, minor] = c.version.to_be_bytes();
+            let _ = stream
+                .get_mut()
+                .write_all(&[21, major, minor, 0, 2, 1, 90])
+                .await;
             let _ = stream.get_mut().shutdown().await;
             return Ok(c);
         }
