@@ -4,6 +4,7 @@
 //! registry Blob, `policy` registry.pol, `regfile` .reg files, `gpo` the GPMC backup
 //! XML and report, `audit` the JSON/CSV/HTML reports, `bundle` puts a bundle together.
 
+pub mod audit;
 pub mod blob;
 pub mod bundle;
 pub mod cert;
@@ -11,10 +12,13 @@ pub mod cli;
 pub mod codec;
 pub mod exit;
 pub mod fetch;
+pub mod gpo;
 pub mod hex;
 pub mod pkcs7;
 pub mod policy;
+pub mod regfile;
 pub mod store;
+pub mod template;
 
 use cli::{Cli, Command};
 pub use exit::Failure;

@@ -1,0 +1,93 @@
+//! The GPMC backup of the GPO: Backup.xml, bkupInfo.xml and manifest.xml
+//! (`backup`), and the settings report gpreport.xml (`report`), byte for byte in the
+//! shape of real GPMC output (spec §4).
+
+pub mod backup;
+pub mod report;
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Registry client-side extension (MS-GPREG 1.9).
+pub const REGISTRY_CSE: &str = "{35378EAC-683F-11D2-A89A-00C04FBBCFA2}";
+/// GPMC's catch-all for files no extension claims.
+pub const UNKNOWN_EXTENSION: &str = "{F15C46CD-82A0-4C2D-A210-5D0D3182A418}";
+/// Exactly what GPMC registers when Public Key Policies are saved (spec §2.4): the
+/// (Registry CSE, Public Key tool) and (EFS recovery CSE, Public Key tool) pairs,
+/// sorted by CSE GUID, as MS-GPOL requires.
+pub const MACHINE_EXTENSION_GUIDS: &str = "[{35378EAC-683F-11D2-A89A-00C04FBBCFA2}{53D6AB1D-2488-11D1-A28C-00C04FB94F17}][{B1BE8D72-6EAC-11D2-A4EA-00C04F79F83A}{53D6AB1D-2488-11D1-A28C-00C04FB94F17}]";
+
+/// GPO flags (MS-GPOD): the user half is disabled because the GPO carries only
+/// computer settings, which also spares clients a user-side pass.
+pub const OPTIONS_USER_DISABLED: u32 = 1;
+
+/// Everything about the GPO that the backup files repeat.
+#[derive(Debug, Clone)]
+pub struct GpoMeta {
+    pub gpo_guid: Uuid,
+    pub backup_id: Uuid,
+    pub domain: String,
+    pub domain_guid: Uuid,
+    /// The server named in `GPODomainController` and SYSVOL paths. We do not know the
+    /// real DC, so the domain name is used: it resolves to a DC in every AD domain.
+    pub domain_controller: String,
+    pub display_name: String,
+    pub comment: String,
+    pub time: OffsetDateTime,
+    /// The 16-bit machine version (1 for a new GPO).
+    pub machine_version: u16,
+}
+
+impl GpoMeta {
+    /// `MachineVersionNumber` of Backup.xml: the version in both 16-bit halves, as in
+    /// every real sample (spec §4.2).
+    pub fn machine_version_number(&self) -> u32 {
+        (u32::from(self.machine_version) << 16) | u32::from(self.machine_version)
+    }
+}
+
+/// `{XXXXXXXX-...}` upper case, as GPMC writes GPO and backup ids.
+pub fn braced_upper(u: &Uuid) -> String {
+    format!("{{{}}}", u.hyphenated().to_string().to_ascii_uppercase())
+}
+
+/// `{xxxxxxxx-...}` lower case, as GPMC writes the domain GUID.
+pub fn braced_lower(u: &Uuid) -> String {
+    format!("{{{}}}", u.hyphenated())
+}
+
+/// Text inside a CDATA section: `]]>` cannot appear there, so it is split across two
+/// sections, the standard escape.
+pub fn cdata(s: &str) -> String {
+    format!("<![CDATA[{}]]>", s.replace("]]>", "]]]]><![CDATA[>"))
+}
+
+/// Text or attribute content, XML-escaped (`& < > ' "`).
+pub fn text(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
+
+/// `2016-08-05T16:52:16`: GPMC's local-time form without a zone. We write UTC.
+pub fn gpmc_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cdata_cannot_be_closed_early() {
+        assert_eq!(cdata("a]]>b"), "<![CDATA[a]]]]><![CDATA[>b]]>");
+        assert_eq!(text("<&>\"'"), "&lt;&amp;&gt;&quot;&apos;");
+    }
+}

@@ -1,0 +1,110 @@
+//! `.reg` files in regedit's own export format (spec §6): UTF-16LE with BOM,
+//! "Windows Registry Editor Version 5.00", CRLF, a blank line before every key, and
+//! `hex:` data wrapped exactly where regedit wraps it.
+
+use crate::codec;
+
+pub const HEADER: &str = "Windows Registry Editor Version 5.00";
+
+/// One key of a `.reg` file: either values to set, or the deletion of the key.
+pub enum RegKey {
+    Set {
+        path: String,
+        /// REG_BINARY values (the only type certgpo writes).
+        values: Vec<(String, Vec<u8>)>,
+    },
+    Delete {
+        path: String,
+    },
+}
+
+/// Render the whole file, BOM included.
+pub fn write(keys: &[RegKey]) -> Vec<u8> {
+    let mut s = String::new();
+    s.push_str(HEADER);
+    s.push_str("\r\n");
+    for key in keys {
+        s.push_str("\r\n");
+        match key {
+            RegKey::Delete { path } => {
+                s.push_str(&format!("[-{path}]\r\n"));
+            }
+            RegKey::Set { path, values } => {
+                s.push_str(&format!("[{path}]\r\n"));
+                for (name, data) in values {
+                    value_line(&mut s, name, data);
+                }
+            }
+        }
+    }
+    s.push_str("\r\n");
+    let mut out = vec![0xFF, 0xFE];
+    out.extend(codec::utf16le(&s));
+    out
+}
+
+/// `"name"=hex:..` with regedit's wrapping: a running column starts after
+/// `"name"=hex:`; after each `xx,` it grows by 3, and once it reaches 77 the line ends
+/// in `\` and continues indented by two spaces (reactos `export_hex_data`, and the
+/// 22/25-bytes-per-line layout of real exports).
+fn value_line(s: &mut String, name: &str, bytes: &[u8]) {
+    const MAX_HEX_CHARS: usize = 77;
+    let quoted = format!("\"{}\"=", escape_name(name));
+    let prefix = "hex:";
+    s.push_str(&quoted);
+    s.push_str(prefix);
+    let mut column = quoted.chars().count() + prefix.len();
+    for (i, b) in bytes.iter().enumerate() {
+        s.push_str(&format!("{b:02x}"));
+        if i + 1 == bytes.len() {
+            break;
+        }
+        s.push(',');
+        column += 3;
+        if column >= MAX_HEX_CHARS {
+            s.push_str("\\\r\n  ");
+            column = 2;
+        }
+    }
+    s.push_str("\r\n");
+}
+
+/// Value names escape `\` and `"` (regedit's rule); control characters cannot be
+/// represented in a .reg file, so callers never pass them (our names are fixed).
+fn escape_name(name: &str) -> String {
+    name.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(bytes: usize) -> String {
+        let out = write(&[RegKey::Set {
+            path: r"HKEY_LOCAL_MACHINE\X".into(),
+            values: vec![("Blob".into(), vec![0xAB; bytes])],
+        }]);
+        codec::from_utf16le(&out[2..]).unwrap_or_default()
+    }
+
+    #[test]
+    fn wraps_like_regedit() {
+        let text = render(60);
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        assert_eq!(lines[0], HEADER);
+        assert_eq!(lines[1], "");
+        assert_eq!(lines[2], r"[HKEY_LOCAL_MACHINE\X]");
+        // 22 bytes on the first line, 25 on each continuation line.
+        assert_eq!(lines[3].matches("ab").count(), 22);
+        assert!(lines[3].ends_with(",\\") && lines[3].len() == 11 + 22 * 3 + 1);
+        assert_eq!(lines[4].matches("ab").count(), 25);
+        assert_eq!(lines[5].trim().matches("ab").count(), 13);
+        assert!(!lines[5].ends_with(','));
+        assert_eq!(&lines[6..], &["", ""]);
+    }
+
+    #[test]
+    fn names_are_escaped() {
+        assert_eq!(escape_name(r#"a"b\c"#), r#"a\"b\\c"#);
+    }
+}
