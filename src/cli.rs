@@ -41,11 +41,40 @@ pub enum Command {
   certgpo build --cert ./pki/ --domain corp.example.com --gpo-name 'Corporate PKI' --out bundle --zip bundle.zip
 
   # Reproduce GPMC byte for byte, including the empty keys of every other store:
-  certgpo build --cert roots.p7b --all-stores --allow-expired --out bundle")]
+  certgpo build --cert roots.p7b --all-stores --allow-expired --out bundle
+
+  # Straight from the Exchange 2010 server, pinned to the thumbprint Get-ExchangeCertificate shows:
+  certgpo build --fetch mail.contoso.com --expect 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678' --out bundle
+
+  # Later runs compare with certgpo.lock; after a planned certificate renewal:
+  certgpo build --fetch mail.contoso.com --expect <new thumbprint> --update-pins --out bundle --force")]
 pub struct BuildArgs {
     /// Certificate file (PEM, DER .cer/.crt, PKCS#7 .p7b/.p7c) or a directory of them; repeatable
-    #[arg(long = "cert", value_name = "PATH", required = true)]
+    #[arg(long = "cert", value_name = "PATH", required_unless_present = "fetch")]
     pub certs: Vec<PathBuf>,
+
+    /// Fetch the certificate to trust from this server (any `certgpo fetch` TARGET); repeatable. Needs a pin: --expect, a confirmation on a terminal, or --trust-on-first-use
+    #[arg(long = "fetch", value_name = "TARGET")]
+    pub fetch: Vec<String>,
+
+    /// Fingerprint (SHA-1 thumbprint or SHA-256) the fetched certificate must have: the trusted root, or the server certificate when the chain links to that root; repeatable
+    #[arg(long, value_name = "FINGERPRINT", requires = "fetch")]
+    pub expect: Vec<String>,
+
+    /// Trust fetched certificates that have no pin yet, without asking (records them in the lock file)
+    #[arg(long, requires = "fetch")]
+    pub trust_on_first_use: bool,
+
+    /// Lock file of pinned certificates (default: certgpo.lock beside --out)
+    #[arg(long, value_name = "FILE", requires = "fetch")]
+    pub lock: Option<PathBuf>,
+
+    /// Accept (and re-pin) a certificate that differs from the lock file; it still needs --expect, a confirmation or --trust-on-first-use
+    #[arg(long, requires = "fetch")]
+    pub update_pins: bool,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
     /// Output directory (written atomically; must be absent or empty unless --force)
     #[arg(long, value_name = "DIR")]

@@ -14,6 +14,7 @@ pub mod exit;
 pub mod fetch;
 pub mod gpo;
 pub mod hex;
+pub mod pin;
 pub mod pkcs7;
 pub mod policy;
 pub mod regfile;

@@ -1012,3 +1012,220 @@ fn is_root() -> bool {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
+
+fn build(args: &[&str]) -> std::process::Output {
+    let out = common::certgpo()
+        .arg("build")
+        .args(args)
+        .args([
+            "--domain",
+            "contoso.local",
+            "--timestamp",
+            "2024-01-01T00:00:00Z",
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("run certgpo build");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    out
+}
+
+#[test]
+fn build_fetch_requires_a_pin_and_honours_the_lock() {
+    if !tools() {
+        return;
+    }
+    let fx = Fx::new();
+    let (a, a_key) = fx.selfsigned("a", "exch2010.contoso.local", "DNS:exch2010.contoso.local");
+    let (b, b_key) = fx.selfsigned("b", "exch2010.contoso.local", "DNS:exch2010.contoso.local");
+    let (server, port) = s_server(fx.dir.path(), &["-cert", &a, "-key", &a_key]);
+    let target = format!("127.0.0.1:{port}");
+    let work = fx.dir.path().join("work");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    let bundle = work.join("bundle").display().to_string();
+    let lock = work.join("certgpo.lock");
+
+    // No pin, not interactive (stdin is not a terminal): refused, nothing written.
+    let out = build(&["--fetch", &target, "--out", &bundle]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{target}: no pin")), "{err}");
+    assert!(err.contains("Get-ExchangeCertificate"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(&work).expect("work").count(),
+        0,
+        "nothing written"
+    );
+
+    // A wrong --expect: pin mismatch, nothing written.
+    let out = build(&[
+        "--fetch",
+        &target,
+        "--out",
+        &bundle,
+        "--expect",
+        &"AB".repeat(20),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(&work).expect("work").count(),
+        0,
+        "nothing written"
+    );
+
+    // The right pin: bundle and lock written, with the certificate openssl saw.
+    let a_sha1 = openssl_sha1(&a, false);
+    let out = build(&[
+        "--fetch", &target, "--out", &bundle, "--expect", &a_sha1, "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("build JSON");
+    assert_eq!(summary["certificates"][0]["thumbprint"], a_sha1.as_str());
+    assert_eq!(summary["certificates"][0]["store"], "root");
+    let lock_text = std::fs::read_to_string(&lock).expect("lock written");
+    assert!(lock_text.contains(&a_sha1), "{lock_text}");
+
+    // The server now presents another certificate: refused against the lock even with
+    // --trust-on-first-use, and nothing (bundle or lock) is written.
+    drop(server);
+    let accept = format!("127.0.0.1:{port}");
+    let _server_b = serve(
+        &[
+            "openssl", "s_server", "-quiet", "-accept", &accept, "-cert", &b, "-key", &b_key,
+        ],
+        port,
+        None,
+    );
+    let bundle2 = work.join("bundle2").display().to_string();
+    let out = build(&[
+        "--fetch",
+        &target,
+        "--out",
+        &bundle2,
+        "--trust-on-first-use",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("changed since") && err.contains(&a_sha1),
+        "{err}"
+    );
+    assert!(err.contains("--update-pins"), "{err}");
+    assert!(!work.join("bundle2").exists());
+    assert_eq!(std::fs::read_to_string(&lock).expect("lock"), lock_text);
+
+    // --update-pins alone still needs a pin; with one, the lock moves to the new certificate.
+    let out = build(&["--fetch", &target, "--out", &bundle2, "--update-pins"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!work.join("bundle2").exists());
+    let b_sha1 = openssl_sha1(&b, false);
+    let out = build(&[
+        "--fetch",
+        &target,
+        "--out",
+        &bundle2,
+        "--update-pins",
+        "--expect",
+        &b_sha1,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lock_text = std::fs::read_to_string(&lock).expect("lock");
+    assert!(
+        lock_text.contains(&b_sha1) && !lock_text.contains(&a_sha1),
+        "{lock_text}"
+    );
+}
+
+#[test]
+fn build_fetch_trusts_the_root_a_server_sends_or_names_the_issuer() {
+    if !tools() {
+        return;
+    }
+    let fx = Fx::new();
+    let (ca, leaf, key) = fx.ca_and_leaf();
+    let (_with_root, port) = s_server(
+        fx.dir.path(),
+        &["-cert", &leaf, "-key", &key, "-cert_chain", &ca],
+    );
+    let (_leaf_only, port2) = s_server(fx.dir.path(), &["-cert", &leaf, "-key", &key]);
+    let work = fx.dir.path().join("work");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    let bundle = work.join("bundle").display().to_string();
+    let lock = work.join("pins.json").display().to_string();
+
+    // The admin pins the server certificate (what Get-ExchangeCertificate shows); the
+    // chain links it to the root the server sent, and the root is what gets trusted.
+    let out = build(&[
+        "--fetch",
+        &format!("127.0.0.1:{port}"),
+        "--sni",
+        "mail.contoso.com",
+        "--expect",
+        &openssl_sha1(&leaf, false),
+        "--lock",
+        &lock,
+        "--out",
+        &bundle,
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("build JSON");
+    assert_eq!(
+        summary["certificates"][0]["thumbprint"],
+        openssl_sha1(&ca, false).as_str()
+    );
+    assert!(
+        std::fs::read_to_string(&lock)
+            .expect("--lock file")
+            .contains("sni=mail.contoso.com")
+    );
+
+    // Without the root in the chain there is nothing self-signed to trust.
+    let bundle2 = work.join("bundle2").display().to_string();
+    let out = build(&[
+        "--fetch",
+        &format!("127.0.0.1:{port2}"),
+        "--trust-on-first-use",
+        "--out",
+        &bundle2,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("issued by CN=Contoso Test Root CA"), "{err}");
+    assert!(!work.join("bundle2").exists());
+}

@@ -209,7 +209,7 @@ pub fn write_chains(dir: &Path, captures: &[&Capture]) -> Result<usize, FetchErr
         }
         let mut pem = String::new();
         for cert in &c.chain {
-            pem.push_str(&pem_block(&cert.der));
+            pem.push_str(&crate::bundle::pem(&cert.der));
         }
         files.push((format!("{stem}.pem"), pem.into_bytes()));
         for (i, cert) in c.chain.iter().enumerate() {
@@ -234,41 +234,4 @@ pub fn write_chains(dir: &Path, captures: &[&Capture]) -> Result<usize, FetchErr
         std::fs::rename(&from, &to).map_err(io(&to))?;
     }
     Ok(files.len())
-}
-
-/// PEM text of one DER certificate (64-column base64, as OpenSSL writes it).
-pub fn pem_block(der: &[u8]) -> String {
-    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut b64 = String::with_capacity(der.len() * 4 / 3 + 4);
-    for chunk in der.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                b64.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                b64.push('=');
-            }
-        }
-    }
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base64() {
-        let p = super::pem_block(b"foobar!");
-        assert!(p.contains("\nZm9vYmFyIQ==\n"), "{p}");
-        assert!(super::pem_block(b"fo").contains("\nZm8=\n"));
-        assert!(super::pem_block(b"foo").contains("\nZm9v\n"));
-    }
 }
