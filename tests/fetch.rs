@@ -717,6 +717,14 @@ fn hostile_servers_fail_with_one_line_each_within_the_timeout() {
             "is not TLS",
         ),
         (
+            hostile(|c| {
+                // A banner and then silence: still "not TLS", not a timeout.
+                let _ = c.write_all(b"SSH-2.0-OpenSSH_9.2\r\n");
+                thread::sleep(Duration::from_secs(8));
+            }),
+            "is not TLS; it began with \"SSH-2.0",
+        ),
+        (
             hostile(|_| thread::sleep(Duration::from_secs(8))),
             "timed out after 2s while waiting for the server's certificate",
         ),

@@ -47,12 +47,12 @@ pub fn findings(leaf: &Certificate, target: &Target, sni: Option<&str>) -> Vec<F
     if leaf.self_signed {
         out.push(FetchFinding::SelfSigned);
     }
-    let name_ok = match (sni, &target.host) {
-        (Some(name), _) => covers(leaf, name).then_some(()).ok_or(name.to_string()),
-        (None, Host::Ip(ip)) => covers_ip(leaf, *ip).then_some(()).ok_or(ip.to_string()),
-        (None, Host::Name(name)) => covers(leaf, name).then_some(()).ok_or(name.clone()),
+    let uncovered = match (sni, &target.host) {
+        (Some(name), _) => (!covers(leaf, name)).then(|| name.to_string()),
+        (None, Host::Ip(ip)) => (!covers_ip(leaf, *ip)).then(|| ip.to_string()),
+        (None, Host::Name(name)) => (!covers(leaf, name)).then(|| name.clone()),
     };
-    if let Err(name) = name_ok {
+    if let Some(name) = uncovered {
         out.push(FetchFinding::NameMismatch { name });
     }
     // Autodiscover matters for the HTTPS endpoints Outlook uses, reached by a name like

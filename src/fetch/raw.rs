@@ -13,6 +13,8 @@
 //! record size, flight size and chain length so a hostile server cannot make us
 //! allocate more than [`MAX_FLIGHT`] plus one record.
 
+use std::time::Duration;
+
 use tls_parser::{TlsCipherSuiteID, TlsMessage, TlsMessageHandshake, parse_tls_message_handshake};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
@@ -351,9 +353,13 @@ where
             Ok(x) => x,
             Err((Stage::NotTls, detail)) if first => {
                 // Show what came instead, which tells "wrong port" or "needs STARTTLS" apart.
-                let more = stream.fill_buf().await.unwrap_or_default();
+                // Briefly: a server that sent a few bytes and went quiet must not turn
+                // this clear diagnosis into a timeout.
                 let mut seen = head.to_vec();
-                seen.extend_from_slice(&more[..more.len().min(59)]);
+                let peek = tokio::time::timeout(Duration::from_millis(200), stream.fill_buf());
+                if let Ok(Ok(more)) = peek.await {
+                    seen.extend_from_slice(&more[..more.len().min(59)]);
+                }
                 return Err((
                     Stage::NotTls,
                     format!("{detail}; it began with {}", super::show_bytes(&seen)),
