@@ -1237,3 +1237,63 @@ fn build_fetch_trusts_the_root_a_server_sends_or_names_the_issuer() {
     assert!(err.contains("issued by CN=Contoso Test Root CA"), "{err}");
     assert!(!work.join("bundle2").exists());
 }
+
+#[test]
+fn build_fetch_asks_on_a_terminal() {
+    if !tools() || !common::require("script", &["--version"]) {
+        return;
+    }
+    let fx = Fx::new();
+    let (cert, key) = fx.selfsigned("c", "exch2010.contoso.local", "DNS:exch2010.contoso.local");
+    let (_s, port) = s_server(fx.dir.path(), &["-cert", &cert, "-key", &key]);
+    let bin = assert_cmd::cargo::cargo_bin("certgpo")
+        .display()
+        .to_string();
+    let work = fx.dir.path().join("work");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    // `script` runs certgpo on a pseudo-terminal and types `answer` into it.
+    let ask = |answer: &str, out: &str| {
+        let cmd = format!(
+            "{bin} build --fetch 127.0.0.1:{port} --out {} --domain contoso.local",
+            work.join(out).display()
+        );
+        let mut child = Command::new("timeout")
+            .args(["60", "script", "-qec", &cmd, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let _ = stdin.write_all(answer.as_bytes());
+        drop(stdin);
+        let out = child.wait_with_output().expect("wait");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let sha1 = openssl_sha1(&cert, false);
+
+    let (code, screen) = ask("no\n", "declined");
+    assert_eq!(code, Some(2), "{screen}");
+    assert!(
+        screen.contains(&sha1) && screen.contains("SHA-256"),
+        "{screen}"
+    );
+    assert!(screen.contains("Get-ExchangeCertificate"), "{screen}");
+    assert!(screen.contains("was not confirmed"), "{screen}");
+    assert_eq!(
+        std::fs::read_dir(&work).expect("work").count(),
+        0,
+        "nothing written"
+    );
+
+    let (code, screen) = ask("yes\n", "bundle");
+    assert_eq!(code, Some(0), "{screen}");
+    let lock = std::fs::read_to_string(work.join("certgpo.lock")).expect("lock");
+    assert!(
+        lock.contains(&sha1) && lock.contains("\"confirmed\""),
+        "{lock}"
+    );
+}

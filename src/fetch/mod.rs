@@ -436,7 +436,14 @@ pub fn run(args: FetchArgs) -> Result<u8, Failure> {
     }
     let now = time::OffsetDateTime::now_utc();
     if args.json {
-        println!("{}", output::json(&results, &pins, now));
+        let stdout = std::io::stdout();
+        let mut w = std::io::BufWriter::new(stdout.lock());
+        output::json(&mut w, &results, &pins, now)
+            .and_then(|()| std::io::Write::flush(&mut w))
+            .map_err(|source| FetchError::Write {
+                path: "stdout".into(),
+                source,
+            })?;
     } else {
         print!("{}", output::text(&results, now));
     }
@@ -471,7 +478,16 @@ pub fn fetch_for_build(
 ) -> Result<Vec<Capture>, FetchError> {
     let bar = progress(targets.len());
     let results = block_on(fetch_all(targets, Arc::new(opts), bar))?;
-    results.into_iter().collect()
+    let (ok, mut failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+    // Report every failing target; the last one becomes the command's error.
+    let last = failed.pop();
+    for e in failed.iter().filter_map(|r| r.as_ref().err()) {
+        eprintln!("error: {e}");
+    }
+    match last {
+        Some(Err(e)) => Err(e),
+        _ => Ok(ok.into_iter().flatten().collect()),
+    }
 }
 
 /// Up to 64 bytes as printable text and hex, for "the server sent …" messages.

@@ -45,11 +45,14 @@ struct JsonTarget<'a> {
     chain: Vec<JsonCert<'a>>,
 }
 
+/// Write the JSON report to `w` as it is serialised (thousands of targets never sit in
+/// memory as one string).
 pub fn json(
+    w: &mut dyn std::io::Write,
     results: &[Result<Capture, FetchError>],
     pins: &[Vec<u8>],
     now: OffsetDateTime,
-) -> String {
+) -> std::io::Result<()> {
     let items: Vec<JsonTarget> = results
         .iter()
         .map(|r| match r {
@@ -112,7 +115,8 @@ pub fn json(
             }
         })
         .collect();
-    serde_json::to_string_pretty(&items).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    serde_json::to_writer_pretty(&mut *w, &items)?;
+    writeln!(w)
 }
 
 pub fn text(results: &[Result<Capture, FetchError>], now: OffsetDateTime) -> String {
