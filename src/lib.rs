@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod cert;
 pub mod cli;
 pub mod codec;
+pub mod discover;
 pub mod exit;
 pub mod fetch;
 pub mod gpo;
@@ -29,5 +30,6 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Build(args) => bundle::run(args),
         Command::Fetch(args) => fetch::run(args),
+        Command::Discover(args) => discover::run(args),
     }
 }
