@@ -14,10 +14,12 @@ pub mod codec;
 pub mod diff;
 pub mod discover;
 pub mod exit;
+pub mod fetch;
 pub mod fuzz_entry;
 pub mod gpo;
 pub mod hex;
 pub mod inspect;
+pub mod pin;
 pub mod pkcs7;
 pub mod policy;
 pub mod regfile;
@@ -34,6 +36,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Inspect(args) => inspect::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Audit(args) => audit::inventory::run(args),
+        Command::Fetch(args) => fetch::run(args),
         Command::Discover(args) => discover::run(args),
     }
 }
