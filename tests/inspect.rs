@@ -669,3 +669,28 @@ fn reg_files_are_read() {
         "03611D56F253D39FDB51E192054FA8CE3006A844"
     );
 }
+
+#[test]
+fn zip_entry_larger_than_declared_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("liar.zip");
+    {
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        z.start_file("big.cer", opts).unwrap();
+        z.write_all(&vec![0x30u8; 1 << 20]).unwrap();
+        z.finish().unwrap();
+    }
+    // Declare 100 bytes uncompressed, in the local header and the central directory.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let patch = |bytes: &mut Vec<u8>, sig: &[u8], field: usize| {
+        let at = bytes.windows(4).position(|w| w == sig).unwrap();
+        bytes[at + field..at + field + 4].copy_from_slice(&100u32.to_le_bytes());
+    };
+    patch(&mut bytes, b"PK\x03\x04", 22);
+    patch(&mut bytes, b"PK\x01\x02", 24);
+    std::fs::write(&path, &bytes).unwrap();
+    // The zip crate or our own cap stops it, whichever sees it first.
+    inspect_fails(&path, &["liar.zip!big.cer", "declare"]);
+}

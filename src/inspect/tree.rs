@@ -141,6 +141,16 @@ impl Tree {
         }
     }
 
+    /// The size of a file without reading it (the declared size inside a zip).
+    pub fn size(&self, rel: &str) -> Option<u64> {
+        match &self.kind {
+            Kind::Dir(root) => std::fs::symlink_metadata(root.join(rel))
+                .ok()
+                .map(|m| m.len()),
+            Kind::Zip { index, .. } => index.get(rel).map(|(_, size)| *size),
+        }
+    }
+
     /// Find a file by path, ignoring case as Windows does.
     pub fn find(&self, rel: &str) -> Option<&str> {
         self.files

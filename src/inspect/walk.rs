@@ -396,6 +396,10 @@ fn under(rel: &str, dir: &str) -> bool {
             && rel[..dir.len()].eq_ignore_ascii_case(dir))
 }
 
+/// `.bin` files larger than this cannot be a Blob (at most 65,535 bytes in registry.pol)
+/// and are not read just to find out.
+const MAX_BLOB_FILE: u64 = 1 << 20;
+
 const CERT_EXTENSIONS: &[&str] = &["cer", "crt", "pem", "der", "p7b", "p7c"];
 
 fn extension(rel: &str) -> String {
@@ -467,7 +471,9 @@ fn walk_tree(
         } else if CERT_EXTENSIONS.contains(&ext.as_str()) {
             let bytes = tree.read(rel)?;
             read_cert_file(&bytes, &shown, inv)?;
-        } else if ext == "bin" || ext == "blob" {
+        } else if (ext == "bin" || ext == "blob")
+            && tree.size(rel).is_some_and(|n| n <= MAX_BLOB_FILE)
+        {
             let bytes = tree.read(rel)?;
             // Only files that are Blobs; other binary files are not ours to judge.
             if matches!(sniff(&bytes, &shown), Sniffed::Blob) && blob::parse(&bytes).is_ok() {
