@@ -694,3 +694,58 @@ fn zip_entry_larger_than_declared_is_refused() {
     // The zip crate or our own cap stops it, whichever sees it first.
     inspect_fails(&path, &["liar.zip!big.cer", "declare"]);
 }
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for p in files_in(from) {
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn folder_of_backups_with_and_without_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let all = tmp.path().join("all");
+    copy_tree(
+        &data(NSA_BACKUP),
+        &all.join("{D1DE50B0-DF95-405B-B2DA-6C16CBB6BF54}"),
+    );
+    copy_tree(
+        &data("disa-horizon/{00DF50DE-3118-4401-814A-0D2FBEB33BAB}"),
+        &all.join("{00DF50DE-3118-4401-814A-0D2FBEB33BAB}"),
+    );
+    // Without manifest.xml, as the NSA repository ships its backups.
+    let v = inspect_json(&[all.as_os_str()]);
+    let names: BTreeSet<String> = v["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from([
+            "DoD Root Certificates".to_string(),
+            "DoD - Horizon Agent".to_string()
+        ])
+    );
+    assert_eq!(v["certificates"].as_array().unwrap().len(), 37);
+    assert!(v["notes"].as_array().unwrap().is_empty(), "{}", v["notes"]);
+    // With the Horizon manifest.xml, which does not list the NSA backup.
+    std::fs::copy(data("disa-horizon/manifest.xml"), all.join("manifest.xml")).unwrap();
+    let v = inspect_json(&[all.join("manifest.xml").as_os_str()]);
+    let notes = v["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0]["kind"], "manifest-unlisted-backup");
+    assert!(
+        notes[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("{D1DE50B0-DF95-405B-B2DA-6C16CBB6BF54}")
+    );
+}
