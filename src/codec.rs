@@ -104,11 +104,23 @@ pub fn from_utf16le(bytes: &[u8]) -> Option<String> {
     if !bytes.len().is_multiple_of(2) {
         return None;
     }
-    let units: Vec<u16> = bytes
+    // Registry names are nearly always ASCII: copy those straight across, one pass.
+    let mut ascii = String::with_capacity(bytes.len() / 2);
+    for c in bytes.chunks_exact(2) {
+        if c[1] != 0 || c[0] >= 0x80 {
+            break;
+        }
+        ascii.push(char::from(c[0]));
+    }
+    if ascii.len() * 2 == bytes.len() {
+        return Some(ascii);
+    }
+    let units = bytes
         .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .collect();
-    String::from_utf16(&units).ok()
+        .map(|c| u16::from_le_bytes([c[0], c[1]]));
+    char::decode_utf16(units)
+        .collect::<Result<String, _>>()
+        .ok()
 }
 
 /// Decode UTF-16LE text whose first byte sits at `start` in its file, naming the

@@ -6,7 +6,7 @@
 //! the problems of the entry itself, and notes about the containers. `inspect`,
 //! `diff`, `audit` and `build --base` all read their inputs through [`read_inputs`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -266,9 +266,21 @@ pub struct Inventory {
     pub files: Vec<FileSummary>,
     pub backups: Vec<BackupSummary>,
     pub warnings: Vec<String>,
+    /// Certificates already analysed, by DER: the same certificate in many GPOs (or
+    /// many times in one file) is parsed and its signature checked once.
+    cache: HashMap<Vec<u8>, Result<Certificate, String>>,
 }
 
 impl Inventory {
+    fn certificate(&mut self, der: Vec<u8>) -> Result<Certificate, String> {
+        if let Some(hit) = self.cache.get(&der) {
+            return hit.clone();
+        }
+        let analysed = Certificate::from_der(der.clone());
+        self.cache.insert(der, analysed.clone());
+        analysed
+    }
+
     fn note(&mut self, file: impl Into<String>, kind: &'static str, message: impl Into<String>) {
         self.notes.push(Note {
             file: file.into(),
@@ -523,6 +535,7 @@ fn certificates_key(key: &str) -> Option<String> {
 
 /// Analyse one Blob found under a certificate key (or on its own).
 fn blob_item(
+    inv: &mut Inventory,
     bytes: &[u8],
     location: Location,
     store: Option<String>,
@@ -545,7 +558,7 @@ fn blob_item(
             return item;
         }
     };
-    match Certificate::from_der(parsed.der.clone()) {
+    match inv.certificate(parsed.der.clone()) {
         Ok(cert) => item.cert = Some(cert),
         Err(detail) => item
             .problems
@@ -588,6 +601,7 @@ fn read_blob_file(bytes: &[u8], file: &str, inv: &mut Inventory) -> Result<(), I
         source,
     })?;
     let item = blob_item(
+        inv,
         bytes,
         Location {
             file: file.to_string(),
@@ -633,7 +647,8 @@ fn read_cert_file(bytes: &[u8], file: &str, inv: &mut Inventory) -> Result<(), I
     }
     let count = ders.len();
     for (i, der) in ders.into_iter().enumerate() {
-        let cert = Certificate::from_der(der)
+        let cert = inv
+            .certificate(der)
             .map_err(|d| not_cert(format!("certificate #{}: {d}", i + 1)))?;
         inv.items.push(Item {
             location: Location {
@@ -686,6 +701,7 @@ fn read_policy(
         entries += 1;
         if let Some(prev) = &previous
             && unsorted.is_none()
+            && *prev != e.key
             && policy::key_order(prev, &e.key) == std::cmp::Ordering::Greater
         {
             unsorted = Some((e.offset, prev.clone(), e.key.clone()));
@@ -736,7 +752,7 @@ fn read_policy(
                 line: None,
                 index: None,
             };
-            let mut item = blob_item(e.data, location, Some(store), Some(thumb));
+            let mut item = blob_item(inv, e.data, location, Some(store), Some(thumb));
             if e.kind != REG_BINARY {
                 item.problems.push(Problem::BlobNotBinary {
                     type_name: policy::type_name(e.kind),
@@ -844,7 +860,7 @@ fn read_reg(
                     line: Some(v.line),
                     index: None,
                 };
-                let mut item = blob_item(bytes, location, Some(store), Some(thumb));
+                let mut item = blob_item(inv, bytes, location, Some(store), Some(thumb));
                 if *kind != REG_BINARY {
                     item.problems.push(Problem::BlobNotBinary {
                         type_name: policy::type_name(*kind),
@@ -882,7 +898,12 @@ fn report_store(element: &str) -> Option<String> {
         .or_else(|| (element == "EFSRecoveryAgent").then(|| "EFS".to_string()))
 }
 
-fn report_items(report: &gpo::Report, file: &str, gpo: Option<&GpoRef>) -> Vec<Item> {
+fn report_items(
+    inv: &mut Inventory,
+    report: &gpo::Report,
+    file: &str,
+    gpo: Option<&GpoRef>,
+) -> Vec<Item> {
     report
         .certificates
         .iter()
@@ -898,7 +919,7 @@ fn report_items(report: &gpo::Report, file: &str, gpo: Option<&GpoRef>) -> Vec<I
                 line: None,
                 index: Some(i + 1),
             };
-            blob_item(&c.blob, location, report_store(&c.element), None)
+            blob_item(inv, &c.blob, location, report_store(&c.element), None)
         })
         .collect()
 }
@@ -911,7 +932,7 @@ fn read_report_file(bytes: &[u8], file: &str, inv: &mut Inventory) -> Result<(),
         backup_id: String::new(),
         domain: report.domain.clone(),
     };
-    let items = report_items(&report, file, Some(&gpo));
+    let items = report_items(inv, &report, file, Some(&gpo));
     inv.files.push(FileSummary {
         file: file.to_string(),
         format: "gpreport.xml",
@@ -1158,7 +1179,7 @@ fn read_backup(
         }
     }
     if let Some((report, report_file)) = &report {
-        let in_report: BTreeSet<(String, String)> = report_items(report, report_file, None)
+        let in_report: BTreeSet<(String, String)> = report_items(inv, report, report_file, None)
             .iter()
             .filter_map(|i| Some((i.store_label(), i.thumbprint()?)))
             .collect();
