@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MB=${1:-50}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -57,12 +57,16 @@ SAMBA='import sys, samba.ndr as n, samba.dcerpc.preg as p
 f = n.ndr_unpack(p.file, open(sys.argv[1], "rb").read())
 print(f.num_entries)'
 
-# Best of RUNS: wall seconds and peak RSS (KiB) from GNU time.
+# Best of RUNS: wall seconds (date, nanoseconds) and peak RSS (KiB, GNU time).
 measure() {
     local best="" rss=""
     for _ in $(seq "$RUNS"); do
-        /usr/bin/time -f "%e %M" -o "$WORK/t" "$@" > /dev/null
-        read -r secs kib < "$WORK/t"
+        local t0 t1
+        t0=$(date +%s%N)
+        /usr/bin/time -f "%M" -o "$WORK/t" "$@" > /dev/null
+        t1=$(date +%s%N)
+        read -r kib < "$WORK/t"
+        secs=$(awk "BEGIN { printf \"%.3f\", ($t1 - $t0) / 1e9 }")
         if [ -z "$best" ] || awk "BEGIN { exit !($secs < $best) }"; then best=$secs; rss=$kib; fi
     done
     echo "$best $rss"
