@@ -270,19 +270,11 @@ fn write_text(out: &mut dyn Write, diff: &Diff) -> std::io::Result<()> {
             .map(|st| format!(" ({})", st.console_name()))
             .unwrap_or_default();
         writeln!(out, "\n{}{console}:", s.store)?;
-        for b in &s.added {
-            writeln!(
-                out,
-                "  + {}  {} (expires {})",
-                b.thumbprint, b.issued_to, b.not_after
-            )?;
-        }
-        for b in &s.removed {
-            writeln!(
-                out,
-                "  - {}  {} (expires {})",
-                b.thumbprint, b.issued_to, b.not_after
-            )?;
+        for (sign, list) in [('+', &s.added), ('-', &s.removed)] {
+            for b in list {
+                let (t, who, end) = (&b.thumbprint, &b.issued_to, &b.not_after);
+                writeln!(out, "  {sign} {t}  {who} (expires {end})")?;
+            }
         }
         for c in &s.changed {
             writeln!(out, "  ~ {}  {}", c.thumbprint, c.issued_to)?;
