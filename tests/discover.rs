@@ -43,7 +43,7 @@ fn slapd(org: &str, extra: &str, tls: bool) -> Slapd {
     let rename = |text: String| text.replace("contoso", org).replace("/tmp/slapd", &path);
     let mut conf = rename(read_fixture("slapd.conf"));
     let certs: Option<Certs> =
-        tls.then(|| make_certs(d, "ldap.test", &["127.0.0.1"], &["localhost"]));
+        tls.then(|| make_certs(d, "ldap.test", &["127.0.0.1"], &["ldap.test"]));
     if let Some(c) = &certs {
         conf = format!(
             "TLSCACertificateFile {}\nTLSCertificateFile {}\nTLSCertificateKeyFile {}\n{conf}",
@@ -438,6 +438,23 @@ fn an_untrusted_directory_certificate_is_refused_with_a_hint() {
         let v = discover_json(&["--ldap", &url, "--ldap-insecure", "--site", "Site-A"]);
         assert_eq!(urls(&v), [EX2007, EX2016, EX2010]);
     }
+    // A trusted CA, but the URL names the server differently from its certificate.
+    let by_name = dc.ldaps.clone().unwrap().replace("127.0.0.1", "localhost");
+    let ca = dc.ca.to_string_lossy().into_owned();
+    let out = common::certgpo()
+        .args(["discover", "--ldap", &by_name, "--ldap-ca", &ca])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the certificate is not valid for localhost"),
+        "{err}"
+    );
+    assert!(
+        err.contains("names the DC as its certificate does"),
+        "{err}"
+    );
 }
 
 #[test]

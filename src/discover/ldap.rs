@@ -225,7 +225,7 @@ fn connect_error(url: &str, starttls: bool, timeout: Duration, e: LdapError) -> 
                     );
                     DiscoverError::Tls {
                         url,
-                        detail: format!("invalid certificate: {cert:?}"),
+                        detail: certificate_problem(cert),
                         untrusted: !name_mismatch,
                     }
                 }
@@ -274,6 +274,37 @@ fn connect_error(url: &str, starttls: bool, timeout: Duration, e: LdapError) -> 
             url,
             detail: other.to_string(),
         },
+    }
+}
+
+/// A refused certificate in words, naming what was expected where rustls says.
+fn certificate_problem(e: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        C::UnknownIssuer => {
+            "the certificate was issued by a CA that is not trusted here (UnknownIssuer)".into()
+        }
+        C::NotValidForNameContext {
+            expected,
+            presented,
+        } => {
+            let expected = match expected {
+                rustls::pki_types::ServerName::DnsName(d) => d.as_ref().to_string(),
+                rustls::pki_types::ServerName::IpAddress(ip) => {
+                    std::net::IpAddr::from(*ip).to_string()
+                }
+                other => format!("{other:?}"),
+            };
+            let names = if presented.is_empty() {
+                "no DNS name or IP address".to_string()
+            } else {
+                presented.join(", ")
+            };
+            format!("the certificate is not valid for {expected}: its subjectAltName holds {names}")
+        }
+        C::Expired | C::ExpiredContext { .. } => "the certificate has expired".into(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "the certificate is not valid yet".into(),
+        other => format!("invalid certificate: {other:?}"),
     }
 }
 
