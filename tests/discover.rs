@@ -529,3 +529,63 @@ fn usage_errors_are_specific() {
         assert!(err.contains(expected), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_dns_failure_keeps_the_scps_and_is_an_error_alone() {
+    if !have_tools() {
+        return;
+    }
+    let dc = slapd("contoso", &contoso_ldif("LDAP://127.0.0.1:9"), true);
+    let ca = dc.ca.to_string_lossy().into_owned();
+    // Nothing answers DNS on this port.
+    let dns = format!("127.0.0.1:{}", free_port(LOOPBACK));
+    let out = common::certgpo()
+        .args([
+            "discover",
+            "--ldap",
+            &dc.ldap,
+            "--ldap-ca",
+            &ca,
+            "--site",
+            "Site-A",
+        ])
+        .args([
+            "--domain",
+            "contoso.test",
+            "--dns-server",
+            &dns,
+            "--timeout",
+            "1",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(urls(&v), [EX2007, EX2016, EX2010]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("(asked {dns}); the DNS candidates are left out")),
+        "{err}"
+    );
+
+    let out = common::certgpo()
+        .args([
+            "discover",
+            "--domain",
+            "contoso.test",
+            "--dns-server",
+            &dns,
+            "--timeout",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DNS lookup of contoso.test failed"), "{err}");
+}

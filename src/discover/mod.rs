@@ -265,9 +265,17 @@ async fn discover_async(opts: &Options) -> Result<Discovery, DiscoverError> {
     if opts.dns
         && let Some(domain) = &opts.domain
     {
-        let (candidates, warnings) = dns::candidates(domain, opts.dns_server, opts.timeout).await?;
-        endpoints.extend(candidates);
-        found.warnings.extend(warnings);
+        match dns::candidates(domain, opts.dns_server, opts.timeout).await {
+            Ok((candidates, warnings)) => {
+                endpoints.extend(candidates);
+                found.warnings.extend(warnings);
+            }
+            // The SCPs are what a domain-joined Outlook uses: report them even so.
+            Err(e) if !endpoints.is_empty() => found
+                .warnings
+                .push(format!("{e}; the DNS candidates are left out")),
+            Err(e) => return Err(e),
+        }
     }
     for (n, e) in endpoints.iter_mut().enumerate() {
         e.order = n + 1;
