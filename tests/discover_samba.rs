@@ -63,7 +63,9 @@ fn free_loopback_ip() -> IpAddr {
             return ip;
         }
     }
-    panic!("no free 127.x address for the Samba DC");
+    panic!(
+        "no 127.x address with ports 53, 88, 135, 389, 464, 636, 3268, 3269 free: is a DC or LDAP server listening on 0.0.0.0?"
+    );
 }
 
 /// Run `program args` until it succeeds (services come up one after another), or panic.
