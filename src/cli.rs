@@ -107,29 +107,42 @@ pub struct BuildArgs {
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   # Every Autodiscover SCP in the forest, in the order an Outlook in site Site-A tries them:
-  certgpo discover --ldap ldaps://dc1.contoso.com --user admin@contoso.com --password-file pw.txt --site Site-A
+  certgpo discover --ldap ldaps://dc1.contoso.com --user admin@contoso.com \\
+      --password-file pw.txt --site Site-A
 
-  # StartTLS on port 389 (ldap:// always upgrades; certgpo never binds in plaintext), password from the environment:
-  CERTGPO_LDAP_PASSWORD=... certgpo discover --ldap ldap://dc1.contoso.com --user admin@contoso.com --domain contoso.com
+  # StartTLS on port 389 (certgpo never binds in plaintext), password from the environment,
+  # plus the DNS candidates for contoso.com:
+  CERTGPO_LDAP_PASSWORD=... certgpo discover --ldap ldap://dc1.contoso.com \\
+      --user admin@contoso.com --site Site-A --domain contoso.com
 
-  # The DNS candidates a non-domain-joined Outlook tries, asking a domain controller's DNS server:
+  # The DNS candidates a non-domain-joined Outlook tries, asking a domain controller:
   certgpo discover --domain contoso.com --dns-server 10.0.0.10 --json
 
   # The DC's certificate comes from the domain's own CA: trust that CA for this run only:
-  certgpo discover --ldap ldaps://dc1.contoso.com --ldap-ca contoso-root.cer --user admin@contoso.com
+  certgpo discover --ldap ldaps://dc1.contoso.com --ldap-ca contoso-root.cer \\
+      --user admin@contoso.com
 
-Password sources, first found wins: --password-file, the CERTGPO_LDAP_PASSWORD environment variable, a prompt on the terminal. It is never taken on the command line.")]
+  # Kerberos with the current ticket (build with --features kerberos; run kinit first):
+  certgpo discover --ldap ldaps://dc1.contoso.com --bind kerberos
+
+Password sources, first found wins: --password-file, the CERTGPO_LDAP_PASSWORD environment
+variable, a prompt on the terminal. It is never taken on the command line.")]
 pub struct DiscoverArgs {
     /// Domain controller to search for Autodiscover SCP objects: ldaps://HOST[:PORT] or ldap://HOST[:PORT] (StartTLS)
     #[arg(long, value_name = "URL")]
     pub ldap: Option<String>,
 
     /// Do not validate the domain controller's TLS certificate
-    #[arg(long)]
+    #[arg(long, requires = "ldap")]
     pub ldap_insecure: bool,
 
     /// Validate the domain controller's certificate against these CA certificates (PEM, DER or PKCS#7) instead of the system store
-    #[arg(long, value_name = "FILE", conflicts_with = "ldap_insecure")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "ldap_insecure",
+        requires = "ldap"
+    )]
     pub ldap_ca: Option<PathBuf>,
 
     /// How to authenticate to the directory
@@ -137,11 +150,11 @@ pub struct DiscoverArgs {
     pub bind: crate::discover::BindMethod,
 
     /// Account for a simple bind, as user@domain (UPN) or a DN; without it the search is anonymous
-    #[arg(long, value_name = "UPN")]
+    #[arg(long, value_name = "UPN", requires = "ldap")]
     pub user: Option<String>,
 
     /// File whose first line is the bind password
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "user")]
     pub password_file: Option<PathBuf>,
 
     /// Email/DNS domain: the DNS candidates are derived from it, and SCP pointers with Domain=<it> are followed
@@ -149,15 +162,15 @@ pub struct DiscoverArgs {
     pub domain: Option<String>,
 
     /// DNS server to ask instead of the system resolver, e.g. a domain controller
-    #[arg(long, value_name = "IP[:PORT]")]
+    #[arg(long, value_name = "IP[:PORT]", requires = "domain")]
     pub dns_server: Option<String>,
 
     /// Skip the DNS candidates even when --domain is given
-    #[arg(long)]
+    #[arg(long, requires = "domain")]
     pub no_dns: bool,
 
     /// The client's Active Directory site: its SCPs come first, as Outlook orders them
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", requires = "ldap")]
     pub site: Option<String>,
 
     /// Seconds to wait for each connection and operation
