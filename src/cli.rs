@@ -28,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Build a bundle (GPO backup, registry.pol, .reg, scripts, reports) from certificates
     Build(BuildArgs),
+    /// Capture the certificate chain a server presents (TLS 1.0 to 1.3, STARTTLS too)
+    Fetch(FetchArgs),
     /// List every Autodiscover endpoint Outlook will reach, from Active Directory (SCP) and DNS
     Discover(DiscoverArgs),
 }
@@ -41,11 +43,40 @@ pub enum Command {
   certgpo build --cert ./pki/ --domain corp.example.com --gpo-name 'Corporate PKI' --out bundle --zip bundle.zip
 
   # Reproduce GPMC byte for byte, including the empty keys of every other store:
-  certgpo build --cert roots.p7b --all-stores --allow-expired --out bundle")]
+  certgpo build --cert roots.p7b --all-stores --allow-expired --out bundle
+
+  # Straight from the Exchange 2010 server, pinned to the thumbprint Get-ExchangeCertificate shows:
+  certgpo build --fetch mail.contoso.com --expect 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678' --out bundle
+
+  # Later runs compare with certgpo.lock; after a planned certificate renewal:
+  certgpo build --fetch mail.contoso.com --expect <new thumbprint> --update-pins --out bundle --force")]
 pub struct BuildArgs {
     /// Certificate file (PEM, DER .cer/.crt, PKCS#7 .p7b/.p7c) or a directory of them; repeatable
-    #[arg(long = "cert", value_name = "PATH", required = true)]
+    #[arg(long = "cert", value_name = "PATH", required_unless_present = "fetch")]
     pub certs: Vec<PathBuf>,
+
+    /// Fetch the certificate to trust from this server (any `certgpo fetch` TARGET); repeatable. Needs a pin: --expect, a confirmation on a terminal, or --trust-on-first-use
+    #[arg(long = "fetch", value_name = "TARGET")]
+    pub fetch: Vec<String>,
+
+    /// Fingerprint (SHA-1 thumbprint or SHA-256) the fetched certificate must have: the trusted root, or the server certificate when the chain links to that root; repeatable
+    #[arg(long, value_name = "FINGERPRINT", requires = "fetch")]
+    pub expect: Vec<String>,
+
+    /// Trust fetched certificates that have no pin yet, without asking (records them in the lock file)
+    #[arg(long, requires = "fetch")]
+    pub trust_on_first_use: bool,
+
+    /// Lock file of pinned certificates (default: certgpo.lock beside --out)
+    #[arg(long, value_name = "FILE", requires = "fetch")]
+    pub lock: Option<PathBuf>,
+
+    /// Accept (and re-pin) a certificate that differs from the lock file; it still needs --expect, a confirmation or --trust-on-first-use
+    #[arg(long, requires = "fetch")]
+    pub update_pins: bool,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
     /// Output directory (written atomically; must be absent or empty unless --force)
     #[arg(long, value_name = "DIR")]
@@ -102,6 +133,80 @@ pub struct BuildArgs {
     /// Directory whose templates override the built-in ones (same file names as templates/)
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+}
+
+/// How `fetch` and `build --fetch` connect to servers.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectArgs {
+    /// Server name to send (SNI) instead of the target's host name; also lets an IP target present a name
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
+
+    /// Deadline for each target as a whole: connect, STARTTLS, TLS 1.0-1.2 and the TLS 1.3 retry (e.g. 5s, 500ms)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::fetch::parse_duration)]
+    pub timeout: std::time::Duration,
+
+    /// Deadline for each TCP connection attempt (per resolved address)
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::fetch::parse_duration)]
+    pub connect_timeout: std::time::Duration,
+
+    /// Targets fetched at the same time
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub concurrency: usize,
+
+    /// Connect through this HTTP CONNECT proxy (http://host:port); HTTPS_PROXY and friends are never used
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "TARGET forms: host, host:port, [IPv6]:port, https://host[:port][/path] (443),
+smtp://host (STARTTLS, 25), submission://host (STARTTLS, 587), smtps://host (465),
+imap://host (STARTTLS, 143), imaps://host (993), pop3://host (STLS, 110), pop3s://host (995).
+
+Examples:
+  # Which certificate does the Exchange 2010 CAS present (TLS 1.0-only servers work)?
+  certgpo fetch mail.contoso.com
+
+  # Every Exchange service, saved as PEM and DER:
+  certgpo fetch mail.contoso.com smtp://mail.contoso.com submission://mail.contoso.com imap://mail.contoso.com --out certs
+
+  # Refuse anything but the certificate Get-ExchangeCertificate shows on the server:
+  certgpo fetch mail.contoso.com --expect 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678' --out certs
+
+  # An IP address, presenting a name; machine-readable output:
+  certgpo fetch 10.0.0.5 --sni mail.contoso.com --json
+
+  # Many servers from a file (one target per line, # comments):
+  certgpo fetch --targets-file cas-servers.txt --concurrency 32 --json
+
+Exit codes: 0 every target answered; 1 at least one target failed (the others are still
+reported); 2 bad usage or a write error; 3 a certificate did not match --expect (nothing written)."
+)]
+pub struct FetchArgs {
+    /// Servers to fetch from (see TARGET forms below)
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Read more targets from FILE, one per line; blank lines and # comments are skipped
+    #[arg(long, value_name = "FILE")]
+    pub targets_file: Option<PathBuf>,
+
+    /// Save each chain as PEM and DER into DIR (created if needed)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+
+    /// Required fingerprint of the server certificate (SHA-1 thumbprint or SHA-256; colons, spaces and case ignored); repeatable, each target must match one
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub expect: Vec<String>,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 #[derive(Args, Debug)]
