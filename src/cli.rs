@@ -230,6 +230,10 @@ pub struct FetchArgs {
   # Kerberos with the current ticket (build with --features kerberos; run kinit first):
   certgpo discover --ldap ldaps://dc1.contoso.com --bind kerberos
 
+  # ...and the certificate each endpoint presents, saved for `certgpo build --cert`:
+  certgpo discover --ldap ldaps://dc1.contoso.com --bind kerberos --domain contoso.com \\
+      --fetch --out certs
+
 Password sources, first found wins: --password-file, the CERTGPO_LDAP_PASSWORD environment
 variable, a prompt on the terminal. It is never taken on the command line.")]
 pub struct DiscoverArgs {
@@ -266,8 +270,8 @@ pub struct DiscoverArgs {
     #[arg(long, value_name = "FQDN")]
     pub domain: Option<String>,
 
-    /// DNS server to ask instead of the system resolver, e.g. a domain controller
-    #[arg(long, value_name = "IP[:PORT]", requires = "domain")]
+    /// DNS server to ask instead of the system resolver, e.g. a domain controller; SCP hosts are resolved there too
+    #[arg(long, value_name = "IP[:PORT]")]
     pub dns_server: Option<String>,
 
     /// Skip the DNS candidates even when --domain is given
@@ -278,11 +282,23 @@ pub struct DiscoverArgs {
     #[arg(long, value_name = "NAME", requires = "ldap")]
     pub site: Option<String>,
 
-    /// Seconds to wait for each connection and operation
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
-    pub timeout: u64,
-
     /// Print the endpoints as JSON on stdout
     #[arg(long)]
     pub json: bool,
+
+    /// Also capture the certificate each endpoint presents (as `certgpo fetch` does), once per host and port
+    #[arg(long)]
+    pub fetch: bool,
+
+    /// With --fetch: required fingerprint (SHA-1 thumbprint or SHA-256) of each server certificate; repeatable
+    #[arg(long, value_name = "FINGERPRINT", requires = "fetch")]
+    pub expect: Vec<String>,
+
+    /// With --fetch: save each chain as PEM and DER into DIR
+    #[arg(long, value_name = "DIR", requires = "fetch")]
+    pub out: Option<PathBuf>,
+
+    /// --timeout also bounds each LDAP and DNS step; the other options apply to --fetch
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }

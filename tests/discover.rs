@@ -589,3 +589,98 @@ fn a_dns_failure_keeps_the_scps_and_is_an_error_alone() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("DNS lookup of contoso.test failed"), "{err}");
 }
+
+#[test]
+fn fetch_captures_the_certificate_of_every_endpoint() {
+    if !have_tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (_s1, p1, sha_a) = discover_fixture::tls_server(tmp.path(), "cas-a.contoso.test");
+    let (_s2, p2, sha_b) = discover_fixture::tls_server(tmp.path(), "cas-b.contoso.test");
+    let dead = free_port(LOOPBACK);
+    let url_a = format!("https://127.0.0.1:{p1}/Autodiscover/Autodiscover.xml");
+    let url_b = format!("https://127.0.0.1:{p2}/Autodiscover/Autodiscover.xml");
+    let url_dead = format!("https://127.0.0.1:{dead}/Autodiscover/Autodiscover.xml");
+    let mut ldif = scp("contoso", "CASA", &url_a, &[URL_GUID, "Site=Site-A"]);
+    ldif.push_str(&scp("contoso", "CASB", &url_b, &[URL_GUID]));
+    ldif.push_str(&scp(
+        "contoso",
+        "CASDEAD",
+        &url_dead,
+        &[URL_GUID, "Site=Site-B"],
+    ));
+    // The same server twice: fetched once.
+    ldif.push_str(&scp(
+        "contoso",
+        "CASA2",
+        &url_a.replace(
+            "/Autodiscover/Autodiscover.xml",
+            "/autodiscover/autodiscover.xml",
+        ),
+        &[URL_GUID, "Site=Site-A"],
+    ));
+    let dc = slapd("contoso", &dedup_ldif(&ldif), true);
+    let ca = dc.ca.to_string_lossy().into_owned();
+    let base = [
+        "discover",
+        "--ldap",
+        dc.ldap.as_str(),
+        "--ldap-ca",
+        ca.as_str(),
+        "--site",
+        "Site-A",
+        "--fetch",
+        "--timeout",
+        "5s",
+    ];
+
+    let out = common::certgpo().args(base).arg("--json").output().unwrap();
+    // One endpoint is down: reported, the others still fetched, exit 1 as `fetch` does.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["endpoints"].as_array().unwrap().len(), 4);
+    let fetched = v["fetched"].as_array().unwrap();
+    assert_eq!(fetched.len(), 3, "{fetched:?}");
+    assert_eq!(fetched[0]["target"], url_a.as_str());
+    assert_eq!(fetched[0]["ok"], true);
+    assert_eq!(fetched[0]["chain"][0]["sha1"], sha_a.as_str());
+    assert_eq!(fetched[1]["ok"], true);
+    assert_eq!(fetched[1]["chain"][0]["sha1"], sha_b.as_str());
+    assert_eq!(fetched[2]["ok"], false);
+    assert_eq!(fetched[2]["target"], url_dead.as_str());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&url_dead), "{err}");
+
+    // The human report, and the chains saved when every pin matches.
+    let certs = tmp.path().join("certs");
+    let out = common::certgpo()
+        .args(base)
+        .args(["--expect", &sha_a, "--expect", &sha_b, "--out"])
+        .arg(&certs)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Certificates:") && text.contains(&sha_a) && text.contains(&sha_b),
+        "{text}"
+    );
+    assert!(std::fs::read_dir(&certs).unwrap().count() >= 2);
+
+    // A pin that matches nothing: exit 3, nothing written.
+    let other = tmp.path().join("other");
+    let out = common::certgpo()
+        .args(base)
+        .args(["--expect", &"00".repeat(20), "--out"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(!other.exists());
+}
