@@ -50,29 +50,34 @@ pub enum Command {
 
   # Later runs compare with certgpo.lock; after a planned certificate renewal:
   certgpo build --fetch mail.contoso.com --expect <new thumbprint> --update-pins --out bundle --force")]
+#[command(group = clap::ArgGroup::new("remote").multiple(true))]
 pub struct BuildArgs {
     /// Certificate file (PEM, DER .cer/.crt, PKCS#7 .p7b/.p7c) or a directory of them; repeatable
-    #[arg(long = "cert", value_name = "PATH", required_unless_present = "fetch")]
+    #[arg(long = "cert", value_name = "PATH", required_unless_present_any = ["fetch", "discover"])]
     pub certs: Vec<PathBuf>,
 
     /// Fetch the certificate to trust from this server (any `certgpo fetch` TARGET); repeatable. Needs a pin: --expect, a confirmation on a terminal, or --trust-on-first-use
-    #[arg(long = "fetch", value_name = "TARGET")]
+    #[arg(long = "fetch", value_name = "TARGET", group = "remote")]
     pub fetch: Vec<String>,
 
+    /// Fetch the certificate of every endpoint listed in FILE, the output of `certgpo discover --json`, under the same pins as --fetch
+    #[arg(long, value_name = "FILE", group = "remote")]
+    pub discover: Option<PathBuf>,
+
     /// Fingerprint (SHA-1 thumbprint or SHA-256) the fetched certificate must have: the trusted root, or the server certificate when the chain links to that root; repeatable
-    #[arg(long, value_name = "FINGERPRINT", requires = "fetch")]
+    #[arg(long, value_name = "FINGERPRINT", requires = "remote")]
     pub expect: Vec<String>,
 
     /// Trust fetched certificates that have no pin yet, without asking (records them in the lock file)
-    #[arg(long, requires = "fetch")]
+    #[arg(long, requires = "remote")]
     pub trust_on_first_use: bool,
 
     /// Lock file of pinned certificates (default: certgpo.lock beside --out)
-    #[arg(long, value_name = "FILE", requires = "fetch")]
+    #[arg(long, value_name = "FILE", requires = "remote")]
     pub lock: Option<PathBuf>,
 
     /// Accept (and re-pin) a certificate that differs from the lock file; it still needs --expect, a confirmation or --trust-on-first-use
-    #[arg(long, requires = "fetch")]
+    #[arg(long, requires = "remote")]
     pub update_pins: bool,
 
     #[command(flatten)]

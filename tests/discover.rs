@@ -684,3 +684,101 @@ fn fetch_captures_the_certificate_of_every_endpoint() {
     assert_eq!(out.status.code(), Some(3));
     assert!(!other.exists());
 }
+
+#[test]
+fn build_from_a_discover_report_uses_the_fetch_pins() {
+    if !have_tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (_s1, p1, sha_a) = discover_fixture::tls_server(tmp.path(), "cas-a.contoso.test");
+    let (_s2, p2, sha_b) = discover_fixture::tls_server(tmp.path(), "cas-b.contoso.test");
+    let url_a = format!("https://127.0.0.1:{p1}/Autodiscover/Autodiscover.xml");
+    let url_b = format!("https://127.0.0.1:{p2}/Autodiscover/Autodiscover.xml");
+    let mut ldif = scp("contoso", "CASA", &url_a, &[URL_GUID, "Site=Site-A"]);
+    ldif.push_str(&scp("contoso", "CASB", &url_b, &[URL_GUID]));
+    let dc = slapd("contoso", &dedup_ldif(&ldif), true);
+    let ca = dc.ca.to_string_lossy().into_owned();
+    let report = tmp.path().join("discovery.json");
+    let out = common::certgpo()
+        .args([
+            "discover",
+            "--ldap",
+            &dc.ldap,
+            "--ldap-ca",
+            &ca,
+            "--site",
+            "Site-A",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    std::fs::write(&report, &out.stdout).unwrap();
+
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let bundle = work.join("bundle");
+    let build = |extra: &[&str]| {
+        common::certgpo()
+            .args(["build", "--discover"])
+            .arg(&report)
+            .arg("--out")
+            .arg(&bundle)
+            .args([
+                "--domain",
+                "contoso.test",
+                "--timestamp",
+                "2024-01-01T00:00:00Z",
+                "--json",
+            ])
+            .args(extra)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap()
+    };
+    // No pin and no terminal: refused as `build --fetch` refuses, nothing written.
+    let out = build(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no pin"));
+    assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
+
+    // Both servers pinned: both certificates in the bundle.
+    let out = build(&["--expect", &sha_a, "--expect", &sha_b]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let thumbprints: Vec<&str> = summary["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["thumbprint"].as_str())
+        .collect();
+    assert!(
+        thumbprints.contains(&sha_a.as_str()) && thumbprints.contains(&sha_b.as_str()),
+        "{summary}"
+    );
+
+    // A file that is not a discover report.
+    let out = common::certgpo()
+        .args(["build", "--discover"])
+        .arg(&ca)
+        .args(["--out", "x", "--trust-on-first-use"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not the JSON of `certgpo discover --json`"),
+        "{err}"
+    );
+}

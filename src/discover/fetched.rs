@@ -8,7 +8,41 @@ use tokio::task::JoinSet;
 
 use crate::fetch::{self, Capture, FetchError, FetchOptions, Target};
 
-use super::Discovery;
+use super::{DiscoverError, Discovery, Endpoint};
+
+/// One endpoint per host and port, in Outlook's order, leaving out the names that do
+/// not resolve: Outlook cannot reach them either.
+fn distinct(endpoints: &[Endpoint]) -> Vec<&Endpoint> {
+    let mut seen = std::collections::HashSet::new();
+    endpoints
+        .iter()
+        .filter(|e| e.addresses.as_ref().is_none_or(|a| !a.is_empty()))
+        .filter(|e| seen.insert(format!("{}:{}", e.host.to_ascii_lowercase(), e.port)))
+        .collect()
+}
+
+/// The URLs to fetch from a saved `certgpo discover --json` report, for `build --discover`.
+pub fn report_targets(path: &std::path::Path) -> Result<Vec<String>, DiscoverError> {
+    #[derive(serde::Deserialize)]
+    struct Report {
+        endpoints: Vec<Endpoint>,
+    }
+    let err = |detail: String| DiscoverError::Report {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let report: Report = serde_json::from_str(&text)
+        .map_err(|e| err(format!("not the JSON of `certgpo discover --json`: {e}")))?;
+    let urls: Vec<String> = distinct(&report.endpoints)
+        .into_iter()
+        .map(|e| e.url.clone())
+        .collect();
+    if urls.is_empty() {
+        return Err(err("lists no endpoint that resolves".into()));
+    }
+    Ok(urls)
+}
 
 /// One certificate to capture: where to connect, the name to send, and the URL it
 /// stands for in the report.
@@ -18,19 +52,13 @@ pub struct Planned {
     url: String,
 }
 
-/// The distinct endpoints worth fetching, in Outlook's order. A DNS candidate whose
-/// name does not resolve is left out: Outlook cannot reach it either. A host that
+/// The distinct endpoints worth fetching, in Outlook's order. A host that
 /// certgpo resolved itself (through --dns-server) is reached at that address, with
 /// its name as SNI, so the fetch sees the server the DC's DNS names.
 pub fn plan(found: &Discovery, user_sni: Option<&str>) -> Result<Vec<Planned>, FetchError> {
-    let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
-    for e in &found.endpoints {
-        if !seen.insert(format!("{}:{}", e.host.to_ascii_lowercase(), e.port)) {
-            continue;
-        }
+    for e in distinct(&found.endpoints) {
         let planned = match e.addresses.as_deref() {
-            Some([]) => continue,
             Some([address, ..]) => {
                 let authority = if address.contains(':') {
                     format!("[{address}]:{}", e.port)
@@ -46,7 +74,7 @@ pub fn plan(found: &Discovery, user_sni: Option<&str>) -> Result<Vec<Planned>, F
                     url: e.url.clone(),
                 }
             }
-            None => Planned {
+            _ => Planned {
                 target: Target::parse(&e.url)?,
                 sni: user_sni.map(str::to_string),
                 url: e.url.clone(),

@@ -15,12 +15,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::DiscoverArgs;
 use crate::exit::{Failure, code};
 
 pub use error::DiscoverError;
+pub use fetched::report_targets;
 
 /// `keywords` value of an SCP whose serviceBindingInformation is an Autodiscover URL.
 pub const SCP_URL_GUID: &str = "77378F46-2C66-4aa9-A6A6-3E7A48B19596";
@@ -39,7 +40,7 @@ pub enum BindMethod {
 }
 
 /// Where an endpoint came from, in the order Outlook consults the sources.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
     /// An Autodiscover SCP URL in Active Directory.
@@ -64,7 +65,7 @@ impl Source {
 }
 
 /// One URL Outlook may try, with the host and port a certificate fetch connects to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
     /// 1-based position in Outlook's order of attempts.
     pub order: usize,
