@@ -49,7 +49,11 @@ pub enum Command {
   certgpo build --fetch mail.contoso.com --expect 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678' --out bundle
 
   # Later runs compare with certgpo.lock; after a planned certificate renewal:
-  certgpo build --fetch mail.contoso.com --expect <new thumbprint> --update-pins --out bundle --force")]
+  certgpo build --fetch mail.contoso.com --expect <new thumbprint> --update-pins --out bundle --force
+
+  # Every Autodiscover endpoint Outlook reaches (see certgpo discover --help), each pinned:
+  certgpo discover --ldap ldaps://dc1.contoso.com --user admin@contoso.com --json > discovery.json
+  certgpo build --discover discovery.json --expect <thumbprint> --expect <thumbprint> --out bundle")]
 #[command(group = clap::ArgGroup::new("remote").multiple(true))]
 pub struct BuildArgs {
     /// Certificate file (PEM, DER .cer/.crt, PKCS#7 .p7b/.p7c) or a directory of them; repeatable
