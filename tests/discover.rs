@@ -393,21 +393,7 @@ fn ldaps_with_a_simple_bind_and_a_wrong_password() {
     assert!(err.contains("invalidCredentials (LDAP 49)"), "{err}");
 
     // No password source and no terminal: say where a password may come from.
-    let out = common::certgpo()
-        .args([
-            "discover",
-            "--ldap",
-            &ldaps,
-            "--ldap-ca",
-            &ca,
-            "--user",
-            user,
-        ])
-        .env_remove("CERTGPO_LDAP_PASSWORD")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = discover_fixture::refused(&["--ldap", &ldaps, "--ldap-ca", &ca, "--user", user]);
     assert!(
         err.contains("--password-file") && err.contains("CERTGPO_LDAP_PASSWORD"),
         "{err}"
@@ -421,12 +407,7 @@ fn an_untrusted_directory_certificate_is_refused_with_a_hint() {
     }
     let dc = slapd("contoso", &contoso_ldif("LDAP://127.0.0.1:9"), true);
     for url in [dc.ldap.clone(), dc.ldaps.clone().unwrap()] {
-        let out = common::certgpo()
-            .args(["discover", "--ldap", &url])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2));
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = discover_fixture::refused(&["--ldap", &url]);
         assert!(
             err.contains(&format!("TLS handshake with {url} failed")),
             "{err}"
@@ -441,12 +422,7 @@ fn an_untrusted_directory_certificate_is_refused_with_a_hint() {
     // A trusted CA, but the URL names the server differently from its certificate.
     let by_name = dc.ldaps.clone().unwrap().replace("127.0.0.1", "localhost");
     let ca = dc.ca.to_string_lossy().into_owned();
-    let out = common::certgpo()
-        .args(["discover", "--ldap", &by_name, "--ldap-ca", &ca])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = discover_fixture::refused(&["--ldap", &by_name, "--ldap-ca", &ca]);
     assert!(
         err.contains("the certificate is not valid for localhost"),
         "{err}"
@@ -463,17 +439,11 @@ fn no_starttls_means_no_search() {
         return;
     }
     let dc = slapd("contoso", &contoso_ldif("LDAP://127.0.0.1:9"), false);
-    let out = common::certgpo()
-        .args(["discover", "--ldap", &dc.ldap, "--ldap-insecure"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = discover_fixture::refused(&["--ldap", &dc.ldap, "--ldap-insecure"]);
     assert!(
         err.contains("refused StartTLS") && err.contains("never binds in plaintext"),
         "{err}"
     );
-    assert!(out.stdout.is_empty());
 }
 
 #[test]
@@ -482,12 +452,7 @@ fn an_empty_directory_says_what_was_searched() {
         return;
     }
     let dc = slapd("contoso", "", true);
-    let out = common::certgpo()
-        .args(["discover", "--ldap", &dc.ldap, "--ldap-insecure"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = discover_fixture::refused(&["--ldap", &dc.ldap, "--ldap-insecure"]);
     assert!(err.contains("no Autodiscover SCP found"), "{err}");
     assert!(
         err.contains("under CN=Configuration,DC=contoso,DC=test"),
@@ -519,13 +484,7 @@ fn usage_errors_are_specific() {
         ),
     ];
     for (args, expected) in cases {
-        let out = common::certgpo()
-            .arg("discover")
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = discover_fixture::refused(args);
         assert!(err.contains(expected), "{args:?}: {err}");
     }
 }
@@ -573,20 +532,14 @@ fn a_dns_failure_keeps_the_scps_and_is_an_error_alone() {
         "{err}"
     );
 
-    let out = common::certgpo()
-        .args([
-            "discover",
-            "--domain",
-            "contoso.test",
-            "--dns-server",
-            &dns,
-            "--timeout",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = discover_fixture::refused(&[
+        "--domain",
+        "contoso.test",
+        "--dns-server",
+        &dns,
+        "--timeout",
+        "1",
+    ]);
     assert!(err.contains("DNS lookup of contoso.test failed"), "{err}");
 }
 

@@ -193,3 +193,19 @@ pub fn tls_server(dir: &Path, cn: &str) -> (Group, u16, String) {
     );
     (group, port, sha1)
 }
+
+/// Run `certgpo discover ARGS` (no password in the environment), expect exit 2 and
+/// nothing on stdout, and return what it said on stderr.
+pub fn refused(args: &[&str]) -> String {
+    let out = assert_cmd::Command::cargo_bin("certgpo")
+        .expect("binary built by cargo")
+        .arg("discover")
+        .args(args)
+        .env_remove("CERTGPO_LDAP_PASSWORD")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("certgpo runs");
+    assert_eq!(out.status.code(), Some(2), "discover {args:?}");
+    assert!(out.stdout.is_empty(), "discover {args:?} printed a result");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
