@@ -174,7 +174,11 @@ async fn connect(url: &str, trust: &TlsTrust, timeout: Duration) -> Result<Ldap,
         .set_starttls(starttls);
     match trust {
         TlsTrust::System => {}
-        TlsTrust::Insecure => settings = settings.set_no_tls_verify(true),
+        TlsTrust::Insecure => {
+            settings = settings
+                .set_no_tls_verify(true)
+                .set_config(insecure_config()?)
+        }
         TlsTrust::Cas { file, ders } => settings = settings.set_config(client_config(file, ders)?),
     }
     settings = settings.set_std_stream(StdStream::Tcp(tcp_connect(url, timeout).await?));
@@ -237,6 +241,68 @@ fn client_config(
     .with_root_certificates(roots)
     .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// `--ldap-insecure`: any certificate is accepted, but the handshake signatures are
+/// still checked. Built here rather than by ldap3, which would first load and parse the
+/// whole system trust store only to ignore it.
+fn insecure_config() -> Result<Arc<rustls::ClientConfig>, DiscoverError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DiscoverError::TlsSetup(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 fn connect_error(url: &str, starttls: bool, timeout: Duration, e: LdapError) -> DiscoverError {
