@@ -6,7 +6,9 @@ use std::process::Command;
 
 /// The project's own test data (`tests/data`).
 pub fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
 }
 
 /// True when running under CI, where a missing tool is a failure, not a skip.
