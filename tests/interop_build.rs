@@ -266,6 +266,11 @@ fn generate(dir: &Path) -> Generated {
     for command in script.lines().filter(|l| !l.trim().is_empty()) {
         openssl(dir, &command.split_whitespace().collect::<Vec<_>>());
     }
+    let text = openssl(dir, &["x509", "-noout", "-text", "-in", "noski.pem"]).stdout;
+    assert!(
+        !String::from_utf8_lossy(&text).contains("Key Identifier"),
+        "openssl added a key identifier to noski.pem"
+    );
     Generated {
         no_ski: dir.join("noski.pem"),
         ecdsa: dir.join("ecdsa.cer"),
