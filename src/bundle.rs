@@ -860,7 +860,11 @@ pub fn run(args: BuildArgs) -> Result<u8, Failure> {
     }
     check_out(&args.out, args.force)?;
     let templates = Templates::load(args.templates.as_deref()).map_err(BuildError::from)?;
-    let loaded = cert::load_paths(&args.certs)?;
+    let mut loaded = cert::load_paths(&args.certs)?;
+    let fetched = fetched_certs(&args)?;
+    if let Some(f) = &fetched {
+        loaded.certs.extend(f.loaded.iter().cloned());
+    }
     for w in &loaded.warnings {
         eprintln!("warning: {}", printable(w));
     }
@@ -877,6 +881,10 @@ pub fn run(args: BuildArgs) -> Result<u8, Failure> {
         None => None,
     };
     write_dir(&files, &args.out, args.force)?;
+    if let Some(f) = &fetched {
+        f.save_lock()?;
+        eprintln!("note: pins recorded in {}", f.lock_path().display());
+    }
     if let (Some(path), Some(bytes)) = (&args.zip, &zip) {
         write_file_atomic(path, bytes)?;
     }
@@ -945,6 +953,25 @@ pub fn run(args: BuildArgs) -> Result<u8, Failure> {
         }
     }
     Ok(crate::exit::code::OK)
+}
+
+/// `--fetch`: the approved trust anchors, or `None` without `--fetch`.
+fn fetched_certs(args: &BuildArgs) -> Result<Option<crate::pin::Fetched>, Failure> {
+    if args.fetch.is_empty() {
+        return Ok(None);
+    }
+    let policy = crate::pin::Policy {
+        expect: crate::fetch::parse_pins(&args.expect)?,
+        trust_on_first_use: args.trust_on_first_use,
+        update_pins: args.update_pins,
+        lock_path: crate::pin::lock_path(args.lock.as_deref(), &args.out),
+    };
+    let opts = crate::fetch::FetchOptions::from_args(&args.connect)?;
+    Ok(Some(crate::pin::fetch_for_build(
+        &args.fetch,
+        opts,
+        policy,
+    )?))
 }
 
 fn options(args: &BuildArgs) -> Result<Options, BuildError> {

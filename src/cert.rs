@@ -258,14 +258,9 @@ impl Certificate {
                 bits: self.key_bits,
             });
         }
-        if matches!(self.sig_hash, SigHash::Md2 | SigHash::Md5 | SigHash::Sha1) && !self.self_signed
-        {
-            out.push(Finding::WeakSignature {
-                algorithm: self.signature_algorithm.clone(),
-            });
-        } else if matches!(self.sig_hash, SigHash::Md2 | SigHash::Md5 | SigHash::Sha1) {
-            // A root's own signature is never checked by Windows, but admins and auditors
-            // still ask about it; report it with the same wording.
+        // A root's own signature is never checked by Windows, but admins and auditors
+        // still ask about it, so roots are reported the same way.
+        if matches!(self.sig_hash, SigHash::Md2 | SigHash::Md5 | SigHash::Sha1) {
             out.push(Finding::WeakSignature {
                 algorithm: self.signature_algorithm.clone(),
             });

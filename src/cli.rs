@@ -28,6 +28,10 @@ pub struct Cli {
 pub enum Command {
     /// Build a bundle (GPO backup, registry.pol, .reg, scripts, reports) from certificates
     Build(BuildArgs),
+    /// Capture the certificate chain a server presents (TLS 1.0 to 1.3, STARTTLS too)
+    Fetch(FetchArgs),
+    /// List every Autodiscover endpoint Outlook will reach, from Active Directory (SCP) and DNS
+    Discover(DiscoverArgs),
 }
 
 #[derive(Args, Debug)]
@@ -39,11 +43,40 @@ pub enum Command {
   certgpo build --cert ./pki/ --domain corp.example.com --gpo-name 'Corporate PKI' --out bundle --zip bundle.zip
 
   # Reproduce GPMC byte for byte, including the empty keys of every other store:
-  certgpo build --cert roots.p7b --all-stores --allow-expired --out bundle")]
+  certgpo build --cert roots.p7b --all-stores --allow-expired --out bundle
+
+  # Straight from the Exchange 2010 server, pinned to the thumbprint Get-ExchangeCertificate shows:
+  certgpo build --fetch mail.contoso.com --expect 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678' --out bundle
+
+  # Later runs compare with certgpo.lock; after a planned certificate renewal:
+  certgpo build --fetch mail.contoso.com --expect <new thumbprint> --update-pins --out bundle --force")]
 pub struct BuildArgs {
     /// Certificate file (PEM, DER .cer/.crt, PKCS#7 .p7b/.p7c) or a directory of them; repeatable
-    #[arg(long = "cert", value_name = "PATH", required = true)]
+    #[arg(long = "cert", value_name = "PATH", required_unless_present = "fetch")]
     pub certs: Vec<PathBuf>,
+
+    /// Fetch the certificate to trust from this server (any `certgpo fetch` TARGET); repeatable. Needs a pin: --expect, a confirmation on a terminal, or --trust-on-first-use
+    #[arg(long = "fetch", value_name = "TARGET")]
+    pub fetch: Vec<String>,
+
+    /// Fingerprint (SHA-1 thumbprint or SHA-256) the fetched certificate must have: the trusted root, or the server certificate when the chain links to that root; repeatable
+    #[arg(long, value_name = "FINGERPRINT", requires = "fetch")]
+    pub expect: Vec<String>,
+
+    /// Trust fetched certificates that have no pin yet, without asking (records them in the lock file)
+    #[arg(long, requires = "fetch")]
+    pub trust_on_first_use: bool,
+
+    /// Lock file of pinned certificates (default: certgpo.lock beside --out)
+    #[arg(long, value_name = "FILE", requires = "fetch")]
+    pub lock: Option<PathBuf>,
+
+    /// Accept (and re-pin) a certificate that differs from the lock file; it still needs --expect, a confirmation or --trust-on-first-use
+    #[arg(long, requires = "fetch")]
+    pub update_pins: bool,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
     /// Output directory (written atomically; must be absent or empty unless --force)
     #[arg(long, value_name = "DIR")]
@@ -100,4 +133,143 @@ pub struct BuildArgs {
     /// Directory whose templates override the built-in ones (same file names as templates/)
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+}
+
+/// How `fetch` and `build --fetch` connect to servers.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectArgs {
+    /// Server name to send (SNI) instead of the target's host name; also lets an IP target present a name
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
+
+    /// Deadline for each target as a whole: connect, STARTTLS, TLS 1.0-1.2 and the TLS 1.3 retry (e.g. 5s, 500ms)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::fetch::parse_duration)]
+    pub timeout: std::time::Duration,
+
+    /// Deadline for each TCP connection attempt (per resolved address)
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::fetch::parse_duration)]
+    pub connect_timeout: std::time::Duration,
+
+    /// Targets fetched at the same time
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub concurrency: usize,
+
+    /// Connect through this HTTP CONNECT proxy (http://host:port); HTTPS_PROXY and friends are never used
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "TARGET forms: host, host:port, [IPv6]:port, https://host[:port][/path] (443),
+smtp://host (STARTTLS, 25), submission://host (STARTTLS, 587), smtps://host (465),
+imap://host (STARTTLS, 143), imaps://host (993), pop3://host (STLS, 110), pop3s://host (995).
+
+Examples:
+  # Which certificate does the Exchange 2010 CAS present (TLS 1.0-only servers work)?
+  certgpo fetch mail.contoso.com
+
+  # Every Exchange service, saved as PEM and DER:
+  certgpo fetch mail.contoso.com smtp://mail.contoso.com submission://mail.contoso.com imap://mail.contoso.com --out certs
+
+  # Refuse anything but the certificate Get-ExchangeCertificate shows on the server:
+  certgpo fetch mail.contoso.com --expect 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678' --out certs
+
+  # An IP address, presenting a name; machine-readable output:
+  certgpo fetch 10.0.0.5 --sni mail.contoso.com --json
+
+  # Many servers from a file (one target per line, # comments):
+  certgpo fetch --targets-file cas-servers.txt --concurrency 32 --json
+
+Exit codes: 0 every target answered; 1 at least one target failed (the others are still
+reported); 2 bad usage or a write error; 3 a certificate did not match --expect (nothing written)."
+)]
+pub struct FetchArgs {
+    /// Servers to fetch from (see TARGET forms below)
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Read more targets from FILE, one per line; blank lines and # comments are skipped
+    #[arg(long, value_name = "FILE")]
+    pub targets_file: Option<PathBuf>,
+
+    /// Save each chain as PEM and DER into DIR (created if needed)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+
+    /// Required fingerprint of the server certificate (SHA-1 thumbprint or SHA-256; colons, spaces and case ignored); repeatable, each target must match one
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub expect: Vec<String>,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  # Every Autodiscover SCP in the forest, in the order an Outlook in site Site-A tries them:
+  certgpo discover --ldap ldaps://dc1.contoso.com --user admin@contoso.com --password-file pw.txt --site Site-A
+
+  # StartTLS on port 389 (ldap:// always upgrades; certgpo never binds in plaintext), password from the environment:
+  CERTGPO_LDAP_PASSWORD=... certgpo discover --ldap ldap://dc1.contoso.com --user admin@contoso.com --domain contoso.com
+
+  # The DNS candidates a non-domain-joined Outlook tries, asking a domain controller's DNS server:
+  certgpo discover --domain contoso.com --dns-server 10.0.0.10 --json
+
+  # The DC's certificate comes from the domain's own CA: trust that CA for this run only:
+  certgpo discover --ldap ldaps://dc1.contoso.com --ldap-ca contoso-root.cer --user admin@contoso.com
+
+Password sources, first found wins: --password-file, the CERTGPO_LDAP_PASSWORD environment variable, a prompt on the terminal. It is never taken on the command line.")]
+pub struct DiscoverArgs {
+    /// Domain controller to search for Autodiscover SCP objects: ldaps://HOST[:PORT] or ldap://HOST[:PORT] (StartTLS)
+    #[arg(long, value_name = "URL")]
+    pub ldap: Option<String>,
+
+    /// Do not validate the domain controller's TLS certificate
+    #[arg(long)]
+    pub ldap_insecure: bool,
+
+    /// Validate the domain controller's certificate against these CA certificates (PEM, DER or PKCS#7) instead of the system store
+    #[arg(long, value_name = "FILE", conflicts_with = "ldap_insecure")]
+    pub ldap_ca: Option<PathBuf>,
+
+    /// How to authenticate to the directory
+    #[arg(long, value_enum, default_value = "simple")]
+    pub bind: crate::discover::BindMethod,
+
+    /// Account for a simple bind, as user@domain (UPN) or a DN; without it the search is anonymous
+    #[arg(long, value_name = "UPN")]
+    pub user: Option<String>,
+
+    /// File whose first line is the bind password
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// Email/DNS domain: the DNS candidates are derived from it, and SCP pointers with Domain=<it> are followed
+    #[arg(long, value_name = "FQDN")]
+    pub domain: Option<String>,
+
+    /// DNS server to ask instead of the system resolver, e.g. a domain controller
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub dns_server: Option<String>,
+
+    /// Skip the DNS candidates even when --domain is given
+    #[arg(long)]
+    pub no_dns: bool,
+
+    /// The client's Active Directory site: its SCPs come first, as Outlook orders them
+    #[arg(long, value_name = "NAME")]
+    pub site: Option<String>,
+
+    /// Seconds to wait for each connection and operation
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub timeout: u64,
+
+    /// Print the endpoints as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
 }

@@ -102,7 +102,7 @@ pub fn utf16le_nul(s: &str) -> Vec<u8> {
 
 /// Decode UTF-16LE; `None` for an odd length or an unpaired surrogate.
 pub fn from_utf16le(bytes: &[u8]) -> Option<String> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     let units: Vec<u16> = bytes

@@ -17,7 +17,7 @@ pub fn parse_fingerprint(text: &str) -> Option<Vec<u8>> {
         .bytes()
         .filter(|b| !matches!(b, b':' | b' ' | b'-' | b'\t'))
         .collect();
-    if digits.is_empty() || digits.len() % 2 != 0 {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
         return None;
     }
     digits

@@ -10,9 +10,12 @@ pub mod bundle;
 pub mod cert;
 pub mod cli;
 pub mod codec;
+pub mod discover;
 pub mod exit;
+pub mod fetch;
 pub mod gpo;
 pub mod hex;
+pub mod pin;
 pub mod pkcs7;
 pub mod policy;
 pub mod regfile;
@@ -26,5 +29,7 @@ pub use exit::Failure;
 pub fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Build(args) => bundle::run(args),
+        Command::Fetch(args) => fetch::run(args),
+        Command::Discover(args) => discover::run(args),
     }
 }

@@ -11,21 +11,17 @@ const DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.
 
 /// True when `bytes` start like a ContentInfo holding SignedData.
 pub fn is_pkcs7(bytes: &[u8]) -> bool {
-    let Ok(mut r) = SliceReader::new(bytes) else {
-        return false;
+    // Only the outer SEQUENCE header and the content type are read, so a truncated
+    // SignedData is still recognised and then reported as malformed by `certificates`.
+    let probe = || -> der::Result<bool> {
+        let mut r = SliceReader::new(bytes)?;
+        let header = der::Header::decode(&mut r)?;
+        if header.tag != Tag::Sequence {
+            return Ok(false);
+        }
+        Ok(ObjectIdentifier::decode(&mut r)? == SIGNED_DATA)
     };
-    r.sequence(|r| ObjectIdentifier::decode(r))
-        .map(|oid| oid == SIGNED_DATA)
-        .unwrap_or(false)
-        || (|| -> der::Result<bool> {
-            let mut r = SliceReader::new(bytes)?;
-            let header = der::Header::decode(&mut r)?;
-            if header.tag != Tag::Sequence {
-                return Ok(false);
-            }
-            Ok(ObjectIdentifier::decode(&mut r)? == SIGNED_DATA)
-        })()
-        .unwrap_or(false)
+    probe().unwrap_or(false)
 }
 
 /// The raw DER of every certificate in a SignedData, in file order.

@@ -110,6 +110,19 @@ impl Store {
         }
     }
 
+    /// Position in the Public Key Policies node of the GPO editor, which is the order
+    /// gpreport.xml lists certificates in (NSA-CERT: Root before CA, although CA sorts
+    /// first in registry.pol). The stores after CA follow the editor's node order.
+    pub fn report_rank(self) -> u8 {
+        match self {
+            Store::Root => 0,
+            Store::Ca => 1,
+            Store::TrustedPublisher => 2,
+            Store::Disallowed => 3,
+            Store::TrustedPeople => 4,
+        }
+    }
+
     /// Short name used on the command line and in reports.
     pub fn cli_name(self) -> &'static str {
         match self {

@@ -39,7 +39,7 @@ $PolicyFile = Join-Path -Path $BackupPath -ChildPath {{ policy_rel | ps }}
 $ExpectedPolicyHash = {{ policy_sha256 | ps }}
 $actual = (Get-FileHash -Algorithm SHA256 -LiteralPath $PolicyFile).Hash
 if ($actual -ne $ExpectedPolicyHash) {
-    throw "registry.pol has SHA-256 $actual, expected $ExpectedPolicyHash: the bundle was modified."
+    throw "registry.pol has SHA-256 ${actual}, expected ${ExpectedPolicyHash}; the bundle was modified."
 }
 
 if ($PSCmdlet.ShouldProcess("GPO '$GpoName' in $Domain", "Import-GPO from backup $BackupId")) {

@@ -43,7 +43,8 @@ impl Lines {
     }
 }
 
-/// `certs` in registry.pol order; `registry_keys` are key-only entries of stores the
+/// `certs` in registry.pol order (the report regroups them by store, keeping that
+/// order inside a store); `registry_keys` are key-only entries of stores the
 /// Public Key extension does not show (GPMC lists those under "Registry").
 pub fn gpreport_xml(meta: &GpoMeta, certs: &[ReportCert], registry_keys: &[String]) -> Vec<u8> {
     let mut l = Lines(Vec::new());
@@ -104,7 +105,9 @@ pub fn gpreport_xml(meta: &GpoMeta, certs: &[ReportCert], registry_keys: &[Strin
     l.leaf(5, "q1:TrustThirdPartyCAs", "true");
     l.leaf(5, "q1:RequireUPNNamingConstraints", "false");
     l.line(4, "</q1:RootCertificateSettings>");
-    for c in certs {
+    let mut ordered: Vec<&ReportCert> = certs.iter().collect();
+    ordered.sort_by_key(|c| c.store.report_rank());
+    for c in ordered {
         let tag = format!("q1:{}", c.store.report_element());
         l.line(4, format!("<{tag}>"));
         l.leaf(5, "q1:IssuedTo", &c.cert.subject_display);

@@ -1,0 +1,186 @@
+//! The DNS half of discovery: the URLs a non-domain-joined Outlook derives from the
+//! email domain (MS-OXDISCO 3.1.5), with the addresses each name resolves to.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+use hickory_resolver::net::NetError;
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::RData;
+use hickory_resolver::{Resolver, TokioResolver};
+
+use super::{DiscoverError, Endpoint, Source};
+
+/// `--dns-server IP[:PORT]`; a bare IP means port 53.
+pub fn parse_server(text: &str) -> Result<SocketAddr, DiscoverError> {
+    text.parse::<SocketAddr>()
+        .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+        .map_err(|_| DiscoverError::BadDnsServer {
+            server: text.into(),
+        })
+}
+
+/// `https://<domain>/…`, `https://autodiscover.<domain>/…`, then the SRV targets, in
+/// Outlook's order. Names that do not resolve stay in the list with no address, so
+/// the admin sees every URL Outlook would try; the warnings say which.
+pub async fn candidates(
+    domain: &str,
+    server: Option<SocketAddr>,
+    timeout: Duration,
+) -> Result<(Vec<Endpoint>, Vec<String>), DiscoverError> {
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    let resolver = resolver(server, timeout)?;
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    for (source, host) in [
+        (Source::DnsRoot, domain.clone()),
+        (Source::DnsAutodiscover, format!("autodiscover.{domain}")),
+    ] {
+        let addresses = addresses(&resolver, &host, server).await?;
+        if addresses.is_empty() {
+            warnings.push(format!("{host} does not resolve; Outlook skips it"));
+        }
+        out.push(endpoint(
+            source,
+            format!("https://{host}/autodiscover/autodiscover.xml"),
+            host,
+            443,
+            addresses,
+        ));
+    }
+
+    let srv_name = format!("_autodiscover._tcp.{domain}.");
+    let mut targets = match resolver.srv_lookup(srv_name.as_str()).await {
+        Ok(lookup) => lookup
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::SRV(srv) => Some((
+                    srv.priority,
+                    std::cmp::Reverse(srv.weight),
+                    srv.target
+                        .to_ascii()
+                        .trim_end_matches('.')
+                        .to_ascii_lowercase(),
+                    srv.port,
+                )),
+                _ => None,
+            })
+            .collect::<Vec<_>>(),
+        Err(e) if e.is_no_records_found() => {
+            warnings.push(format!("no SRV record {}", srv_name.trim_end_matches('.')));
+            Vec::new()
+        }
+        Err(e) => return Err(dns_error(&srv_name, server, e)),
+    };
+    // Lowest priority first, then the heaviest weight (RFC 2782); the rest keeps it stable.
+    targets.sort();
+    targets.dedup();
+    for (_, _, target, port) in targets {
+        if target.is_empty() {
+            continue;
+        }
+        let addresses = addresses(&resolver, &target, server).await?;
+        let url = if port == 443 {
+            format!("https://{target}/Autodiscover/Autodiscover.xml")
+        } else {
+            format!("https://{target}:{port}/Autodiscover/Autodiscover.xml")
+        };
+        out.push(endpoint(Source::Srv, url, target, port, addresses));
+    }
+    Ok((out, warnings))
+}
+
+fn endpoint(
+    source: Source,
+    url: String,
+    host: String,
+    port: u16,
+    addresses: Vec<String>,
+) -> Endpoint {
+    Endpoint {
+        order: 0,
+        source,
+        url,
+        host,
+        port,
+        site: None,
+        dn: None,
+        server: None,
+        directory: None,
+        addresses: Some(addresses),
+    }
+}
+
+fn resolver(server: Option<SocketAddr>, timeout: Duration) -> Result<TokioResolver, DiscoverError> {
+    let mut builder = match server {
+        Some(addr) => {
+            let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
+            for conn in &mut ns.connections {
+                conn.port = addr.port();
+            }
+            Resolver::builder_with_config(
+                ResolverConfig::from_parts(None, vec![], vec![ns]),
+                TokioRuntimeProvider::default(),
+            )
+        }
+        None => Resolver::builder_tokio().map_err(|e| DiscoverError::Resolver {
+            detail: format!("cannot read the system resolver configuration: {e}"),
+        })?,
+    };
+    let options = builder.options_mut();
+    options.timeout = timeout;
+    // Asked of a domain controller, a stale negative answer would hide a record just added.
+    options.cache_size = 0;
+    builder.build().map_err(|e| DiscoverError::Resolver {
+        detail: e.to_string(),
+    })
+}
+
+/// The addresses `host` resolves to, sorted; empty when the name does not exist.
+async fn addresses(
+    resolver: &TokioResolver,
+    host: &str,
+    server: Option<SocketAddr>,
+) -> Result<Vec<String>, DiscoverError> {
+    // A trailing dot keeps search domains from being appended.
+    let fqdn = format!("{host}.");
+    match resolver.lookup_ip(fqdn.as_str()).await {
+        Ok(found) => {
+            let mut list: Vec<String> = found.iter().map(|ip| ip.to_string()).collect();
+            list.sort();
+            list.dedup();
+            Ok(list)
+        }
+        Err(e) if e.is_no_records_found() => Ok(Vec::new()),
+        Err(e) => Err(dns_error(host, server, e)),
+    }
+}
+
+fn dns_error(name: &str, server: Option<SocketAddr>, e: NetError) -> DiscoverError {
+    let via = server.map_or_else(|| "the system resolver".to_string(), |s| s.to_string());
+    DiscoverError::Dns {
+        name: name.trim_end_matches('.').into(),
+        detail: format!("{e} (asked {via})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_server;
+
+    #[test]
+    fn dns_server_with_and_without_port() {
+        assert_eq!(
+            parse_server("127.0.0.9").unwrap().to_string(),
+            "127.0.0.9:53"
+        );
+        assert_eq!(
+            parse_server("127.0.0.9:5353").unwrap().to_string(),
+            "127.0.0.9:5353"
+        );
+        assert_eq!(parse_server("[::1]:53").unwrap().to_string(), "[::1]:53");
+        assert!(parse_server("dc1.contoso.com").is_err());
+    }
+}

@@ -1,0 +1,123 @@
+//! What can go wrong while discovering, each naming the server or file concerned.
+
+use std::path::PathBuf;
+
+use crate::exit::Failure;
+
+use super::PASSWORD_ENV;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoverError {
+    #[error(
+        "nothing to discover: give --ldap URL (Active Directory SCP) and/or --domain FQDN (DNS)"
+    )]
+    NothingToDo,
+    #[error("--ldap {url}: {detail}")]
+    BadUrl { url: String, detail: String },
+    #[error("--dns-server {server}: expected IP or IP:PORT")]
+    BadDnsServer { server: String },
+    #[error("--ldap-ca {path}: {detail}")]
+    CaFile { path: PathBuf, detail: String },
+    #[error("--password-file {path}: {detail}")]
+    PasswordFile { path: PathBuf, detail: String },
+    #[error("{PASSWORD_ENV} is not valid UTF-8")]
+    PasswordEnv,
+    #[error(
+        "no password for {user}: stdin is not a terminal and neither --password-file nor {PASSWORD_ENV} is set"
+    )]
+    NoPassword { user: String },
+    #[error("the password for {user} is empty; an empty simple bind would be anonymous")]
+    EmptyPassword { user: String },
+    #[error("cannot read the password from the terminal: {0}")]
+    Prompt(std::io::Error),
+    #[error("cannot reach {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("TLS handshake with {url} failed: {detail}")]
+    Tls {
+        url: String,
+        detail: String,
+        untrusted: bool,
+    },
+    #[error("{url} refused StartTLS: {detail}; certgpo never binds in plaintext")]
+    StartTls { url: String, detail: String },
+    #[error("{url} refused the bind as {user}: {detail}")]
+    BindRefused {
+        url: String,
+        user: String,
+        detail: String,
+    },
+    #[error("{url} requires stronger authentication: {detail}")]
+    StrongAuth { url: String, detail: String },
+    #[error("{url} refused an anonymous search of {base}: {detail}")]
+    AnonymousRefused {
+        url: String,
+        base: String,
+        detail: String,
+    },
+    #[error(
+        "the rootDSE of {url} has no configurationNamingContext (is it an Active Directory domain controller?)"
+    )]
+    NoConfigNc { url: String },
+    #[error("searching {url} under {base} failed: {detail}")]
+    Search {
+        url: String,
+        base: String,
+        detail: String,
+    },
+    #[error("no Autodiscover SCP found: searched {searched}")]
+    NoScp { searched: String },
+    #[error("--bind kerberos: this certgpo was built without the `kerberos` feature")]
+    KerberosNotBuilt,
+    #[error("Kerberos bind to {url} failed: {detail}")]
+    Kerberos { url: String, detail: String },
+    #[error("DNS: cannot set up the resolver: {detail}")]
+    Resolver { detail: String },
+    #[error("DNS lookup of {name} failed: {detail}")]
+    Dns { name: String, detail: String },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl From<DiscoverError> for Failure {
+    fn from(e: DiscoverError) -> Failure {
+        let hint = match &e {
+            DiscoverError::Tls {
+                untrusted: true, ..
+            } => Some(
+                "the domain controller's certificate is not trusted here. Export the CA that issued it \
+(on a domain member: certutil -ca.cert ca.cer, or the root in the DC's certificate chain) and pass \
+--ldap-ca ca.cer, or add it to the system trust store; --ldap-insecure skips the check",
+            ),
+            DiscoverError::Tls { .. } => Some(
+                "--ldap-insecure skips certificate validation; check that the URL names the DC as its certificate does",
+            ),
+            DiscoverError::StartTls { .. } => Some("use ldaps://HOST (port 636)"),
+            DiscoverError::BindRefused { .. } => {
+                Some("check --user (user@domain or a DN) and the password")
+            }
+            DiscoverError::StrongAuth { .. } => Some(
+                "use ldaps:// or ldap:// (StartTLS), or --bind kerberos; the DC may also require LDAP channel binding",
+            ),
+            DiscoverError::AnonymousRefused { .. } => {
+                Some("pass --user user@domain (and a password) or --bind kerberos")
+            }
+            DiscoverError::Kerberos { .. } => Some(
+                "run kinit first; the URL must name the DC as its ldap/<host> service principal does; \
+Samba accepts GSSAPI inside TLS only with 'ldap server require strong auth = allow_sasl_over_tls'",
+            ),
+            DiscoverError::NoScp { .. } => Some(
+                "no Exchange Client Access server has registered in this forest, or the account cannot read CN=Services; \
+try --domain to list the DNS candidates",
+            ),
+            DiscoverError::Unreachable { .. } => {
+                Some("check the host name, the port (636 for ldaps, 389 for ldap) and the firewall")
+            }
+            _ => None,
+        };
+        let failure = Failure::new(e.to_string());
+        match hint {
+            Some(h) => failure.hint(h),
+            None => failure,
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! How `discover` prints what it found: a list for people, JSON for scripts.
+
+use std::fmt::Write;
+
+use super::{Discovery, Source};
+
+pub fn json(found: &Discovery) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(found)
+}
+
+pub fn human(found: &Discovery) -> String {
+    let mut out = String::new();
+    let site = found.site.as_deref().unwrap_or("not given");
+    let _ = writeln!(
+        out,
+        "Autodiscover endpoints in the order Outlook tries them (client site: {site}):"
+    );
+    if found.endpoints.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for e in &found.endpoints {
+        let _ = writeln!(out, "{:>3}. {}", e.order, e.url);
+        let mut facts = format!(
+            "host {} port {}, source {}",
+            e.host,
+            e.port,
+            e.source.label()
+        );
+        if e.source == Source::Scp {
+            let _ = write!(facts, ", site {}", e.site.as_deref().unwrap_or("(none)"));
+        }
+        if let Some(addresses) = &e.addresses {
+            if addresses.is_empty() {
+                facts.push_str(", does not resolve");
+            } else {
+                let _ = write!(facts, ", resolves to {}", addresses.join(" "));
+            }
+        }
+        let _ = writeln!(out, "     {facts}");
+        if let Some(dn) = e.server.as_ref().or(e.dn.as_ref()) {
+            let _ = writeln!(out, "     server {dn}");
+        }
+        if let Some(dir) = &e.directory {
+            let _ = writeln!(out, "     from {dir}");
+        }
+    }
+    if !found.pointers.is_empty() {
+        let _ = writeln!(out, "\nSCP pointers:");
+        for p in &found.pointers {
+            let domain = p
+                .domain
+                .as_deref()
+                .map_or_else(|| "no Domain=".to_string(), |d| format!("Domain={d}"));
+            let state = if p.followed {
+                "followed"
+            } else {
+                "not followed (Domain= does not match --domain)"
+            };
+            let _ = writeln!(out, "  {}  {domain}  {state}", p.target);
+            let _ = writeln!(out, "     {} (from {})", p.dn, p.directory);
+        }
+    }
+    for s in &found.searches {
+        let _ = writeln!(
+            out,
+            "\nSearched {} under {}: {} URL SCP(s), {} pointer(s)",
+            s.directory, s.base, s.urls, s.pointers
+        );
+    }
+    out
+}

@@ -1,0 +1,262 @@
+//! TARGET parsing: `host`, `host:port`, `[v6]:port` and `scheme://host[:port][/path]`
+//! for the services an Exchange server runs.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::FetchError;
+
+/// The plaintext dialogue to run before the TLS ClientHello.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Starttls {
+    Smtp,
+    Imap,
+    Pop3,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Host {
+    Name(String),
+    Ip(IpAddr),
+}
+
+/// One endpoint to fetch from, as the user named it plus what we derived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Exactly what the user typed, for messages.
+    pub input: String,
+    pub scheme: &'static str,
+    pub host: Host,
+    pub port: u16,
+    pub starttls: Option<Starttls>,
+}
+
+/// scheme, default port, STARTTLS dialogue.
+const SCHEMES: &[(&str, u16, Option<Starttls>)] = &[
+    ("https", 443, None),
+    ("smtp", 25, Some(Starttls::Smtp)),
+    ("submission", 587, Some(Starttls::Smtp)),
+    ("smtps", 465, None),
+    ("imap", 143, Some(Starttls::Imap)),
+    ("imaps", 993, None),
+    ("pop3", 110, Some(Starttls::Pop3)),
+    ("pop3s", 995, None),
+];
+
+impl Target {
+    pub fn parse(input: &str) -> Result<Target, FetchError> {
+        let bad = |reason: &str| FetchError::BadTarget {
+            input: input.to_string(),
+            reason: reason.to_string(),
+        };
+        let text = input.trim();
+        if text.is_empty() {
+            return Err(bad("empty"));
+        }
+        let (scheme, rest) = match text.split_once("://") {
+            Some((s, rest)) => {
+                let lower = s.to_ascii_lowercase();
+                let Some(&(name, _, _)) = SCHEMES.iter().find(|(n, _, _)| *n == lower) else {
+                    return Err(bad(
+                        "unknown scheme; use https, smtp, submission, smtps, imap, imaps, pop3 or pop3s",
+                    ));
+                };
+                (name, rest)
+            }
+            None => ("https", text),
+        };
+        let Some(&(_, default_port, starttls)) = SCHEMES.iter().find(|(n, _, _)| *n == scheme)
+        else {
+            return Err(bad("unknown scheme"));
+        };
+        // Everything after the authority (an Autodiscover URL path, a query) is irrelevant
+        // to which certificate the server presents.
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err(bad("user names in targets are not supported"));
+        }
+        let (host, port) = split_host_port(authority).map_err(|r| bad(&r))?;
+        let port = match port {
+            None => default_port,
+            Some(p) => match p.parse::<u16>() {
+                Ok(p) if p != 0 => p,
+                _ => return Err(bad("port must be a number from 1 to 65535")),
+            },
+        };
+        let host = parse_host(host).map_err(|r| bad(&r))?;
+        Ok(Target {
+            input: input.to_string(),
+            scheme,
+            host,
+            port,
+            starttls,
+        })
+    }
+
+    /// The host without brackets, for DNS lookups and HTTP CONNECT's Host.
+    pub fn host_str(&self) -> String {
+        match &self.host {
+            Host::Name(n) => n.clone(),
+            Host::Ip(ip) => ip.to_string(),
+        }
+    }
+
+    /// `host:port`, with brackets around an IPv6 literal.
+    pub fn authority(&self) -> String {
+        match &self.host {
+            Host::Ip(IpAddr::V6(v6)) => format!("[{v6}]:{}", self.port),
+            _ => format!("{}:{}", self.host_str(), self.port),
+        }
+    }
+
+    /// The normalised form used in reports and lock files: `scheme://host:port`.
+    pub fn canonical(&self) -> String {
+        format!("{}://{}", self.scheme, self.authority())
+    }
+
+    /// A file-name stem that is safe on every OS whatever the user typed: only
+    /// `[A-Za-z0-9.-]` plus `_` separators, never a Windows device name (it always
+    /// starts with the scheme), and bounded in length.
+    pub fn file_stem(&self) -> String {
+        let host: String = self
+            .host_str()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(100)
+            .collect();
+        format!("{}_{}_{}", self.scheme, host, self.port)
+    }
+
+    /// The name the certificate should cover (the SNI, else the host).
+    pub fn dns_name(&self) -> Option<&str> {
+        match &self.host {
+            Host::Name(n) => Some(n),
+            Host::Ip(_) => None,
+        }
+    }
+}
+
+/// Split `host[:port]` / `[v6][:port]` / a bare IPv6 literal.
+fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), String> {
+    if let Some(rest) = authority.strip_prefix('[') {
+        let Some((host, after)) = rest.split_once(']') else {
+            return Err("missing ']' after the IPv6 address".into());
+        };
+        return match after {
+            "" => Ok((host, None)),
+            _ => match after.strip_prefix(':') {
+                Some(p) => Ok((host, Some(p))),
+                None => Err("unexpected text after ']'".into()),
+            },
+        };
+    }
+    if authority.matches(':').count() > 1 {
+        // An IPv6 literal without brackets cannot carry a port.
+        return Ok((authority, None));
+    }
+    match authority.split_once(':') {
+        Some((h, p)) => Ok((h, Some(p))),
+        None => Ok((authority, None)),
+    }
+}
+
+fn parse_host(host: &str) -> Result<Host, String> {
+    if host.is_empty() {
+        return Err("no host name".into());
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(Host::Ip(ip));
+    }
+    if host.contains(':') {
+        return Err("not a valid IPv6 address".into());
+    }
+    let name = host.trim_end_matches('.');
+    if name.len() > 253 {
+        return Err("host name longer than 253 characters".into());
+    }
+    if !name.is_ascii() {
+        return Err("host name is not ASCII; give the punycode (xn--) form".into());
+    }
+    for label in name.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err("host name has an empty or over-long label".into());
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err("host name may hold only letters, digits, '-', '_' and '.'".into());
+        }
+    }
+    Ok(Host::Name(name.to_ascii_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Target {
+        Target::parse(s).unwrap()
+    }
+
+    #[test]
+    fn forms() {
+        assert_eq!(
+            t("mail.contoso.com").canonical(),
+            "https://mail.contoso.com:443"
+        );
+        assert_eq!(t("mail.contoso.com:8443").port, 8443);
+        assert_eq!(
+            t("https://Mail.Contoso.com/Autodiscover/Autodiscover.xml").canonical(),
+            "https://mail.contoso.com:443"
+        );
+        let s = t("smtp://mail.contoso.com");
+        assert_eq!((s.port, s.starttls), (25, Some(Starttls::Smtp)));
+        assert_eq!(t("submission://m").port, 587);
+        assert_eq!(t("smtps://m").starttls, None);
+        assert_eq!(t("imap://m").starttls, Some(Starttls::Imap));
+        assert_eq!(t("imaps://m").port, 993);
+        assert_eq!(t("pop3://m").port, 110);
+        assert_eq!(t("pop3s://m").port, 995);
+        assert_eq!(t("127.0.0.1:10443").authority(), "127.0.0.1:10443");
+        assert_eq!(t("[::1]:8443").authority(), "[::1]:8443");
+        assert_eq!(t("imaps://[::1]").authority(), "[::1]:993");
+        assert_eq!(t("::1").port, 443);
+        assert_eq!(t("127.0.0.1").dns_name(), None);
+    }
+
+    #[test]
+    fn refusals() {
+        for bad in [
+            "",
+            "ftp://x",
+            "x:0",
+            "x:70000",
+            "x:abc",
+            "[::1",
+            "[::1]x",
+            "a..b",
+            "bad name",
+            "user@host",
+            "héllo.com",
+            "https://",
+        ] {
+            assert!(Target::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn file_stems_are_safe() {
+        assert_eq!(t("[::1]:993").file_stem(), "https___1_993");
+        assert_eq!(t("smtp://con").file_stem(), "smtp_con_25");
+        assert_eq!(t("x_y.example").file_stem(), "https_x_y.example_443");
+    }
+}

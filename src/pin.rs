@@ -1,0 +1,381 @@
+//! Pinning for `build --fetch`: whatever a server presents becomes a trusted root on
+//! every machine in the domain, so a man in the middle on that one connection could
+//! plant his own CA. Each fetched certificate therefore needs, per target, one of: an
+//! `--expect` fingerprint, the admin's confirmation on a terminal after comparing the
+//! fingerprints with the server, or an explicit `--trust-on-first-use`. The pins used
+//! are written to `certgpo.lock`; a later run that meets a different certificate fails
+//! (exit code 3) until `--update-pins`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use x509_parser::prelude::*;
+
+use crate::cert::{Certificate, Loaded, Origin};
+use crate::exit::{Failure, code};
+use crate::fetch::{self, Capture, FetchError, FetchOptions};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PinError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(
+        "{target}: the server's certificate {thumbprint} ({subject}) is not self-signed and the server sent no self-signed root; it was issued by {issuer}"
+    )]
+    NoTrustAnchor {
+        target: String,
+        thumbprint: String,
+        subject: String,
+        issuer: String,
+    },
+    #[error(
+        "{target}: no pin for the certificate to trust ({thumbprint}); this run is not interactive, so nothing was written"
+    )]
+    Unpinned { target: String, thumbprint: String },
+    #[error("{target}: certificate {thumbprint} was not confirmed; nothing was written")]
+    Declined { target: String, thumbprint: String },
+    #[error(
+        "{target}: the server presented {sha1} (SHA-256 {sha256}), which matches no --expect fingerprint; nothing was written"
+    )]
+    ExpectMismatch {
+        target: String,
+        sha1: String,
+        sha256: String,
+    },
+    #[error(
+        "{target}: the certificate changed since {lock}: pinned {pinned}, now {now} ({subject}); nothing was written"
+    )]
+    Changed {
+        target: String,
+        lock: String,
+        pinned: String,
+        now: String,
+        subject: String,
+    },
+    #[error("{path}: not a certgpo lock file: {detail}")]
+    BadLock { path: String, detail: String },
+    #[error("cannot read or write {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl From<PinError> for Failure {
+    fn from(e: PinError) -> Failure {
+        if let PinError::Fetch(f) = e {
+            return f.into();
+        }
+        let (code, hint) = match &e {
+            PinError::NoTrustAnchor { issuer, .. } => (
+                code::ERROR,
+                Some(format!(
+                    "distribute the issuer's root instead (the certificate of {issuer}) with --cert"
+                )),
+            ),
+            PinError::Unpinned { .. } => (
+                code::ERROR,
+                Some(
+                    "pass --expect <SHA-1 or SHA-256> as shown by `Get-ExchangeCertificate | fl Thumbprint` on the server, run in a terminal to confirm it, or pass --trust-on-first-use"
+                        .into(),
+                ),
+            ),
+            PinError::ExpectMismatch { .. } => (
+                code::PIN_MISMATCH,
+                Some("compare with `Get-ExchangeCertificate | fl Thumbprint` on the server; a different certificate may mean a TLS-inspecting proxy or a man in the middle".into()),
+            ),
+            PinError::Changed { .. } => (
+                code::PIN_MISMATCH,
+                Some("if the server's certificate was renewed on purpose, check the new fingerprint on the server and run again with --update-pins".into()),
+            ),
+            _ => (code::ERROR, None),
+        };
+        let f = Failure::new(e.to_string()).code(code);
+        match hint {
+            Some(h) => f.hint(h),
+            None => f,
+        }
+    }
+}
+
+/// One pinned certificate in `certgpo.lock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockEntry {
+    pub sha1: String,
+    pub sha256: String,
+    pub subject: String,
+    /// How it was approved: `expect`, `confirmed` or `trust-on-first-use`.
+    pub pinned_by: String,
+}
+
+/// `certgpo.lock`: pins by endpoint, sorted so the file is deterministic.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Lock {
+    pub version: u32,
+    pub pins: BTreeMap<String, LockEntry>,
+}
+
+impl Lock {
+    pub fn load(path: &Path) -> Result<Lock, PinError> {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let lock: Lock = serde_json::from_slice(&bytes).map_err(|e| PinError::BadLock {
+                    path: path.display().to_string(),
+                    detail: e.to_string(),
+                })?;
+                if lock.version != 1 {
+                    return Err(PinError::BadLock {
+                        path: path.display().to_string(),
+                        detail: format!("unknown version {}", lock.version),
+                    });
+                }
+                Ok(lock)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lock {
+                version: 1,
+                pins: BTreeMap::new(),
+            }),
+            Err(source) => Err(PinError::Io {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Write atomically (temporary file beside it, then rename).
+    pub fn save(&self, path: &Path) -> Result<(), PinError> {
+        let io = |source| PinError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| io(e.into()))?;
+        text.push('\n');
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(&parent).map_err(io)?;
+        tmp.write_all(text.as_bytes()).map_err(io)?;
+        tmp.persist(path).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+}
+
+/// How the admin approves what was fetched.
+pub struct Policy {
+    pub expect: Vec<Vec<u8>>,
+    pub trust_on_first_use: bool,
+    pub update_pins: bool,
+    pub lock_path: PathBuf,
+}
+
+/// The lock file: `--lock`, else `certgpo.lock` beside the `--out` directory.
+pub fn lock_path(lock: Option<&Path>, out: &Path) -> PathBuf {
+    match lock {
+        Some(p) => p.to_path_buf(),
+        None => match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.join("certgpo.lock"),
+            _ => PathBuf::from("certgpo.lock"),
+        },
+    }
+}
+
+/// The certificate build would trust for this chain: the self-signed root the server
+/// sent (last in the chain), else the leaf when it is self-signed.
+pub fn trust_anchor(c: &Capture) -> Result<&Certificate, PinError> {
+    let leaf = c.leaf();
+    match c.chain.last() {
+        Some(root) if root.self_signed && links(&c.chain) => Ok(root),
+        _ if leaf.self_signed => Ok(leaf),
+        _ => Err(PinError::NoTrustAnchor {
+            target: c.target.input.clone(),
+            thumbprint: leaf.thumbprint(),
+            subject: crate::bundle::printable(&leaf.subject),
+            issuer: crate::bundle::printable(&leaf.issuer),
+        }),
+    }
+}
+
+/// True when every certificate of the chain is signed by the next one. Only then does
+/// a pin on the leaf (what `Get-ExchangeCertificate` shows) also vouch for the root:
+/// the raw engine never proves the server holds the leaf's key, so without this check
+/// a man in the middle could replay the real leaf next to a root of his own.
+fn links(chain: &[Certificate]) -> bool {
+    chain.windows(2).all(|pair| {
+        let (Ok((_, child)), Ok((_, parent))) = (
+            X509Certificate::from_der(&pair[0].der),
+            X509Certificate::from_der(&pair[1].der),
+        ) else {
+            return false;
+        };
+        child.verify_signature(Some(parent.public_key())).is_ok()
+    })
+}
+
+/// The lock key of a capture: the endpoint, plus the SNI when it differs from the host.
+fn key(c: &Capture) -> String {
+    match (&c.sni, c.target.dns_name()) {
+        (Some(sni), Some(host)) if sni == host => c.target.canonical(),
+        (Some(sni), _) => format!("{} sni={sni}", c.target.canonical()),
+        (None, _) => c.target.canonical(),
+    }
+}
+
+/// Decide, per capture, whether its trust anchor is approved; updates `lock`.
+/// `confirm` asks the admin (only called when interactive).
+pub fn approve(
+    captures: &[Capture],
+    policy: &Policy,
+    lock: &mut Lock,
+    confirm: &mut dyn FnMut(&Capture, &Certificate) -> Result<bool, PinError>,
+) -> Result<Vec<Certificate>, PinError> {
+    let mut out = Vec::new();
+    for c in captures {
+        let anchor = trust_anchor(c)?;
+        let k = key(c);
+        let by_expect = fetch::pinned(anchor, &policy.expect)
+            || (fetch::pinned(c.leaf(), &policy.expect) && links(&c.chain));
+        if !policy.expect.is_empty() && !by_expect {
+            return Err(PinError::ExpectMismatch {
+                target: c.target.input.clone(),
+                sha1: anchor.thumbprint(),
+                sha256: anchor.sha256_hex(),
+            });
+        }
+        if let Some(entry) = lock.pins.get(&k) {
+            if entry.sha256 == anchor.sha256_hex() {
+                out.push(anchor.clone());
+                continue;
+            }
+            if !policy.update_pins {
+                return Err(PinError::Changed {
+                    target: c.target.input.clone(),
+                    lock: policy.lock_path.display().to_string(),
+                    pinned: entry.sha1.clone(),
+                    now: anchor.thumbprint(),
+                    subject: crate::bundle::printable(&anchor.subject),
+                });
+            }
+        }
+        let pinned_by = if by_expect {
+            "expect"
+        } else if policy.trust_on_first_use {
+            eprintln!(
+                "warning: {}: trusting {} ({}) on first use, without a pin",
+                c.target.input,
+                anchor.thumbprint(),
+                crate::bundle::printable(&anchor.subject_display)
+            );
+            "trust-on-first-use"
+        } else if interactive() {
+            if !confirm(c, anchor)? {
+                return Err(PinError::Declined {
+                    target: c.target.input.clone(),
+                    thumbprint: anchor.thumbprint(),
+                });
+            }
+            "confirmed"
+        } else {
+            return Err(PinError::Unpinned {
+                target: c.target.input.clone(),
+                thumbprint: anchor.thumbprint(),
+            });
+        };
+        lock.pins.insert(
+            k,
+            LockEntry {
+                sha1: anchor.thumbprint(),
+                sha256: anchor.sha256_hex(),
+                subject: anchor.subject.clone(),
+                pinned_by: pinned_by.into(),
+            },
+        );
+        out.push(anchor.clone());
+    }
+    Ok(out)
+}
+
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Ask on the terminal, showing both fingerprints and where to compare them.
+pub fn ask(c: &Capture, anchor: &Certificate) -> Result<bool, PinError> {
+    let p = crate::bundle::printable;
+    let leaf = c.leaf();
+    eprintln!("\n{} presented:", c.target.input);
+    eprintln!("  Subject:    {}", p(&leaf.subject));
+    eprintln!("  Issuer:     {}", p(&leaf.issuer));
+    eprintln!("  SANs:       {}", p(&leaf.dns_names.join(", ")));
+    eprintln!("  Thumbprint: {} (SHA-1)", leaf.thumbprint());
+    eprintln!("  SHA-256:    {}", leaf.sha256_hex());
+    if anchor.sha1 != leaf.sha1 {
+        eprintln!("and the root it chains to, which is what will be trusted:");
+        eprintln!("  Subject:    {}", p(&anchor.subject));
+        eprintln!("  Thumbprint: {} (SHA-1)", anchor.thumbprint());
+        eprintln!("  SHA-256:    {}", anchor.sha256_hex());
+    }
+    eprintln!(
+        "Every machine in the domain will trust this. Compare the thumbprint with\n\
+         `Get-ExchangeCertificate | fl Thumbprint,Subject` run on the Exchange server itself."
+    );
+    eprint!("Is it the same certificate? Type yes to trust it: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| PinError::Io {
+            path: "stdin".into(),
+            source,
+        })?;
+    Ok(answer.trim().eq_ignore_ascii_case("yes"))
+}
+
+/// What `build --fetch` hands back: the approved certificates, ready for `plan`, and
+/// the lock to save once the bundle is written.
+pub struct Fetched {
+    pub loaded: Vec<Loaded>,
+    lock: Lock,
+    lock_path: PathBuf,
+}
+
+impl Fetched {
+    pub fn save_lock(&self) -> Result<(), PinError> {
+        self.lock.save(&self.lock_path)
+    }
+
+    pub fn lock_path(&self) -> &Path {
+        &self.lock_path
+    }
+}
+
+/// Fetch `targets`, approve each trust anchor, and return them. Nothing is written.
+pub fn fetch_for_build(
+    targets: &[String],
+    opts: FetchOptions,
+    policy: Policy,
+) -> Result<Fetched, PinError> {
+    let parsed = fetch::collect_targets(targets, None)?;
+    let captures = fetch::fetch_for_build(parsed, opts)?;
+    let mut lock = Lock::load(&policy.lock_path)?;
+    let certs = approve(&captures, &policy, &mut lock, &mut ask)?;
+    let loaded = captures
+        .iter()
+        .zip(certs)
+        .map(|(c, cert)| Loaded {
+            cert,
+            origin: Origin {
+                file: c.target.canonical(),
+                index: 1,
+            },
+        })
+        .collect();
+    Ok(Fetched {
+        loaded,
+        lock,
+        lock_path: policy.lock_path,
+    })
+}

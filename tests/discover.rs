@@ -1,0 +1,514 @@
+//! `certgpo discover` against OpenLDAP slapd on loopback, loaded with the AD schema
+//! subset for service connection points: the fast tests of SCP ordering, pointers,
+//! TLS validation, binds and error messages. tests/discover_samba.rs runs against a
+//! real Samba AD DC.
+
+mod common;
+mod discover_fixture;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use discover_fixture::{Certs, Group, free_port, make_certs, read_fixture, run_ok, spawn_group};
+use serde_json::Value;
+use tempfile::TempDir;
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const URL_GUID: &str = "77378F46-2C66-4aa9-A6A6-3E7A48B19596";
+const POINTER_GUID: &str = "67661d7F-8FC4-4fa7-BFAC-E1D7794C1F68";
+
+struct Slapd {
+    /// `ldap://` (StartTLS when TLS is configured).
+    ldap: String,
+    /// `ldaps://`, when TLS is configured.
+    ldaps: Option<String>,
+    ca: PathBuf,
+    _group: Group,
+    _dir: TempDir,
+}
+
+fn have_tools() -> bool {
+    common::require("slapd", &["-VV"])
+        && common::require("openssl", &["version"])
+        && common::require("timeout", &["--version"])
+}
+
+/// A slapd serving `DC=<org>,DC=test`, with `extra` LDIF (objectClass container is
+/// spelled adContainer there), TLS from a throwaway CA unless `tls` is false.
+fn slapd(org: &str, extra: &str, tls: bool) -> Slapd {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let path = d.to_string_lossy().into_owned();
+    let rename = |text: String| text.replace("contoso", org).replace("/tmp/slapd", &path);
+    let mut conf = rename(read_fixture("slapd.conf"));
+    let certs: Option<Certs> =
+        tls.then(|| make_certs(d, "ldap.test", &["127.0.0.1"], &["localhost"]));
+    if let Some(c) = &certs {
+        conf = format!(
+            "TLSCACertificateFile {}\nTLSCertificateFile {}\nTLSCertificateKeyFile {}\n{conf}",
+            c.ca.display(),
+            c.cert.display(),
+            c.key.display()
+        );
+    }
+    std::fs::write(d.join("slapd.conf"), conf).unwrap();
+    std::fs::write(d.join("ad-scp.schema"), read_fixture("ad-scp.schema")).unwrap();
+    std::fs::write(d.join("rootdse.ldif"), rename(read_fixture("rootdse.ldif"))).unwrap();
+    std::fs::write(d.join("base.ldif"), rename(read_fixture("base.ldif"))).unwrap();
+    std::fs::write(
+        d.join("extra.ldif"),
+        extra.replace("objectClass: container", "objectClass: adContainer"),
+    )
+    .unwrap();
+    std::fs::create_dir(d.join("db")).unwrap();
+    let conf = d.join("slapd.conf").to_string_lossy().into_owned();
+    for ldif in ["base.ldif", "extra.ldif"] {
+        let ldif = d.join(ldif).to_string_lossy().into_owned();
+        if !std::fs::read_to_string(&ldif).unwrap().trim().is_empty() {
+            run_ok("slapadd", &["-f", &conf, "-l", &ldif]);
+        }
+    }
+    let port = free_port(LOOPBACK);
+    let ldap = format!("ldap://127.0.0.1:{port}");
+    let mut listen = format!("{ldap}/");
+    let mut ldaps = None;
+    let tls_port = free_port(LOOPBACK);
+    if tls {
+        let url = format!("ldaps://127.0.0.1:{tls_port}");
+        listen = format!("{listen} {url}/");
+        ldaps = Some(url);
+    }
+    // -d 0 keeps slapd in the foreground, where its process group can be killed.
+    let group = spawn_group(
+        "slapd",
+        &["-f", &conf, "-h", &listen, "-d", "0"],
+        Duration::from_secs(120),
+        &d.join("slapd.log"),
+    );
+    let mut ready =
+        discover_fixture::wait_port(SocketAddr::new(LOOPBACK, port), Duration::from_secs(10));
+    if tls {
+        ready &= discover_fixture::wait_port(
+            SocketAddr::new(LOOPBACK, tls_port),
+            Duration::from_secs(10),
+        );
+    }
+    assert!(ready, "slapd did not start: {}", group.log_text());
+    Slapd {
+        ldap,
+        ldaps,
+        ca: d.join("ca.pem"),
+        _group: group,
+        _dir: dir,
+    }
+}
+
+/// An Exchange-style Autodiscover SCP (parents are created by `containers`).
+fn scp(org: &str, server: &str, url: &str, keywords: &[&str]) -> String {
+    let mut ldif = containers(org, server);
+    ldif.push_str(&format!(
+        "dn: CN={server},CN=Autodiscover,CN=Protocols,{}\nobjectClass: serviceConnectionPoint\nserviceBindingInformation: {url}\n",
+        server_dn(org, server)
+    ));
+    for k in keywords {
+        ldif.push_str(&format!("keywords: {k}\n"));
+    }
+    ldif.push('\n');
+    ldif
+}
+
+fn server_dn(org: &str, server: &str) -> String {
+    format!(
+        "CN={server},CN=Servers,CN=Exchange Administrative Group (FYDIBOHF23SPDLT),CN=Administrative Groups,CN=Org,CN=Microsoft Exchange,CN=Services,CN=Configuration,DC={org},DC=test"
+    )
+}
+
+/// The containers between CN=Services and one server's SCP, each once per LDIF.
+fn containers(org: &str, server: &str) -> String {
+    let full = format!("CN=Autodiscover,CN=Protocols,{}", server_dn(org, server));
+    let stop = format!(",CN=Services,CN=Configuration,DC={org},DC=test");
+    let mut dns = Vec::new();
+    let mut rest = full.as_str();
+    while let Some(pos) = rest.find(&stop) {
+        if pos == 0 {
+            break;
+        }
+        dns.push(rest.to_string());
+        match rest.find(",CN=") {
+            Some(comma) => rest = &rest[comma + 1..],
+            None => break,
+        }
+    }
+    dns.reverse();
+    dns.iter()
+        .map(|dn| format!("dn: {dn}\nobjectClass: container\n\n"))
+        .collect()
+}
+
+/// Remove LDIF entries already defined earlier (the shared containers).
+fn dedup_ldif(ldif: &str) -> String {
+    let mut seen = std::collections::HashSet::new();
+    ldif.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .filter(|e| seen.insert(e.trim().lines().next().unwrap_or("").to_string()))
+        .map(|e| format!("{}\n\n", e.trim()))
+        .collect()
+}
+
+/// Contoso: the fixture's two SCPs (Site-A, Default-First-Site-Name), one SCP with
+/// no site, and two pointers, one for fabrikam.test (to `fabrikam`) and one for another domain.
+fn contoso_ldif(fabrikam: &str) -> String {
+    let mut ldif = read_fixture("scp-samba.ldif");
+    ldif.push_str("\n\n");
+    ldif.push_str(&scp(
+        "contoso",
+        "EX2016",
+        "https://ex2016.contoso.test/Autodiscover/Autodiscover.xml",
+        &[URL_GUID],
+    ));
+    ldif.push_str(&scp(
+        "contoso",
+        "PTR-FABRIKAM",
+        fabrikam,
+        &[POINTER_GUID, "Domain=fabrikam.test"],
+    ));
+    ldif.push_str(&scp(
+        "contoso",
+        "PTR-OTHER",
+        "LDAP://127.0.0.1:9",
+        &[POINTER_GUID, "Domain=other.test"],
+    ));
+    dedup_ldif(&ldif.replace(
+        "CN=Contoso,CN=Microsoft Exchange",
+        "CN=Org,CN=Microsoft Exchange",
+    ))
+}
+
+fn discover_json(args: &[&str]) -> Value {
+    let out = common::certgpo()
+        .arg("discover")
+        .args(args)
+        .arg("--json")
+        .env_remove("CERTGPO_LDAP_PASSWORD")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("certgpo runs");
+    assert!(
+        out.status.success(),
+        "certgpo discover {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+fn urls(v: &Value) -> Vec<String> {
+    v["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .map(|e| e["url"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+const EX2007: &str = "https://ex2007.contoso.test/Autodiscover/Autodiscover.xml";
+const EX2010: &str = "https://ex2010.contoso.test/Autodiscover/Autodiscover.xml";
+const EX2016: &str = "https://ex2016.contoso.test/Autodiscover/Autodiscover.xml";
+
+#[test]
+fn scp_order_follows_the_client_site() {
+    if !have_tools() {
+        return;
+    }
+    let dc = slapd("contoso", &contoso_ldif("LDAP://127.0.0.1:9"), true);
+    let ca = dc.ca.to_string_lossy().into_owned();
+    let base = ["--ldap", dc.ldap.as_str(), "--ldap-ca", ca.as_str()];
+    let run = |site: Option<&str>| {
+        let mut args = base.to_vec();
+        if let Some(s) = site {
+            args.extend(["--site", s]);
+        }
+        discover_json(&args)
+    };
+
+    let a = run(Some("Site-A"));
+    assert_eq!(urls(&a), [EX2007, EX2016, EX2010]);
+    let first = &a["endpoints"][0];
+    assert_eq!(first["order"], 1);
+    assert_eq!(first["source"], "scp");
+    assert_eq!(first["host"], "ex2007.contoso.test");
+    assert_eq!(first["port"], 443);
+    assert_eq!(first["site"], "Site-A");
+    assert_eq!(first["directory"], dc.ldap.as_str());
+    assert!(
+        first["server"]
+            .as_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .starts_with("cn=ex2007,cn=servers,cn=exchange administrative group"),
+        "{first}"
+    );
+    assert_eq!(a["endpoints"][1]["site"], Value::Null);
+
+    // Site names compare case-insensitively, as AD's do.
+    assert_eq!(
+        urls(&run(Some("default-first-site-name"))),
+        [EX2010, EX2016, EX2007]
+    );
+    // A site with no SCP of its own: unscoped first, then the others.
+    assert_eq!(urls(&run(Some("Branch"))), [EX2016, EX2007, EX2010]);
+    assert_eq!(urls(&run(None)), [EX2016, EX2007, EX2010]);
+
+    // The pointers are listed, not followed without a matching --domain.
+    let pointers = a["pointers"].as_array().unwrap();
+    assert_eq!(pointers.len(), 2);
+    assert!(pointers.iter().all(|p| p["followed"] == false));
+    let search = &a["searches"][0];
+    assert_eq!(search["base"], "CN=Configuration,DC=contoso,DC=test");
+    assert_eq!(search["urls"], 3);
+    assert_eq!(search["pointers"], 2);
+
+    // The human list shows the same order and the site labels.
+    let out = common::certgpo()
+        .args(["discover", "--site", "Site-A"])
+        .args(base)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let pos = |u: &str| text.find(u).unwrap_or(usize::MAX);
+    assert!(
+        pos(EX2007) < pos(EX2016) && pos(EX2016) < pos(EX2010),
+        "{text}"
+    );
+    assert!(text.contains("site Site-A"), "{text}");
+    assert!(text.contains("Domain=fabrikam.test"), "{text}");
+}
+
+#[test]
+fn a_pointer_for_the_users_domain_is_followed() {
+    if !have_tools() {
+        return;
+    }
+    let fabrikam_scp = scp(
+        "fabrikam",
+        "FAB1",
+        "https://mail.fabrikam.test:8443/Autodiscover/Autodiscover.xml",
+        &[URL_GUID, "Site=Site-A"],
+    );
+    let fabrikam = slapd("fabrikam", &dedup_ldif(&fabrikam_scp), true);
+    let target = fabrikam.ldap.replace("ldap://", "LDAP://");
+    let contoso = slapd("contoso", &contoso_ldif(&target), true);
+    // Both throwaway CAs differ, so validation is off here; other tests cover it.
+    let v = discover_json(&[
+        "--ldap",
+        &contoso.ldap,
+        "--ldap-insecure",
+        "--domain",
+        "fabrikam.test",
+        "--no-dns",
+        "--site",
+        "Site-A",
+    ]);
+    let list = urls(&v);
+    assert_eq!(
+        list,
+        [
+            "https://mail.fabrikam.test:8443/Autodiscover/Autodiscover.xml",
+            EX2007,
+            EX2016,
+            EX2010
+        ]
+    );
+    assert_eq!(v["endpoints"][0]["port"], 8443);
+    assert_eq!(v["endpoints"][0]["directory"], fabrikam.ldap.as_str());
+    let pointers = v["pointers"].as_array().unwrap();
+    let followed: Vec<_> = pointers.iter().filter(|p| p["followed"] == true).collect();
+    assert_eq!(followed.len(), 1, "{pointers:?}");
+    assert_eq!(followed[0]["domain"], "fabrikam.test");
+    assert_eq!(followed[0]["target"], target.as_str());
+    assert_eq!(v["searches"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        v["searches"][1]["base"],
+        "CN=Configuration,DC=fabrikam,DC=test"
+    );
+}
+
+#[test]
+fn ldaps_with_a_simple_bind_and_a_wrong_password() {
+    if !have_tools() {
+        return;
+    }
+    let dc = slapd("contoso", &contoso_ldif("LDAP://127.0.0.1:9"), true);
+    let ldaps = dc.ldaps.clone().unwrap();
+    let ca = dc.ca.to_string_lossy().into_owned();
+    let user = "CN=admin,DC=contoso,DC=test";
+    let out = common::certgpo()
+        .args([
+            "discover",
+            "--ldap",
+            &ldaps,
+            "--ldap-ca",
+            &ca,
+            "--user",
+            user,
+            "--site",
+            "Site-A",
+            "--json",
+        ])
+        .env("CERTGPO_LDAP_PASSWORD", "test")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(urls(&v), [EX2007, EX2016, EX2010]);
+
+    let pw = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pw.path(), "not-the-password\n").unwrap();
+    let out = common::certgpo()
+        .args([
+            "discover",
+            "--ldap",
+            &ldaps,
+            "--ldap-ca",
+            &ca,
+            "--user",
+            user,
+        ])
+        .arg("--password-file")
+        .arg(pw.path())
+        .env_remove("CERTGPO_LDAP_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{ldaps} refused the bind as {user}")),
+        "{err}"
+    );
+    assert!(err.contains("invalidCredentials (LDAP 49)"), "{err}");
+
+    // No password source and no terminal: say where a password may come from.
+    let out = common::certgpo()
+        .args([
+            "discover",
+            "--ldap",
+            &ldaps,
+            "--ldap-ca",
+            &ca,
+            "--user",
+            user,
+        ])
+        .env_remove("CERTGPO_LDAP_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--password-file") && err.contains("CERTGPO_LDAP_PASSWORD"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_untrusted_directory_certificate_is_refused_with_a_hint() {
+    if !have_tools() {
+        return;
+    }
+    let dc = slapd("contoso", &contoso_ldif("LDAP://127.0.0.1:9"), true);
+    for url in [dc.ldap.clone(), dc.ldaps.clone().unwrap()] {
+        let out = common::certgpo()
+            .args(["discover", "--ldap", &url])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("TLS handshake with {url} failed")),
+            "{err}"
+        );
+        assert!(
+            err.contains("--ldap-ca") && err.contains("--ldap-insecure"),
+            "{err}"
+        );
+        let v = discover_json(&["--ldap", &url, "--ldap-insecure", "--site", "Site-A"]);
+        assert_eq!(urls(&v), [EX2007, EX2016, EX2010]);
+    }
+}
+
+#[test]
+fn no_starttls_means_no_search() {
+    if !have_tools() {
+        return;
+    }
+    let dc = slapd("contoso", &contoso_ldif("LDAP://127.0.0.1:9"), false);
+    let out = common::certgpo()
+        .args(["discover", "--ldap", &dc.ldap, "--ldap-insecure"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refused StartTLS") && err.contains("never binds in plaintext"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn an_empty_directory_says_what_was_searched() {
+    if !have_tools() {
+        return;
+    }
+    let dc = slapd("contoso", "", true);
+    let out = common::certgpo()
+        .args(["discover", "--ldap", &dc.ldap, "--ldap-insecure"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no Autodiscover SCP found"), "{err}");
+    assert!(
+        err.contains("under CN=Configuration,DC=contoso,DC=test"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("(keywords={URL_GUID})")), "{err}");
+}
+
+#[test]
+fn usage_errors_are_specific() {
+    let closed = free_port(LOOPBACK);
+    let cases: [(&[&str], &str); 5] = [
+        (&[], "give --ldap URL"),
+        (
+            &["--ldap", "https://dc1.contoso.test"],
+            "expected ldaps://HOST",
+        ),
+        (
+            &["--domain", "contoso.test", "--dns-server", "dc1"],
+            "--dns-server dc1: expected IP",
+        ),
+        (
+            &["--ldap", &format!("ldaps://127.0.0.1:{closed}")],
+            "cannot reach ldaps://127.0.0.1",
+        ),
+        (
+            &["--ldap", "ldaps://127.0.0.1:9", "--password", "x"],
+            "unexpected argument '--password'",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = common::certgpo()
+            .arg("discover")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}

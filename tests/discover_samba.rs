@@ -1,0 +1,512 @@
+//! `certgpo discover` end to end against a real Samba AD DC, provisioned by the test
+//! on a loopback address of its own (recipe: shared/spec/fetching.md §5.6), with the
+//! Exchange SCP objects of tests/fixtures/discover/scp-samba.ldif (EX2007 in Site-A,
+//! EX2010 in Default-First-Site-Name) and an `_autodiscover._tcp` SRV record.
+//!
+//! Provisioning takes seconds and the DC needs the well-known ports, so one test
+//! provisions it once and runs every case against it; the DC runs in its own
+//! process group under `timeout`, killed when the test ends however it ends.
+//! Samba needs root; the DNS forwarder line is deleted so no query leaves loopback.
+
+mod common;
+mod discover_fixture;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use discover_fixture::{Group, fixture, make_certs, run_ok, spawn_group, wait_port};
+use serde_json::Value;
+
+const PASSWORD: &str = "Passw0rd!Test123";
+const ADMIN: &str = "Administrator@contoso.test";
+const EX2007: &str = "https://ex2007.contoso.test/Autodiscover/Autodiscover.xml";
+const EX2010: &str = "https://ex2010.contoso.test/Autodiscover/Autodiscover.xml";
+
+struct Dc {
+    ip: IpAddr,
+    ca: PathBuf,
+    password_file: PathBuf,
+    _group: Group,
+    _dir: tempfile::TempDir,
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A 127.x.y.z address whose DC ports are free, so the test never meets another
+/// service (or another developer's DC) on 127.0.0.1.
+fn free_loopback_ip() -> IpAddr {
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id();
+    for attempt in 0..50u32 {
+        let n = seed
+            .wrapping_mul(2_654_435_761)
+            .wrapping_add(attempt.wrapping_mul(40_503));
+        let ip = IpAddr::V4(Ipv4Addr::new(
+            127,
+            100 + (n % 100) as u8,
+            (n >> 8) as u8,
+            2 + ((n >> 16) % 250) as u8,
+        ));
+        let free = [53u16, 88, 135, 389, 464, 636, 3268, 3269]
+            .iter()
+            .all(|p| TcpListener::bind(SocketAddr::new(ip, *p)).is_ok());
+        if free {
+            return ip;
+        }
+    }
+    panic!("no free 127.x address for the Samba DC");
+}
+
+/// Run `program args` until it succeeds (services come up one after another), or panic.
+fn retry(program: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut last = String::new();
+    for attempt in 0..30 {
+        if attempt > 0 {
+            eprintln!("retrying {program} ({attempt}): {last}");
+        }
+        let out = Command::new(program)
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        if out.status.success() {
+            return String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+        last = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("{program} {args:?} kept failing: {last}");
+}
+
+fn provision() -> Dc {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let ip = free_loopback_ip();
+    let ip_s = ip.to_string();
+    let target = d.join("dc");
+    let target_s = target.to_string_lossy().into_owned();
+    run_ok(
+        "samba-tool",
+        &[
+            "domain",
+            "provision",
+            "--realm=CONTOSO.TEST",
+            "--domain=CONTOSO",
+            "--server-role=dc",
+            "--dns-backend=SAMBA_INTERNAL",
+            &format!("--adminpass={PASSWORD}"),
+            &format!("--targetdir={target_s}"),
+            "--host-name=dc1",
+            &format!("--host-ip={ip_s}"),
+            &format!("--option=interfaces={ip_s}/8"),
+            "--option=bind interfaces only=yes",
+        ],
+    );
+    let certs = make_certs(d, "dc1.contoso.test", &[&ip_s], &["dc1.contoso.test"]);
+    let conf_path = target.join("etc/smb.conf");
+    let conf = std::fs::read_to_string(&conf_path).expect("provisioning wrote smb.conf");
+    // The forwarder would send every non-local query to the host's resolver: drop it.
+    // Everything else Samba writes goes into the temp dir too.
+    let mut out = String::new();
+    for line in conf.lines() {
+        let key = line.trim_start();
+        if key.starts_with("dns forwarder") || key.starts_with("log file") {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+        if key == "[global]" {
+            for (k, v) in [
+                ("log file", format!("{target_s}/log.%m")),
+                ("pid directory", target_s.clone()),
+                ("ncalrpc dir", format!("{target_s}/ncalrpc")),
+                ("winbindd socket directory", format!("{target_s}/winbindd")),
+                ("server services", "ldap cldap kdc rpc dns winbindd".into()),
+                ("disable netbios", "yes".into()),
+                // AD accepts GSSAPI inside TLS; Samba only with this (simple binds are unaffected).
+                (
+                    "ldap server require strong auth",
+                    "allow_sasl_over_tls".into(),
+                ),
+                ("tls enabled", "yes".into()),
+                ("tls keyfile", certs.key.to_string_lossy().into_owned()),
+                ("tls certfile", certs.cert.to_string_lossy().into_owned()),
+                ("tls cafile", certs.ca.to_string_lossy().into_owned()),
+            ] {
+                out.push_str(&format!("\t{k} = {v}\n"));
+            }
+        }
+    }
+    assert!(!out.contains("dns forwarder"));
+    std::fs::write(&conf_path, out).unwrap();
+    let conf_s = conf_path.to_string_lossy().into_owned();
+    // -M single: one process instead of a pre-forked pool; the 2-core CI box thanks us.
+    let group = spawn_group(
+        "samba",
+        &[
+            "-M",
+            "single",
+            "-s",
+            &conf_s,
+            "-F",
+            "--no-process-group",
+            "--debug-stdout",
+            "-d",
+            "1",
+        ],
+        Duration::from_secs(600),
+        &d.join("samba.out"),
+    );
+    for port in [636, 389, 53] {
+        assert!(
+            wait_port(SocketAddr::new(ip, port), Duration::from_secs(90)),
+            "Samba did not open {ip}:{port}: {}",
+            group.log_text()
+        );
+    }
+    let ca_s = certs.ca.to_string_lossy().into_owned();
+    retry(
+        "ldapadd",
+        &[
+            "-H",
+            &format!("ldaps://{ip_s}"),
+            "-x",
+            "-D",
+            ADMIN,
+            "-w",
+            PASSWORD,
+            "-f",
+            &fixture("scp-samba.ldif").to_string_lossy(),
+        ],
+        &[
+            ("LDAPTLS_CACERT", ca_s.as_str()),
+            ("LDAPTLS_REQCERT", "demand"),
+        ],
+    );
+    let admin_pw = format!("--password={PASSWORD}");
+    for record in [
+        ["_autodiscover._tcp", "SRV", "ex2010.contoso.test 443 0 0"],
+        ["ex2010", "A", "127.0.0.1"],
+    ] {
+        let mut args = vec!["dns", "add", &ip_s, "contoso.test"];
+        args.extend(record);
+        args.extend(["-U", "Administrator", &admin_pw]);
+        retry("samba-tool", &args, &[]);
+    }
+    let password_file = d.join("password.txt");
+    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
+    Dc {
+        ip,
+        ca: certs.ca,
+        password_file,
+        _group: group,
+        _dir: dir,
+    }
+}
+
+fn certgpo(args: &[&str]) -> std::process::Output {
+    common::certgpo()
+        .arg("discover")
+        .args(args)
+        .env_remove("CERTGPO_LDAP_PASSWORD")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("certgpo runs")
+}
+
+fn json(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = certgpo(&all);
+    assert!(
+        out.status.success(),
+        "discover {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+fn list(v: &Value, field: &str) -> Vec<String> {
+    v["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .map(|e| e[field].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn path(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn samba_ad_dc_end_to_end() {
+    if !(common::require("samba", &["--version"])
+        && common::require("samba-tool", &["--version"])
+        && common::require("ldapadd", &["-VV"])
+        && common::require("openssl", &["version"])
+        && common::require("timeout", &["--version"]))
+    {
+        return;
+    }
+    if !is_root() {
+        let msg = "the Samba AD DC test needs root";
+        assert!(!common::in_ci(), "{msg}");
+        eprintln!("\n!!!! SKIPPED: {msg} !!!!\n");
+        return;
+    }
+    let dc = provision();
+    let ip = dc.ip.to_string();
+    let ca = path(&dc.ca);
+    let pw = path(&dc.password_file);
+    let ldaps = format!("ldaps://{ip}");
+    let starttls = format!("ldap://{ip}");
+
+    // Both transports, both sites, a validated certificate and a real bind.
+    for url in [&ldaps, &starttls] {
+        for (site, expected) in [
+            ("Site-A", [EX2007, EX2010]),
+            ("Default-First-Site-Name", [EX2010, EX2007]),
+        ] {
+            let v = json(&[
+                "--ldap",
+                url,
+                "--ldap-ca",
+                &ca,
+                "--user",
+                ADMIN,
+                "--password-file",
+                &pw,
+                "--site",
+                site,
+            ]);
+            assert_eq!(list(&v, "url"), expected, "{url} --site {site}: {v}");
+            assert_eq!(list(&v, "source"), ["scp", "scp"]);
+            assert_eq!(
+                v["searches"][0]["base"],
+                "CN=Configuration,DC=contoso,DC=test"
+            );
+            assert_eq!(v["endpoints"][0]["site"], site);
+            assert!(
+                v["endpoints"][0]["server"]
+                    .as_str()
+                    .unwrap()
+                    .contains(",CN=Servers,CN=Exchange Administrative Group"),
+                "{v}"
+            );
+        }
+    }
+
+    // The human list, with the password from the environment.
+    let out = common::certgpo()
+        .args([
+            "discover",
+            "--ldap",
+            &starttls,
+            "--ldap-ca",
+            &ca,
+            "--user",
+            ADMIN,
+            "--site",
+            "Site-A",
+        ])
+        .env("CERTGPO_LDAP_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.find(EX2007) < text.find(EX2010), "{text}");
+    assert!(text.contains("site Default-First-Site-Name"), "{text}");
+
+    // A wrong password: AD's own sub-code, explained.
+    let bad = dc._dir.path().join("bad.txt");
+    std::fs::write(&bad, "wrong\n").unwrap();
+    let out = certgpo(&[
+        "--ldap",
+        &ldaps,
+        "--ldap-ca",
+        &ca,
+        "--user",
+        ADMIN,
+        "--password-file",
+        &path(&bad),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{ldaps} refused the bind as {ADMIN}")),
+        "{err}"
+    );
+    assert!(
+        err.contains("invalidCredentials") && err.contains("(wrong password)"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+
+    // AD refuses an anonymous search of the configuration NC.
+    let out = certgpo(&["--ldap", &ldaps, "--ldap-ca", &ca]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refused an anonymous search of CN=Configuration,DC=contoso,DC=test"),
+        "{err}"
+    );
+
+    // The DC's certificate is not in the system store: say how to trust it.
+    let out = certgpo(&["--ldap", &ldaps, "--user", ADMIN, "--password-file", &pw]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("TLS handshake with")
+            && err.contains("--ldap-ca")
+            && err.contains("--ldap-insecure"),
+        "{err}"
+    );
+
+    // DNS, asking the DC's own server: the SRV record added with samba-tool.
+    let dns = format!("{ip}:53");
+    let v = json(&["--domain", "contoso.test", "--dns-server", &dns]);
+    assert_eq!(
+        list(&v, "source"),
+        ["dns-root", "dns-autodiscover", "srv"],
+        "{v}"
+    );
+    assert_eq!(
+        list(&v, "url"),
+        [
+            "https://contoso.test/autodiscover/autodiscover.xml",
+            "https://autodiscover.contoso.test/autodiscover/autodiscover.xml",
+            "https://ex2010.contoso.test/Autodiscover/Autodiscover.xml",
+        ]
+    );
+    let srv = &v["endpoints"][2];
+    assert_eq!(srv["host"], "ex2010.contoso.test");
+    assert_eq!(srv["port"], 443);
+    assert_eq!(srv["addresses"], serde_json::json!(["127.0.0.1"]));
+    assert_eq!(v["endpoints"][0]["addresses"], serde_json::json!([ip]));
+    assert_eq!(v["endpoints"][1]["addresses"], serde_json::json!([]));
+
+    // Everything at once, in Outlook's order: SCPs by site, then the DNS candidates.
+    let v = json(&[
+        "--ldap",
+        &starttls,
+        "--ldap-ca",
+        &ca,
+        "--user",
+        ADMIN,
+        "--password-file",
+        &pw,
+        "--site",
+        "Default-First-Site-Name",
+        "--domain",
+        "contoso.test",
+        "--dns-server",
+        &dns,
+    ]);
+    assert_eq!(
+        list(&v, "source"),
+        ["scp", "scp", "dns-root", "dns-autodiscover", "srv"],
+        "{v}"
+    );
+    assert_eq!(list(&v, "url")[..2], [EX2010, EX2007]);
+    #[cfg(feature = "kerberos")]
+    kerberos(&dc, &ldaps, &starttls);
+
+    let orders: Vec<u64> = v["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["order"].as_u64().unwrap())
+        .collect();
+    assert_eq!(orders, [1, 2, 3, 4, 5]);
+}
+
+/// `--bind kerberos` with a ticket from `kinit`, kept in the temp dir.
+#[cfg(feature = "kerberos")]
+fn kerberos(dc: &Dc, ldaps: &str, starttls: &str) {
+    if !common::require("klist", &["-V"]) {
+        return;
+    }
+    let d = dc._dir.path();
+    let ip_s = dc.ip.to_string();
+    // Kerberos to an IP address: give the DC the matching service principal.
+    let sam = d.join("dc/private/sam.ldb");
+    run_ok(
+        "samba-tool",
+        &[
+            "spn",
+            "add",
+            &format!("ldap/{ip_s}"),
+            "DC1$",
+            "-H",
+            &sam.to_string_lossy(),
+        ],
+    );
+    std::fs::write(
+        d.join("krb5.conf"),
+        format!(
+            "[libdefaults]\n default_realm = CONTOSO.TEST\n dns_lookup_realm = false\n dns_lookup_kdc = false\n \
+             dns_canonicalize_hostname = false\n rdns = false\n[realms]\n CONTOSO.TEST = {{\n  kdc = {ip_s}\n }}\n\
+             [domain_realm]\n {ip_s} = CONTOSO.TEST\n"
+        ),
+    )
+    .unwrap();
+    let krb5 = path(&d.join("krb5.conf"));
+    let cache = format!("FILE:{}", path(&d.join("krb5cc")));
+    let env = [
+        ("KRB5_CONFIG", krb5.as_str()),
+        ("KRB5CCNAME", cache.as_str()),
+    ];
+    let mut kinit = Command::new("kinit")
+        .arg("Administrator@CONTOSO.TEST")
+        .envs(env)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("kinit runs");
+    use std::io::Write;
+    writeln!(kinit.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    assert!(kinit.wait().unwrap().success(), "kinit failed");
+    let ca = path(&dc.ca);
+    for url in [ldaps, starttls] {
+        let out = common::certgpo()
+            .args([
+                "discover",
+                "--bind",
+                "kerberos",
+                "--ldap",
+                url,
+                "--ldap-ca",
+                &ca,
+                "--site",
+                "Site-A",
+                "--json",
+            ])
+            .envs(env)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kerberos over {url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(list(&v, "url"), [EX2007, EX2010]);
+    }
+}
