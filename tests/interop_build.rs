@@ -106,7 +106,7 @@ fn upper_hex(bytes: &[u8]) -> String {
 }
 
 fn from_hex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex length: {s}");
+    assert!(s.len().is_multiple_of(2), "odd hex length: {s}");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
@@ -474,7 +474,7 @@ fn elements(blob: &[u8]) -> Vec<(u32, &[u8])> {
     out
 }
 
-fn property<'a>(blob: &'a [u8], id: u32) -> Option<&'a [u8]> {
+fn property(blob: &[u8], id: u32) -> Option<&[u8]> {
     elements(blob)
         .into_iter()
         .find(|(i, _)| *i == id)
@@ -887,7 +887,15 @@ fn wine_crypt32_and_regedit_accept_the_bundle() {
     }
 
     // regedit imports the machine-store .reg; reg query returns our Blob bytes; removal
-    // deletes exactly those keys.
+    // deletes exactly those keys. crypt32 copies the host's root certificates into
+    // HKLM\...\ROOT the first time a ROOT store is opened: open it once now, so that the
+    // before/after comparison sees only what the .reg files do.
+    let out = wine.wincert(&["store", "lm", "ROOT"]);
+    assert!(
+        out.status.success(),
+        "wincert store lm ROOT: {}",
+        stdout(&out)
+    );
     for b in &built {
         let case = &b.case;
         let blobs = b.blobs();
@@ -901,11 +909,16 @@ fn wine_crypt32_and_regedit_accept_the_bundle() {
             );
         };
 
+        let snapshot = || {
+            let mut all = BTreeMap::new();
+            for s in &stores {
+                all.extend(reg_blobs(&wine, s));
+            }
+            all
+        };
+        let before = snapshot();
         import("reg/trust-machine-store.reg");
-        let mut in_registry = BTreeMap::new();
-        for s in &stores {
-            in_registry.extend(reg_blobs(&wine, s));
-        }
+        let in_registry = snapshot();
         for cert in &case.certs {
             let got = in_registry.get(&cert.thumb).unwrap_or_else(|| {
                 panic!(
@@ -960,18 +973,27 @@ fn wine_crypt32_and_regedit_accept_the_bundle() {
         }
 
         import("reg/remove-machine-store.reg");
-        let mut left = BTreeMap::new();
-        for s in &stores {
-            left.extend(reg_blobs(&wine, s));
-        }
+        let after = snapshot();
         for cert in &case.certs {
             assert!(
-                !left.contains_key(&cert.thumb),
+                !after.contains_key(&cert.thumb),
                 "{}: {} still in the registry after remove-machine-store.reg",
                 case.name,
                 cert.thumb
             );
         }
+        let changed: Vec<&String> = before
+            .keys()
+            .chain(after.keys())
+            .filter(|k| before.get(*k) != after.get(*k))
+            .collect();
+        assert!(
+            changed.is_empty(),
+            "{}: remove-machine-store.reg must leave every other certificate key alone; changed: {changed:?} ({} before, {} after)",
+            case.name,
+            before.len(),
+            after.len()
+        );
         if let Some(check) = &case.chain {
             // The trust came from our keys: without them the chain is not trusted.
             let (trust, ssl) = chain(&wine, &check.leaf, check.good_hosts[0]);
