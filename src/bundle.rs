@@ -979,7 +979,11 @@ pub fn run(args: BuildArgs) -> Result<u8, Failure> {
 
 /// `--fetch`: the approved trust anchors, or `None` without `--fetch`.
 fn fetched_certs(args: &BuildArgs) -> Result<Option<crate::pin::Fetched>, Failure> {
-    if args.fetch.is_empty() {
+    let mut targets = args.fetch.clone();
+    if let Some(report) = &args.discover {
+        targets.extend(crate::discover::report_targets(report)?);
+    }
+    if targets.is_empty() {
         return Ok(None);
     }
     let policy = crate::pin::Policy {
@@ -989,11 +993,7 @@ fn fetched_certs(args: &BuildArgs) -> Result<Option<crate::pin::Fetched>, Failur
         lock_path: crate::pin::lock_path(args.lock.as_deref(), &args.out),
     };
     let opts = crate::fetch::FetchOptions::from_args(&args.connect)?;
-    Ok(Some(crate::pin::fetch_for_build(
-        &args.fetch,
-        opts,
-        policy,
-    )?))
+    Ok(Some(crate::pin::fetch_for_build(&targets, opts, policy)?))
 }
 
 fn options(args: &BuildArgs) -> Result<Options, BuildError> {

@@ -57,31 +57,40 @@ pub enum Command {
   # Later runs compare with certgpo.lock; after a planned certificate renewal:
   certgpo build --fetch mail.contoso.com --expect <new thumbprint> --update-pins --out bundle --force
 
+  # Every Autodiscover endpoint Outlook reaches (see certgpo discover --help), each pinned:
+  certgpo discover --ldap ldaps://dc1.contoso.com --user admin@contoso.com --json > discovery.json
+  certgpo build --discover discovery.json --expect <thumbprint> --expect <thumbprint> --out bundle
+
   # Update the GPO exported with Backup-GPO: add a root, remove an old one, keep the rest:
   certgpo build --base ./Backups/{D1DE50B0-...} --cert new-root.cer --remove 8C941B34EA1EA6ED9AE2BC54CF687252B4C9B561 --out bundle")]
+#[command(group = clap::ArgGroup::new("remote").multiple(true))]
 pub struct BuildArgs {
     /// Certificate file (PEM, DER .cer/.crt, PKCS#7 .p7b/.p7c) or a directory of them; repeatable
-    #[arg(long = "cert", value_name = "PATH", required_unless_present_any = ["fetch", "base"])]
+    #[arg(long = "cert", value_name = "PATH", required_unless_present_any = ["fetch", "discover", "base"])]
     pub certs: Vec<PathBuf>,
 
     /// Fetch the certificate to trust from this server (any `certgpo fetch` TARGET); repeatable. Needs a pin: --expect, a confirmation on a terminal, or --trust-on-first-use
-    #[arg(long = "fetch", value_name = "TARGET")]
+    #[arg(long = "fetch", value_name = "TARGET", group = "remote")]
     pub fetch: Vec<String>,
 
+    /// Fetch the certificate of every endpoint listed in FILE, the output of `certgpo discover --json`, under the same pins as --fetch
+    #[arg(long, value_name = "FILE", group = "remote")]
+    pub discover: Option<PathBuf>,
+
     /// Fingerprint (SHA-1 thumbprint or SHA-256) the fetched certificate must have: the trusted root, or the server certificate when the chain links to that root; repeatable
-    #[arg(long, value_name = "FINGERPRINT", requires = "fetch")]
+    #[arg(long, value_name = "FINGERPRINT", requires = "remote")]
     pub expect: Vec<String>,
 
     /// Trust fetched certificates that have no pin yet, without asking (records them in the lock file)
-    #[arg(long, requires = "fetch")]
+    #[arg(long, requires = "remote")]
     pub trust_on_first_use: bool,
 
     /// Lock file of pinned certificates (default: certgpo.lock beside --out)
-    #[arg(long, value_name = "FILE", requires = "fetch")]
+    #[arg(long, value_name = "FILE", requires = "remote")]
     pub lock: Option<PathBuf>,
 
     /// Accept (and re-pin) a certificate that differs from the lock file; it still needs --expect, a confirmation or --trust-on-first-use
-    #[arg(long, requires = "fetch")]
+    #[arg(long, requires = "remote")]
     pub update_pins: bool,
 
     #[command(flatten)]
@@ -341,29 +350,46 @@ pub struct FetchArgs {
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   # Every Autodiscover SCP in the forest, in the order an Outlook in site Site-A tries them:
-  certgpo discover --ldap ldaps://dc1.contoso.com --user admin@contoso.com --password-file pw.txt --site Site-A
+  certgpo discover --ldap ldaps://dc1.contoso.com --user admin@contoso.com \\
+      --password-file pw.txt --site Site-A
 
-  # StartTLS on port 389 (ldap:// always upgrades; certgpo never binds in plaintext), password from the environment:
-  CERTGPO_LDAP_PASSWORD=... certgpo discover --ldap ldap://dc1.contoso.com --user admin@contoso.com --domain contoso.com
+  # StartTLS on port 389 (certgpo never binds in plaintext), password from the environment,
+  # plus the DNS candidates for contoso.com:
+  CERTGPO_LDAP_PASSWORD=... certgpo discover --ldap ldap://dc1.contoso.com \\
+      --user admin@contoso.com --site Site-A --domain contoso.com
 
-  # The DNS candidates a non-domain-joined Outlook tries, asking a domain controller's DNS server:
+  # The DNS candidates a non-domain-joined Outlook tries, asking a domain controller:
   certgpo discover --domain contoso.com --dns-server 10.0.0.10 --json
 
   # The DC's certificate comes from the domain's own CA: trust that CA for this run only:
-  certgpo discover --ldap ldaps://dc1.contoso.com --ldap-ca contoso-root.cer --user admin@contoso.com
+  certgpo discover --ldap ldaps://dc1.contoso.com --ldap-ca contoso-root.cer \\
+      --user admin@contoso.com
 
-Password sources, first found wins: --password-file, the CERTGPO_LDAP_PASSWORD environment variable, a prompt on the terminal. It is never taken on the command line.")]
+  # Kerberos with the current ticket (build with --features kerberos; run kinit first):
+  certgpo discover --ldap ldaps://dc1.contoso.com --bind kerberos
+
+  # ...and the certificate each endpoint presents, saved for `certgpo build --cert`:
+  certgpo discover --ldap ldaps://dc1.contoso.com --bind kerberos --domain contoso.com \\
+      --fetch --out certs
+
+Password sources, first found wins: --password-file, the CERTGPO_LDAP_PASSWORD environment
+variable, a prompt on the terminal. It is never taken on the command line.")]
 pub struct DiscoverArgs {
     /// Domain controller to search for Autodiscover SCP objects: ldaps://HOST[:PORT] or ldap://HOST[:PORT] (StartTLS)
     #[arg(long, value_name = "URL")]
     pub ldap: Option<String>,
 
     /// Do not validate the domain controller's TLS certificate
-    #[arg(long)]
+    #[arg(long, requires = "ldap")]
     pub ldap_insecure: bool,
 
     /// Validate the domain controller's certificate against these CA certificates (PEM, DER or PKCS#7) instead of the system store
-    #[arg(long, value_name = "FILE", conflicts_with = "ldap_insecure")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "ldap_insecure",
+        requires = "ldap"
+    )]
     pub ldap_ca: Option<PathBuf>,
 
     /// How to authenticate to the directory
@@ -371,34 +397,46 @@ pub struct DiscoverArgs {
     pub bind: crate::discover::BindMethod,
 
     /// Account for a simple bind, as user@domain (UPN) or a DN; without it the search is anonymous
-    #[arg(long, value_name = "UPN")]
+    #[arg(long, value_name = "UPN", requires = "ldap")]
     pub user: Option<String>,
 
     /// File whose first line is the bind password
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "user")]
     pub password_file: Option<PathBuf>,
 
     /// Email/DNS domain: the DNS candidates are derived from it, and SCP pointers with Domain=<it> are followed
     #[arg(long, value_name = "FQDN")]
     pub domain: Option<String>,
 
-    /// DNS server to ask instead of the system resolver, e.g. a domain controller
+    /// DNS server to ask instead of the system resolver, e.g. a domain controller; SCP hosts are resolved there too
     #[arg(long, value_name = "IP[:PORT]")]
     pub dns_server: Option<String>,
 
     /// Skip the DNS candidates even when --domain is given
-    #[arg(long)]
+    #[arg(long, requires = "domain")]
     pub no_dns: bool,
 
     /// The client's Active Directory site: its SCPs come first, as Outlook orders them
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", requires = "ldap")]
     pub site: Option<String>,
-
-    /// Seconds to wait for each connection and operation
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
-    pub timeout: u64,
 
     /// Print the endpoints as JSON on stdout
     #[arg(long)]
     pub json: bool,
+
+    /// Also capture the certificate each endpoint presents (as `certgpo fetch` does), once per host and port
+    #[arg(long)]
+    pub fetch: bool,
+
+    /// With --fetch: required fingerprint (SHA-1 thumbprint or SHA-256) of each server certificate; repeatable
+    #[arg(long, value_name = "FINGERPRINT", requires = "fetch")]
+    pub expect: Vec<String>,
+
+    /// With --fetch: save each chain as PEM and DER into DIR
+    #[arg(long, value_name = "DIR", requires = "fetch")]
+    pub out: Option<PathBuf>,
+
+    /// --timeout also bounds each LDAP and DNS step; the other options apply to --fetch
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }

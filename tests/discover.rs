@@ -43,7 +43,7 @@ fn slapd(org: &str, extra: &str, tls: bool) -> Slapd {
     let rename = |text: String| text.replace("contoso", org).replace("/tmp/slapd", &path);
     let mut conf = rename(read_fixture("slapd.conf"));
     let certs: Option<Certs> =
-        tls.then(|| make_certs(d, "ldap.test", &["127.0.0.1"], &["localhost"]));
+        tls.then(|| make_certs(d, "ldap.test", &["127.0.0.1"], &["ldap.test"]));
     if let Some(c) = &certs {
         conf = format!(
             "TLSCACertificateFile {}\nTLSCertificateFile {}\nTLSCertificateKeyFile {}\n{conf}",
@@ -393,21 +393,7 @@ fn ldaps_with_a_simple_bind_and_a_wrong_password() {
     assert!(err.contains("invalidCredentials (LDAP 49)"), "{err}");
 
     // No password source and no terminal: say where a password may come from.
-    let out = common::certgpo()
-        .args([
-            "discover",
-            "--ldap",
-            &ldaps,
-            "--ldap-ca",
-            &ca,
-            "--user",
-            user,
-        ])
-        .env_remove("CERTGPO_LDAP_PASSWORD")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = discover_fixture::refused(&["--ldap", &ldaps, "--ldap-ca", &ca, "--user", user]);
     assert!(
         err.contains("--password-file") && err.contains("CERTGPO_LDAP_PASSWORD"),
         "{err}"
@@ -421,12 +407,7 @@ fn an_untrusted_directory_certificate_is_refused_with_a_hint() {
     }
     let dc = slapd("contoso", &contoso_ldif("LDAP://127.0.0.1:9"), true);
     for url in [dc.ldap.clone(), dc.ldaps.clone().unwrap()] {
-        let out = common::certgpo()
-            .args(["discover", "--ldap", &url])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2));
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = discover_fixture::refused(&["--ldap", &url]);
         assert!(
             err.contains(&format!("TLS handshake with {url} failed")),
             "{err}"
@@ -438,6 +419,18 @@ fn an_untrusted_directory_certificate_is_refused_with_a_hint() {
         let v = discover_json(&["--ldap", &url, "--ldap-insecure", "--site", "Site-A"]);
         assert_eq!(urls(&v), [EX2007, EX2016, EX2010]);
     }
+    // A trusted CA, but the URL names the server differently from its certificate.
+    let by_name = dc.ldaps.clone().unwrap().replace("127.0.0.1", "localhost");
+    let ca = dc.ca.to_string_lossy().into_owned();
+    let err = discover_fixture::refused(&["--ldap", &by_name, "--ldap-ca", &ca]);
+    assert!(
+        err.contains("the certificate is not valid for localhost"),
+        "{err}"
+    );
+    assert!(
+        err.contains("names the DC as its certificate does"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -446,17 +439,11 @@ fn no_starttls_means_no_search() {
         return;
     }
     let dc = slapd("contoso", &contoso_ldif("LDAP://127.0.0.1:9"), false);
-    let out = common::certgpo()
-        .args(["discover", "--ldap", &dc.ldap, "--ldap-insecure"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = discover_fixture::refused(&["--ldap", &dc.ldap, "--ldap-insecure"]);
     assert!(
         err.contains("refused StartTLS") && err.contains("never binds in plaintext"),
         "{err}"
     );
-    assert!(out.stdout.is_empty());
 }
 
 #[test]
@@ -465,12 +452,7 @@ fn an_empty_directory_says_what_was_searched() {
         return;
     }
     let dc = slapd("contoso", "", true);
-    let out = common::certgpo()
-        .args(["discover", "--ldap", &dc.ldap, "--ldap-insecure"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = discover_fixture::refused(&["--ldap", &dc.ldap, "--ldap-insecure"]);
     assert!(err.contains("no Autodiscover SCP found"), "{err}");
     assert!(
         err.contains("under CN=Configuration,DC=contoso,DC=test"),
@@ -502,13 +484,254 @@ fn usage_errors_are_specific() {
         ),
     ];
     for (args, expected) in cases {
-        let out = common::certgpo()
-            .arg("discover")
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = discover_fixture::refused(args);
         assert!(err.contains(expected), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn a_dns_failure_keeps_the_scps_and_is_an_error_alone() {
+    if !have_tools() {
+        return;
+    }
+    let dc = slapd("contoso", &contoso_ldif("LDAP://127.0.0.1:9"), true);
+    let ca = dc.ca.to_string_lossy().into_owned();
+    // Nothing answers DNS on this port.
+    let dns = format!("127.0.0.1:{}", free_port(LOOPBACK));
+    let out = common::certgpo()
+        .args([
+            "discover",
+            "--ldap",
+            &dc.ldap,
+            "--ldap-ca",
+            &ca,
+            "--site",
+            "Site-A",
+        ])
+        .args([
+            "--domain",
+            "contoso.test",
+            "--dns-server",
+            &dns,
+            "--timeout",
+            "1",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(urls(&v), [EX2007, EX2016, EX2010]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("(asked {dns}); the DNS candidates are left out")),
+        "{err}"
+    );
+
+    let err = discover_fixture::refused(&[
+        "--domain",
+        "contoso.test",
+        "--dns-server",
+        &dns,
+        "--timeout",
+        "1",
+    ]);
+    assert!(err.contains("DNS lookup of contoso.test failed"), "{err}");
+}
+
+#[test]
+fn fetch_captures_the_certificate_of_every_endpoint() {
+    if !have_tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (_s1, p1, sha_a) = discover_fixture::tls_server(tmp.path(), "cas-a.contoso.test");
+    let (_s2, p2, sha_b) = discover_fixture::tls_server(tmp.path(), "cas-b.contoso.test");
+    let dead = free_port(LOOPBACK);
+    let url_a = format!("https://127.0.0.1:{p1}/Autodiscover/Autodiscover.xml");
+    let url_b = format!("https://127.0.0.1:{p2}/Autodiscover/Autodiscover.xml");
+    let url_dead = format!("https://127.0.0.1:{dead}/Autodiscover/Autodiscover.xml");
+    let mut ldif = scp("contoso", "CASA", &url_a, &[URL_GUID, "Site=Site-A"]);
+    ldif.push_str(&scp("contoso", "CASB", &url_b, &[URL_GUID]));
+    ldif.push_str(&scp(
+        "contoso",
+        "CASDEAD",
+        &url_dead,
+        &[URL_GUID, "Site=Site-B"],
+    ));
+    // The same server twice: fetched once.
+    ldif.push_str(&scp(
+        "contoso",
+        "CASA2",
+        &url_a.replace(
+            "/Autodiscover/Autodiscover.xml",
+            "/autodiscover/autodiscover.xml",
+        ),
+        &[URL_GUID, "Site=Site-A"],
+    ));
+    let dc = slapd("contoso", &dedup_ldif(&ldif), true);
+    let ca = dc.ca.to_string_lossy().into_owned();
+    let base = [
+        "discover",
+        "--ldap",
+        dc.ldap.as_str(),
+        "--ldap-ca",
+        ca.as_str(),
+        "--site",
+        "Site-A",
+        "--fetch",
+        "--timeout",
+        "5s",
+    ];
+
+    let out = common::certgpo().args(base).arg("--json").output().unwrap();
+    // One endpoint is down: reported, the others still fetched, exit 1 as `fetch` does.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["endpoints"].as_array().unwrap().len(), 4);
+    let fetched = v["fetched"].as_array().unwrap();
+    assert_eq!(fetched.len(), 3, "{fetched:?}");
+    assert_eq!(fetched[0]["target"], url_a.as_str());
+    assert_eq!(fetched[0]["ok"], true);
+    assert_eq!(fetched[0]["chain"][0]["sha1"], sha_a.as_str());
+    assert_eq!(fetched[1]["ok"], true);
+    assert_eq!(fetched[1]["chain"][0]["sha1"], sha_b.as_str());
+    assert_eq!(fetched[2]["ok"], false);
+    assert_eq!(fetched[2]["target"], url_dead.as_str());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&url_dead), "{err}");
+
+    // The human report, and the chains saved when every pin matches.
+    let certs = tmp.path().join("certs");
+    let out = common::certgpo()
+        .args(base)
+        .args(["--expect", &sha_a, "--expect", &sha_b, "--out"])
+        .arg(&certs)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Certificates:") && text.contains(&sha_a) && text.contains(&sha_b),
+        "{text}"
+    );
+    assert!(std::fs::read_dir(&certs).unwrap().count() >= 2);
+
+    // A pin that matches nothing: exit 3, nothing written.
+    let other = tmp.path().join("other");
+    let out = common::certgpo()
+        .args(base)
+        .args(["--expect", &"00".repeat(20), "--out"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(!other.exists());
+}
+
+#[test]
+fn build_from_a_discover_report_uses_the_fetch_pins() {
+    if !have_tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (_s1, p1, sha_a) = discover_fixture::tls_server(tmp.path(), "cas-a.contoso.test");
+    let (_s2, p2, sha_b) = discover_fixture::tls_server(tmp.path(), "cas-b.contoso.test");
+    let url_a = format!("https://127.0.0.1:{p1}/Autodiscover/Autodiscover.xml");
+    let url_b = format!("https://127.0.0.1:{p2}/Autodiscover/Autodiscover.xml");
+    let mut ldif = scp("contoso", "CASA", &url_a, &[URL_GUID, "Site=Site-A"]);
+    ldif.push_str(&scp("contoso", "CASB", &url_b, &[URL_GUID]));
+    let dc = slapd("contoso", &dedup_ldif(&ldif), true);
+    let ca = dc.ca.to_string_lossy().into_owned();
+    let report = tmp.path().join("discovery.json");
+    let out = common::certgpo()
+        .args([
+            "discover",
+            "--ldap",
+            &dc.ldap,
+            "--ldap-ca",
+            &ca,
+            "--site",
+            "Site-A",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    std::fs::write(&report, &out.stdout).unwrap();
+
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let bundle = work.join("bundle");
+    let build = |extra: &[&str]| {
+        common::certgpo()
+            .args(["build", "--discover"])
+            .arg(&report)
+            .arg("--out")
+            .arg(&bundle)
+            .args([
+                "--domain",
+                "contoso.test",
+                "--timestamp",
+                "2024-01-01T00:00:00Z",
+                "--json",
+            ])
+            .args(extra)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap()
+    };
+    // No pin and no terminal: refused as `build --fetch` refuses, nothing written.
+    let out = build(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no pin"));
+    assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
+
+    // Both servers pinned: both certificates in the bundle.
+    let out = build(&["--expect", &sha_a, "--expect", &sha_b]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let thumbprints: Vec<&str> = summary["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["thumbprint"].as_str())
+        .collect();
+    assert!(
+        thumbprints.contains(&sha_a.as_str()) && thumbprints.contains(&sha_b.as_str()),
+        "{summary}"
+    );
+
+    // A file that is not a discover report.
+    let out = common::certgpo()
+        .args(["build", "--discover"])
+        .arg(&ca)
+        .args(["--out", "x", "--trust-on-first-use"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not the JSON of `certgpo discover --json`"),
+        "{err}"
+    );
 }

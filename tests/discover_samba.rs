@@ -26,6 +26,10 @@ const EX2010: &str = "https://ex2010.contoso.test/Autodiscover/Autodiscover.xml"
 
 struct Dc {
     ip: IpAddr,
+    /// An `openssl s_server` standing in for the CAS that the SRV record names.
+    cas_port: u16,
+    cas_sha1: String,
+    _cas: Group,
     ca: PathBuf,
     password_file: PathBuf,
     _group: Group,
@@ -63,7 +67,9 @@ fn free_loopback_ip() -> IpAddr {
             return ip;
         }
     }
-    panic!("no free 127.x address for the Samba DC");
+    panic!(
+        "no 127.x address with ports 53, 88, 135, 389, 464, 636, 3268, 3269 free: is a DC or LDAP server listening on 0.0.0.0?"
+    );
 }
 
 /// Run `program args` until it succeeds (services come up one after another), or panic.
@@ -196,9 +202,11 @@ fn provision() -> Dc {
             ("LDAPTLS_REQCERT", "demand"),
         ],
     );
+    let (cas, cas_port, cas_sha1) = discover_fixture::tls_server(d, "ex2010.contoso.test");
     let admin_pw = format!("--password={PASSWORD}");
+    let srv = format!("ex2010.contoso.test {cas_port} 0 0");
     for record in [
-        ["_autodiscover._tcp", "SRV", "ex2010.contoso.test 443 0 0"],
+        ["_autodiscover._tcp", "SRV", srv.as_str()],
         ["ex2010", "A", "127.0.0.1"],
     ] {
         let mut args = vec!["dns", "add", &ip_s, "contoso.test"];
@@ -210,6 +218,9 @@ fn provision() -> Dc {
     std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
     Dc {
         ip,
+        cas_port,
+        cas_sha1,
+        _cas: cas,
         ca: certs.ca,
         password_file,
         _group: group,
@@ -338,7 +349,7 @@ fn samba_ad_dc_end_to_end() {
     // A wrong password: AD's own sub-code, explained.
     let bad = dc._dir.path().join("bad.txt");
     std::fs::write(&bad, "wrong\n").unwrap();
-    let out = certgpo(&[
+    let err = discover_fixture::refused(&[
         "--ldap",
         &ldaps,
         "--ldap-ca",
@@ -348,8 +359,6 @@ fn samba_ad_dc_end_to_end() {
         "--password-file",
         &path(&bad),
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains(&format!("{ldaps} refused the bind as {ADMIN}")),
         "{err}"
@@ -358,21 +367,17 @@ fn samba_ad_dc_end_to_end() {
         err.contains("invalidCredentials") && err.contains("(wrong password)"),
         "{err}"
     );
-    assert!(out.stdout.is_empty());
 
     // AD refuses an anonymous search of the configuration NC.
-    let out = certgpo(&["--ldap", &ldaps, "--ldap-ca", &ca]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = discover_fixture::refused(&["--ldap", &ldaps, "--ldap-ca", &ca]);
     assert!(
         err.contains("refused an anonymous search of CN=Configuration,DC=contoso,DC=test"),
         "{err}"
     );
 
     // The DC's certificate is not in the system store: say how to trust it.
-    let out = certgpo(&["--ldap", &ldaps, "--user", ADMIN, "--password-file", &pw]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err =
+        discover_fixture::refused(&["--ldap", &ldaps, "--user", ADMIN, "--password-file", &pw]);
     assert!(
         err.contains("TLS handshake with")
             && err.contains("--ldap-ca")
@@ -393,12 +398,16 @@ fn samba_ad_dc_end_to_end() {
         [
             "https://contoso.test/autodiscover/autodiscover.xml",
             "https://autodiscover.contoso.test/autodiscover/autodiscover.xml",
-            "https://ex2010.contoso.test/Autodiscover/Autodiscover.xml",
+            format!(
+                "https://ex2010.contoso.test:{}/Autodiscover/Autodiscover.xml",
+                dc.cas_port
+            )
+            .as_str(),
         ]
     );
     let srv = &v["endpoints"][2];
     assert_eq!(srv["host"], "ex2010.contoso.test");
-    assert_eq!(srv["port"], 443);
+    assert_eq!(srv["port"], dc.cas_port);
     assert_eq!(srv["addresses"], serde_json::json!(["127.0.0.1"]));
     assert_eq!(v["endpoints"][0]["addresses"], serde_json::json!([ip]));
     assert_eq!(v["endpoints"][1]["addresses"], serde_json::json!([]));
@@ -426,6 +435,57 @@ fn samba_ad_dc_end_to_end() {
         "{v}"
     );
     assert_eq!(list(&v, "url")[..2], [EX2010, EX2007]);
+    // --fetch reaches the CAS the DC's DNS names, at the address that DNS gives, with
+    // its name as SNI; names that do not resolve there are not tried.
+    let out = certgpo(&[
+        "--ldap",
+        &starttls,
+        "--ldap-ca",
+        &ca,
+        "--user",
+        ADMIN,
+        "--password-file",
+        &pw,
+        "--site",
+        "Site-A",
+        "--domain",
+        "contoso.test",
+        "--dns-server",
+        &dns,
+        "--fetch",
+        "--timeout",
+        "5s",
+        "--json",
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let srv_url = format!(
+        "https://ex2010.contoso.test:{}/Autodiscover/Autodiscover.xml",
+        dc.cas_port
+    );
+    let fetched = v["fetched"].as_array().expect("fetched");
+    let cas = fetched
+        .iter()
+        .find(|f| f["target"] == srv_url.as_str())
+        .expect("the SRV target was fetched");
+    assert_eq!(cas["ok"], true, "{cas}");
+    assert_eq!(cas["sni"], "ex2010.contoso.test");
+    assert_eq!(cas["chain"][0]["sha1"], dc.cas_sha1.as_str());
+    assert!(
+        fetched
+            .iter()
+            .all(|f| !f["target"].as_str().unwrap_or("").contains("ex2007")
+                && !f["target"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("autodiscover.contoso.test")),
+        "names that do not resolve at the DC are not fetched: {fetched:?}"
+    );
+
     #[cfg(feature = "kerberos")]
     kerberos(&dc, &ldaps, &starttls);
 

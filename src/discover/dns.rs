@@ -92,6 +92,32 @@ pub async fn candidates(
     Ok((out, warnings))
 }
 
+/// Fill in the addresses of endpoints that have none yet (the SCP hosts), asking `server`.
+pub async fn resolve_hosts(
+    endpoints: &mut [Endpoint],
+    server: SocketAddr,
+    timeout: Duration,
+) -> Result<Vec<String>, DiscoverError> {
+    let resolver = resolver(Some(server), timeout)?;
+    let mut warnings = Vec::new();
+    for e in endpoints.iter_mut().filter(|e| e.addresses.is_none()) {
+        if e.host.parse::<IpAddr>().is_ok() {
+            e.addresses = Some(vec![e.host.clone()]);
+            continue;
+        }
+        match addresses(&resolver, &e.host, Some(server)).await {
+            Ok(list) => {
+                if list.is_empty() {
+                    warnings.push(format!("{} does not resolve at {server}", e.host));
+                }
+                e.addresses = Some(list);
+            }
+            Err(err) => warnings.push(err.to_string()),
+        }
+    }
+    Ok(warnings)
+}
+
 fn endpoint(
     source: Source,
     url: String,

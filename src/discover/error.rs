@@ -74,6 +74,10 @@ pub enum DiscoverError {
     Resolver { detail: String },
     #[error("DNS lookup of {name} failed: {detail}")]
     Dns { name: String, detail: String },
+    #[error("--discover {path}: {detail}")]
+    Report { path: PathBuf, detail: String },
+    #[error("cannot set up TLS: {0}")]
+    TlsSetup(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }

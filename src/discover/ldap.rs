@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry, StdStream};
 
 use super::{
     Auth, DiscoverError, Endpoint, LdapOptions, Options, Pointer, SCP_POINTER_GUID, SCP_URL_GUID,
@@ -174,14 +174,48 @@ async fn connect(url: &str, trust: &TlsTrust, timeout: Duration) -> Result<Ldap,
         .set_starttls(starttls);
     match trust {
         TlsTrust::System => {}
-        TlsTrust::Insecure => settings = settings.set_no_tls_verify(true),
+        TlsTrust::Insecure => {
+            settings = settings
+                .set_no_tls_verify(true)
+                .set_config(insecure_config()?)
+        }
         TlsTrust::Cas { file, ders } => settings = settings.set_config(client_config(file, ders)?),
     }
+    settings = settings.set_std_stream(StdStream::Tcp(tcp_connect(url, timeout).await?));
     let (conn, ldap) = LdapConnAsync::with_settings(settings, url)
         .await
         .map_err(|e| connect_error(url, starttls, timeout, e))?;
     ldap3::drive!(conn);
     Ok(ldap)
+}
+
+/// Our own TCP connection, so that it can have TCP_NODELAY: the TLS handshake's last
+/// flight and the first request are separate small writes, and with Nagle the second
+/// waits for the server's delayed ACK (40 ms on Linux) before every search.
+async fn tcp_connect(url: &str, timeout: Duration) -> Result<std::net::TcpStream, DiscoverError> {
+    let unreachable = |detail: String| DiscoverError::Unreachable {
+        url: url.into(),
+        detail,
+    };
+    let parsed = url::Url::parse(url).map_err(|e| unreachable(e.to_string()))?;
+    let host = parsed
+        .host_str()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_string();
+    let default_port = if parsed.scheme() == "ldaps" { 636 } else { 389 };
+    let port = parsed.port().unwrap_or(default_port);
+    let stream = tokio::time::timeout(
+        timeout,
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| unreachable(format!("no answer within {} s", timeout.as_secs())))?
+    .map_err(|e| unreachable(e.to_string()))?;
+    stream
+        .set_nodelay(true)
+        .and_then(|()| stream.into_std())
+        .map_err(|e| unreachable(e.to_string()))
 }
 
 fn client_config(
@@ -209,6 +243,68 @@ fn client_config(
     Ok(Arc::new(config))
 }
 
+/// `--ldap-insecure`: any certificate is accepted, but the handshake signatures are
+/// still checked. Built here rather than by ldap3, which would first load and parse the
+/// whole system trust store only to ignore it.
+fn insecure_config() -> Result<Arc<rustls::ClientConfig>, DiscoverError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DiscoverError::TlsSetup(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
 fn connect_error(url: &str, starttls: bool, timeout: Duration, e: LdapError) -> DiscoverError {
     let url = url.to_string();
     match e {
@@ -225,7 +321,7 @@ fn connect_error(url: &str, starttls: bool, timeout: Duration, e: LdapError) -> 
                     );
                     DiscoverError::Tls {
                         url,
-                        detail: format!("invalid certificate: {cert:?}"),
+                        detail: certificate_problem(cert),
                         untrusted: !name_mismatch,
                     }
                 }
@@ -274,6 +370,37 @@ fn connect_error(url: &str, starttls: bool, timeout: Duration, e: LdapError) -> 
             url,
             detail: other.to_string(),
         },
+    }
+}
+
+/// A refused certificate in words, naming what was expected where rustls says.
+fn certificate_problem(e: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        C::UnknownIssuer => {
+            "the certificate was issued by a CA that is not trusted here (UnknownIssuer)".into()
+        }
+        C::NotValidForNameContext {
+            expected,
+            presented,
+        } => {
+            let expected = match expected {
+                rustls::pki_types::ServerName::DnsName(d) => d.as_ref().to_string(),
+                rustls::pki_types::ServerName::IpAddress(ip) => {
+                    std::net::IpAddr::from(*ip).to_string()
+                }
+                other => format!("{other:?}"),
+            };
+            let names = if presented.is_empty() {
+                "no DNS name or IP address".to_string()
+            } else {
+                presented.join(", ")
+            };
+            format!("the certificate is not valid for {expected}: its subjectAltName holds {names}")
+        }
+        C::Expired | C::ExpiredContext { .. } => "the certificate has expired".into(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "the certificate is not valid yet".into(),
+        other => format!("invalid certificate: {other:?}"),
     }
 }
 

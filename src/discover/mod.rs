@@ -5,6 +5,7 @@
 
 mod dns;
 mod error;
+mod fetched;
 mod ldap;
 mod order;
 mod output;
@@ -14,12 +15,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::DiscoverArgs;
 use crate::exit::{Failure, code};
 
 pub use error::DiscoverError;
+pub use fetched::report_targets;
 
 /// `keywords` value of an SCP whose serviceBindingInformation is an Autodiscover URL.
 pub const SCP_URL_GUID: &str = "77378F46-2C66-4aa9-A6A6-3E7A48B19596";
@@ -38,7 +40,7 @@ pub enum BindMethod {
 }
 
 /// Where an endpoint came from, in the order Outlook consults the sources.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
     /// An Autodiscover SCP URL in Active Directory.
@@ -63,7 +65,7 @@ impl Source {
 }
 
 /// One URL Outlook may try, with the host and port a certificate fetch connects to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
     /// 1-based position in Outlook's order of attempts.
     pub order: usize,
@@ -215,7 +217,7 @@ pub fn options_from_args(args: &DiscoverArgs) -> Result<Options, DiscoverError> 
         dns: args.domain.is_some() && !args.no_dns,
         dns_server,
         site: args.site.clone(),
-        timeout: Duration::from_secs(args.timeout.max(1)),
+        timeout: args.connect.timeout,
     })
 }
 
@@ -252,6 +254,12 @@ async fn discover_async(opts: &Options) -> Result<Discovery, DiscoverError> {
                 .push(format!("no Autodiscover SCP found: searched {searched}"));
         }
         endpoints.extend(lookup.scps);
+        // Asked to use a given DNS server, certgpo resolves the SCP hosts there too, so
+        // --fetch reaches the servers that DNS names rather than the local resolver's.
+        if let Some(server) = opts.dns_server {
+            let warnings = dns::resolve_hosts(&mut endpoints, server, opts.timeout).await?;
+            found.warnings.extend(warnings);
+        }
         found.pointers = lookup.pointers;
         found.searches = lookup.searches;
         found.warnings.extend(lookup.warnings);
@@ -265,9 +273,17 @@ async fn discover_async(opts: &Options) -> Result<Discovery, DiscoverError> {
     if opts.dns
         && let Some(domain) = &opts.domain
     {
-        let (candidates, warnings) = dns::candidates(domain, opts.dns_server, opts.timeout).await?;
-        endpoints.extend(candidates);
-        found.warnings.extend(warnings);
+        match dns::candidates(domain, opts.dns_server, opts.timeout).await {
+            Ok((candidates, warnings)) => {
+                endpoints.extend(candidates);
+                found.warnings.extend(warnings);
+            }
+            // The SCPs are what a domain-joined Outlook uses: report them even so.
+            Err(e) if !endpoints.is_empty() => found
+                .warnings
+                .push(format!("{e}; the DNS candidates are left out")),
+            Err(e) => return Err(e),
+        }
     }
     for (n, e) in endpoints.iter_mut().enumerate() {
         e.order = n + 1;
@@ -283,12 +299,67 @@ pub fn run(args: DiscoverArgs) -> Result<u8, Failure> {
     for w in &found.warnings {
         eprintln!("warning: {w}");
     }
+    if !args.fetch {
+        if args.json {
+            let text = output::json(&found).map_err(json_failure)?;
+            println!("{text}");
+        } else {
+            print!("{}", output::human(&found));
+        }
+        return Ok(code::OK);
+    }
+
+    let pins = crate::fetch::parse_pins(&args.expect)?;
+    let fetch_opts = crate::fetch::FetchOptions::from_args(&args.connect)?;
+    let plan = fetched::plan(&found, args.connect.sni.as_deref())?;
+    let results = fetched::fetch_all(plan, &fetch_opts)?;
+    let now = time::OffsetDateTime::now_utc();
     if args.json {
-        let text =
-            output::json(&found).map_err(|e| Failure::new(format!("cannot write JSON: {e}")))?;
+        let mut report = Vec::new();
+        crate::fetch::output::json(&mut report, &results, &pins, now)
+            .map_err(|e| Failure::new(format!("cannot write JSON: {e}")))?;
+        let mut value = serde_json::to_value(&found).map_err(json_failure)?;
+        value["fetched"] = serde_json::from_slice(&report).map_err(json_failure)?;
+        let text = serde_json::to_string_pretty(&value).map_err(json_failure)?;
         println!("{text}");
     } else {
         print!("{}", output::human(&found));
+        println!("\nCertificates:");
+        print!("{}", crate::fetch::output::text(&results, now));
     }
-    Ok(code::OK)
+    for e in results.iter().filter_map(|r| r.as_ref().err()) {
+        eprintln!("error: {e}");
+    }
+    let mismatches: Vec<crate::fetch::FetchError> = results
+        .iter()
+        .flatten()
+        .filter(|c| !pins.is_empty() && !crate::fetch::pinned(c.leaf(), &pins))
+        .map(|c| crate::fetch::FetchError::PinMismatch {
+            target: c.target.input.clone(),
+            sha1: c.leaf().thumbprint(),
+            sha256: c.leaf().sha256_hex(),
+        })
+        .collect();
+    if let Some((last, others)) = mismatches.split_last() {
+        for e in others {
+            eprintln!("error: {e}");
+        }
+        return Err(Failure::new(last.to_string())
+            .code(code::PIN_MISMATCH)
+            .hint("compare with `Get-ExchangeCertificate | fl Thumbprint` on each server; nothing was written"));
+    }
+    if let Some(dir) = &args.out {
+        let captures: Vec<&crate::fetch::Capture> = results.iter().flatten().collect();
+        let written = crate::fetch::output::write_chains(dir, &captures)?;
+        eprintln!("wrote {written} files to {}", dir.display());
+    }
+    Ok(if results.iter().any(|r| r.is_err()) {
+        code::DIFFERENT
+    } else {
+        code::OK
+    })
+}
+
+fn json_failure(e: serde_json::Error) -> Failure {
+    Failure::new(format!("cannot write JSON: {e}"))
 }

@@ -310,25 +310,33 @@ pub async fn fetch_all(
     let sem = Arc::new(Semaphore::new(opts.concurrency));
     let mut set = JoinSet::new();
     let names: Vec<String> = targets.iter().map(|t| t.input.clone()).collect();
-    for (i, t) in targets.into_iter().enumerate() {
-        let sem = sem.clone();
-        let opts = opts.clone();
-        let bar = bar.clone();
-        set.spawn(async move {
-            let _permit = sem.acquire_owned().await;
-            let r = grab(&t, &opts).await;
-            bar.inc(1);
-            (i, r)
-        });
-    }
     let mut out: Vec<Option<Result<Capture, FetchError>>> =
         (0..names.len()).map(|_| None).collect();
-    while let Some(joined) = set.join_next().await {
+    let mut store = |joined: Result<(usize, Result<Capture, FetchError>), _>| {
         if let Ok((i, r)) = joined
             && let Some(slot) = out.get_mut(i)
         {
             *slot = Some(r);
         }
+    };
+    for (i, t) in targets.into_iter().enumerate() {
+        // Taking the permit before spawning keeps at most `concurrency` tasks alive, so a
+        // targets file of any length costs memory only for its results.
+        let permit = sem.clone().acquire_owned().await.ok();
+        while let Some(joined) = set.try_join_next() {
+            store(joined);
+        }
+        let opts = opts.clone();
+        let bar = bar.clone();
+        set.spawn(async move {
+            let _permit = permit;
+            let r = grab(&t, &opts).await;
+            bar.inc(1);
+            (i, r)
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        store(joined);
     }
     bar.finish_and_clear();
     out.into_iter()

@@ -137,3 +137,75 @@ pub fn make_certs(dir: &Path, cn: &str, ips: &[&str], dns: &[&str]) -> Certs {
         key: dir.join("server.key"),
     }
 }
+
+/// An `openssl s_server` on 127.0.0.1 presenting a fresh self-signed certificate for
+/// `cn`; returns the server, its port and the certificate's SHA-1 thumbprint.
+pub fn tls_server(dir: &Path, cn: &str) -> (Group, u16, String) {
+    let key = dir.join(format!("{cn}.key"));
+    let cert = dir.join(format!("{cn}.pem"));
+    let (k, c) = (key.to_string_lossy(), cert.to_string_lossy());
+    run_ok(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &k,
+            "-out",
+            &c,
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={cn}"),
+            "-addext",
+            &format!("subjectAltName=DNS:{cn}"),
+        ],
+    );
+    let sha1 = run_ok(
+        "openssl",
+        &["x509", "-in", &c, "-noout", "-fingerprint", "-sha1"],
+    );
+    let sha1 = sha1
+        .trim()
+        .rsplit('=')
+        .next()
+        .unwrap_or("")
+        .replace(':', "");
+    let port = free_port(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    let accept = format!("127.0.0.1:{port}");
+    let group = spawn_group(
+        "openssl",
+        &[
+            "s_server", "-quiet", "-accept", &accept, "-cert", &c, "-key", &k,
+        ],
+        Duration::from_secs(120),
+        &dir.join(format!("{cn}.log")),
+    );
+    let addr = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), port);
+    assert!(
+        wait_port(addr, Duration::from_secs(10)),
+        "s_server did not start"
+    );
+    (group, port, sha1)
+}
+
+/// Run `certgpo discover ARGS` (no password in the environment), expect exit 2 and
+/// nothing on stdout, and return what it said on stderr.
+pub fn refused(args: &[&str]) -> String {
+    let out = assert_cmd::Command::cargo_bin("certgpo")
+        .expect("binary built by cargo")
+        .arg("discover")
+        .args(args)
+        .env_remove("CERTGPO_LDAP_PASSWORD")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("certgpo runs");
+    assert_eq!(out.status.code(), Some(2), "discover {args:?}");
+    assert!(out.stdout.is_empty(), "discover {args:?} printed a result");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

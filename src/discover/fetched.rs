@@ -1,0 +1,137 @@
+//! `discover --fetch`: capture the certificate each discovered endpoint presents,
+//! with the `fetch` engine, once per distinct host and port.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::fetch::{self, Capture, FetchError, FetchOptions, Target};
+
+use super::{DiscoverError, Discovery, Endpoint};
+
+/// One endpoint per host and port, in Outlook's order, leaving out the names that do
+/// not resolve: Outlook cannot reach them either.
+fn distinct(endpoints: &[Endpoint]) -> Vec<&Endpoint> {
+    let mut seen = std::collections::HashSet::new();
+    endpoints
+        .iter()
+        .filter(|e| e.addresses.as_ref().is_none_or(|a| !a.is_empty()))
+        .filter(|e| seen.insert(format!("{}:{}", e.host.to_ascii_lowercase(), e.port)))
+        .collect()
+}
+
+/// The URLs to fetch from a saved `certgpo discover --json` report, for `build --discover`.
+pub fn report_targets(path: &std::path::Path) -> Result<Vec<String>, DiscoverError> {
+    #[derive(serde::Deserialize)]
+    struct Report {
+        endpoints: Vec<Endpoint>,
+    }
+    let err = |detail: String| DiscoverError::Report {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let report: Report = serde_json::from_str(&text)
+        .map_err(|e| err(format!("not the JSON of `certgpo discover --json`: {e}")))?;
+    let urls: Vec<String> = distinct(&report.endpoints)
+        .into_iter()
+        .map(|e| e.url.clone())
+        .collect();
+    if urls.is_empty() {
+        return Err(err("lists no endpoint that resolves".into()));
+    }
+    Ok(urls)
+}
+
+/// One certificate to capture: where to connect, the name to send, and the URL it
+/// stands for in the report.
+pub struct Planned {
+    target: Target,
+    sni: Option<String>,
+    url: String,
+}
+
+/// The distinct endpoints worth fetching, in Outlook's order. A host that
+/// certgpo resolved itself (through --dns-server) is reached at that address, with
+/// its name as SNI, so the fetch sees the server the DC's DNS names.
+pub fn plan(found: &Discovery, user_sni: Option<&str>) -> Result<Vec<Planned>, FetchError> {
+    let mut out = Vec::new();
+    for e in distinct(&found.endpoints) {
+        let planned = match e.addresses.as_deref() {
+            Some([address, ..]) => {
+                let authority = if address.contains(':') {
+                    format!("[{address}]:{}", e.port)
+                } else {
+                    format!("{address}:{}", e.port)
+                };
+                let host_is_ip = e.host.parse::<std::net::IpAddr>().is_ok();
+                Planned {
+                    target: Target::parse(&format!("https://{authority}"))?,
+                    sni: user_sni
+                        .map(str::to_string)
+                        .or_else(|| (!host_is_ip).then(|| e.host.clone())),
+                    url: e.url.clone(),
+                }
+            }
+            _ => Planned {
+                target: Target::parse(&e.url)?,
+                sni: user_sni.map(str::to_string),
+                url: e.url.clone(),
+            },
+        };
+        out.push(planned);
+    }
+    Ok(out)
+}
+
+/// Fetch every planned endpoint, at most `--concurrency` at a time; one failure never
+/// stops the others. Results come back in the plan's order, named by their URL.
+pub fn fetch_all(
+    plan: Vec<Planned>,
+    opts: &FetchOptions,
+) -> Result<Vec<Result<Capture, FetchError>>, FetchError> {
+    let count = plan.len();
+    let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    fetch::block_on(async move {
+        let mut set = JoinSet::new();
+        for (i, p) in plan.into_iter().enumerate() {
+            let sem = sem.clone();
+            let mut o = opts.clone();
+            o.sni = p.sni;
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let result = match fetch::grab(&p.target, &o).await {
+                    Ok(mut capture) => {
+                        capture.target.input = p.url;
+                        Ok(capture)
+                    }
+                    Err(FetchError::Target { stage, detail, .. }) => Err(FetchError::Target {
+                        target: p.url,
+                        stage,
+                        detail,
+                    }),
+                    Err(other) => Err(other),
+                };
+                (i, result)
+            });
+        }
+        let mut out: Vec<Option<Result<Capture, FetchError>>> = (0..count).map(|_| None).collect();
+        while let Some(joined) = set.join_next().await {
+            if let Ok((i, r)) = joined
+                && let Some(slot) = out.get_mut(i)
+            {
+                *slot = Some(r);
+            }
+        }
+        out.into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(FetchError::Usage(
+                        "internal error: a fetch task stopped unexpectedly".into(),
+                    ))
+                })
+            })
+            .collect()
+    })
+}
