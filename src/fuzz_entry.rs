@@ -51,3 +51,13 @@ pub fn cert_file(data: &[u8]) {
         }
     }
 }
+
+/// A TLS server flight as the raw fetch engine reads it (record reassembly, handshake
+/// messages, the Certificate message), then the analysis of each certificate.
+pub fn tls_flight(data: &[u8]) {
+    if let Ok(capture) = crate::fetch::raw::parse_server_flight(data) {
+        for der in capture.chain {
+            let _ = crate::cert::Certificate::from_der(der);
+        }
+    }
+}

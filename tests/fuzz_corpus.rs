@@ -11,6 +11,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("reg", certgpo::fuzz_entry::reg),
     ("backup_xml", certgpo::fuzz_entry::backup_xml),
     ("cert_file", certgpo::fuzz_entry::cert_file),
+    ("tls_flight", certgpo::fuzz_entry::tls_flight),
 ];
 
 #[test]
