@@ -14,8 +14,10 @@ certificates into a GPMC backup that Import-GPO accepts, plus registry.pol, .reg
 PowerShell scripts and audit reports. It runs on any OS and its output is reproducible.",
     after_help = "Examples:
   certgpo build --cert examples/exch2010-selfsigned.cer --domain contoso.local --out bundle
-  certgpo build --cert https://mail.contoso.com --out bundle
   certgpo fetch mail.contoso.com smtp://mail.contoso.com imap://mail.contoso.com
+  certgpo build --fetch mail.contoso.com --expect <THUMBPRINT from Get-ExchangeCertificate> --out bundle
+  certgpo diff ./CurrentGpoBackup ./bundle
+  certgpo audit ./AllGpoBackups --fail-days 30 --output audit.html
 
 Exit codes: 0 success; 1 differences found (diff), findings inside --fail-days (audit), or a target failed (fetch); 2 error, nothing written; 3 pin mismatch, nothing written."
 )]
@@ -49,7 +51,7 @@ pub enum Command {
   certgpo build --cert ./pki/ --domain corp.example.com --gpo-name 'Corporate PKI' --out bundle --zip bundle.zip
 
   # Reproduce GPMC byte for byte, including the empty keys of every other store:
-  certgpo build --cert roots.p7b --all-stores --allow-expired --out bundle
+  certgpo build --cert roots.p7b --domain corp.example.com --all-stores --allow-expired --out bundle
 
   # Straight from the Exchange 2010 server, pinned to the thumbprint Get-ExchangeCertificate shows:
   certgpo build --fetch mail.contoso.com --expect 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678' --out bundle
