@@ -103,10 +103,17 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
             (None, Some(_)) => return Ordering::Less,
             (Some(_), None) => return Ordering::Greater,
             (Some(x), Some(y)) => {
-                let ord = x
-                    .chars()
-                    .flat_map(char::to_uppercase)
-                    .cmp(y.chars().flat_map(char::to_uppercase));
+                // Key names are nearly always ASCII, where a byte comparison gives the
+                // same order as the Unicode upper-casing at a fraction of the cost.
+                let ord = if x.is_ascii() && y.is_ascii() {
+                    x.bytes()
+                        .map(|b| b.to_ascii_uppercase())
+                        .cmp(y.bytes().map(|b| b.to_ascii_uppercase()))
+                } else {
+                    x.chars()
+                        .flat_map(char::to_uppercase)
+                        .cmp(y.chars().flat_map(char::to_uppercase))
+                };
                 if ord != Ordering::Equal {
                     return ord;
                 }
