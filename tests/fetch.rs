@@ -308,29 +308,30 @@ fn tools() -> bool {
     common::require("openssl", &["version"]) && common::require("timeout", &["--version"])
 }
 
+/// Fetch from an `s_server` holding one self-signed certificate for `host`, started with
+/// `flags`; returns the target's JSON and openssl's SHA-1 of that certificate.
+fn fetch_single(host: &str, flags: &[&str]) -> (Value, String) {
+    let fx = Fx::new();
+    let (cert, key) = fx.selfsigned("c", host, &format!("DNS:{host}"));
+    let mut args = vec!["-cert", cert.as_str(), "-key", key.as_str()];
+    args.extend_from_slice(flags);
+    let (_s, port) = s_server(fx.dir.path(), &args);
+    let t = fetch_ok(&[&format!("127.0.0.1:{port}")]);
+    (t, openssl_sha1(&cert, false))
+}
+
 #[test]
 fn tls10_only_server() {
     if !tools() {
         return;
     }
-    let fx = Fx::new();
-    let (cert, key) = fx.selfsigned("c", "exch2010.contoso.local", "DNS:exch2010.contoso.local");
-    let (_s, port) = s_server(
-        fx.dir.path(),
-        &[
-            "-cert",
-            &cert,
-            "-key",
-            &key,
-            "-tls1",
-            "-cipher",
-            "ALL:@SECLEVEL=0",
-        ],
+    let (t, sha1) = fetch_single(
+        "exch2010.contoso.local",
+        &["-tls1", "-cipher", "ALL:@SECLEVEL=0"],
     );
-    let t = fetch_ok(&[&format!("127.0.0.1:{port}")]);
     assert_eq!(t["protocol"], "TLS 1.0");
     assert_eq!(t["engine"], "raw");
-    assert_eq!(chain_sha1(&t), vec![openssl_sha1(&cert, false)]);
+    assert_eq!(chain_sha1(&t), vec![sha1]);
     assert_eq!(t["chain"][0]["self_signed"], true);
 }
 
@@ -339,23 +340,12 @@ fn tls11_only_server() {
     if !tools() {
         return;
     }
-    let fx = Fx::new();
-    let (cert, key) = fx.selfsigned("c", "exch2010.contoso.local", "DNS:exch2010.contoso.local");
-    let (_s, port) = s_server(
-        fx.dir.path(),
-        &[
-            "-cert",
-            &cert,
-            "-key",
-            &key,
-            "-tls1_1",
-            "-cipher",
-            "ALL:@SECLEVEL=0",
-        ],
+    let (t, sha1) = fetch_single(
+        "exch2010.contoso.local",
+        &["-tls1_1", "-cipher", "ALL:@SECLEVEL=0"],
     );
-    let t = fetch_ok(&[&format!("127.0.0.1:{port}")]);
     assert_eq!(t["protocol"], "TLS 1.1");
-    assert_eq!(chain_sha1(&t), vec![openssl_sha1(&cert, false)]);
+    assert_eq!(chain_sha1(&t), vec![sha1]);
 }
 
 #[test]
@@ -363,24 +353,13 @@ fn tls12_rsa_key_exchange_cbc_only_server() {
     if !tools() {
         return;
     }
-    let fx = Fx::new();
-    let (cert, key) = fx.selfsigned("c", "exch2010.contoso.local", "DNS:exch2010.contoso.local");
-    let (_s, port) = s_server(
-        fx.dir.path(),
-        &[
-            "-cert",
-            &cert,
-            "-key",
-            &key,
-            "-tls1_2",
-            "-cipher",
-            "AES128-SHA:@SECLEVEL=0",
-        ],
+    let (t, sha1) = fetch_single(
+        "exch2010.contoso.local",
+        &["-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0"],
     );
-    let t = fetch_ok(&[&format!("127.0.0.1:{port}")]);
     assert_eq!(t["protocol"], "TLS 1.2");
     assert_eq!(t["cipher"], "TLS_RSA_WITH_AES_128_CBC_SHA");
-    assert_eq!(chain_sha1(&t), vec![openssl_sha1(&cert, false)]);
+    assert_eq!(chain_sha1(&t), vec![sha1]);
 }
 
 #[test]
@@ -388,13 +367,10 @@ fn tls13_only_server_falls_back_to_rustls() {
     if !tools() {
         return;
     }
-    let fx = Fx::new();
-    let (cert, key) = fx.selfsigned("c", "exch2019.contoso.local", "DNS:exch2019.contoso.local");
-    let (_s, port) = s_server(fx.dir.path(), &["-cert", &cert, "-key", &key, "-tls1_3"]);
-    let t = fetch_ok(&[&format!("127.0.0.1:{port}")]);
+    let (t, sha1) = fetch_single("exch2019.contoso.local", &["-tls1_3"]);
     assert_eq!(t["protocol"], "TLS 1.3");
     assert_eq!(t["engine"], "rustls");
-    assert_eq!(chain_sha1(&t), vec![openssl_sha1(&cert, false)]);
+    assert_eq!(chain_sha1(&t), vec![sha1]);
 }
 
 #[test]
