@@ -1,0 +1,285 @@
+//! The bundle's files, rendered in memory from a [`Plan`].
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::plan::{Item, Plan};
+use super::{BuildError, Files, POLICY_FILE, REMOVE_REG, SUMS_FILE, TRUST_REG, printable};
+use crate::audit::{self, Row};
+use crate::cert::Certificate;
+use crate::gpo;
+use crate::policy;
+use crate::regfile::{self, RegKey};
+use crate::store::{self, Store};
+use crate::template::Templates;
+
+/// Render every file of the bundle, SHA256SUMS last.
+pub fn render(plan: &Plan, templates: &Templates) -> Result<Files, BuildError> {
+    let mut files = Files::new();
+    let meta = &plan.meta;
+    let backup_dir = format!("gpo-backup/{}", gpo::braced_upper(&meta.backup_id));
+    let registry_pol = policy::write(&plan.entries);
+
+    files.insert(
+        "gpo-backup/manifest.xml".into(),
+        gpo::backup::manifest_xml(&[meta]),
+    );
+    files.insert(
+        format!("{backup_dir}/Backup.xml"),
+        gpo::backup::backup_xml(meta),
+    );
+    files.insert(
+        format!("{backup_dir}/bkupInfo.xml"),
+        gpo::backup::bkup_info_xml(meta),
+    );
+    let report_certs: Vec<gpo::report::ReportCert> = plan
+        .items
+        .iter()
+        .map(|i| gpo::report::ReportCert {
+            store: i.store,
+            cert: &i.cert,
+            blob: &i.blob,
+        })
+        .collect();
+    let registry_keys: Vec<String> = plan
+        .entries
+        .iter()
+        .filter(|e| e.value.is_empty() && gpo::report::is_unrecognised_store_key(&e.key))
+        .map(|e| e.key.clone())
+        .collect();
+    files.insert(
+        format!("{backup_dir}/gpreport.xml"),
+        gpo::report::gpreport_xml(meta, &report_certs, &registry_keys),
+    );
+    files.insert(
+        format!("{backup_dir}/DomainSysvol/GPO/Machine/registry.pol"),
+        registry_pol.clone(),
+    );
+    files.insert(POLICY_FILE.into(), registry_pol.clone());
+
+    let machine_key = |i: &Item| {
+        format!(
+            r"HKEY_LOCAL_MACHINE\{}\{}\Certificates\{}",
+            store::MACHINE_ROOT,
+            i.store.machine_name(),
+            i.cert.thumbprint()
+        )
+    };
+    let trust: Vec<RegKey> = plan
+        .items
+        .iter()
+        .map(|i| RegKey::Set {
+            path: machine_key(i),
+            values: vec![("Blob".into(), i.blob.clone())],
+        })
+        .collect();
+    let remove: Vec<RegKey> = plan
+        .items
+        .iter()
+        .map(|i| RegKey::Delete {
+            path: machine_key(i),
+        })
+        .collect();
+    files.insert(TRUST_REG.into(), regfile::write(&trust));
+    files.insert(REMOVE_REG.into(), regfile::write(&remove));
+
+    for i in &plan.items {
+        let t = i.cert.thumbprint();
+        files.insert(format!("certs/{t}.cer"), i.cert.der.clone());
+        files.insert(format!("certs/{t}.pem"), pem(&i.cert.der).into_bytes());
+    }
+    let ders: Vec<&[u8]> = plan.items.iter().map(|i| i.cert.der.as_slice()).collect();
+    files.insert("certs/certificates.p7b".into(), crate::pkcs7::encode(&ders));
+
+    let ctx = template_context(plan, &backup_dir, &registry_pol);
+    for name in ["Deploy-CertGpo.ps1", "Remove-CertGpo.ps1"] {
+        // Windows PowerShell 5.1 reads a BOM-less script as the ANSI code page, which
+        // would garble a non-ASCII GPO name; a UTF-8 BOM makes it read UTF-8.
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend(crlf(&templates.render(name, &ctx)?).into_bytes());
+        files.insert(format!("scripts/{name}"), bytes);
+    }
+    files.insert(
+        "scripts/Publish-ToActiveDirectory.cmd".into(),
+        crlf(&templates.render("Publish-ToActiveDirectory.cmd", &ctx)?).into_bytes(),
+    );
+    files.insert(
+        "README.txt".into(),
+        crlf(&templates.render("README.txt", &ctx)?).into_bytes(),
+    );
+
+    let rows = report_rows(plan);
+    files.insert(
+        "report/certificates.json".into(),
+        audit::to_json(&rows, plan.as_of),
+    );
+    files.insert("report/certificates.csv".into(), audit::to_csv(&rows));
+    let certs: Vec<&Certificate> = plan.items.iter().map(|i| &i.cert).collect();
+    files.insert(
+        "report/report.html".into(),
+        audit::to_html(
+            templates,
+            &rows,
+            &certs,
+            &format!("certgpo bundle: {}", meta.display_name),
+            &format!(
+                "GPO {} in {}, backup {}",
+                gpo::braced_upper(&meta.gpo_guid),
+                meta.domain,
+                gpo::braced_upper(&meta.backup_id)
+            ),
+            plan.as_of,
+        )?,
+    );
+
+    seal(&mut files);
+    Ok(files)
+}
+
+/// (Re)write SHA256SUMS over every other file of the bundle.
+pub fn seal(files: &mut Files) {
+    files.remove(SUMS_FILE);
+    let sums: String = files
+        .iter()
+        .map(|(path, bytes)| {
+            format!(
+                "{}  {path}\n",
+                crate::hex::upper(&Sha256::digest(bytes)).to_ascii_lowercase()
+            )
+        })
+        .collect();
+    files.insert(SUMS_FILE.into(), sums.into_bytes());
+}
+
+fn report_rows(plan: &Plan) -> Vec<Row> {
+    plan.items
+        .iter()
+        .map(|i| {
+            let mut extra = Vec::new();
+            if i.store == Store::Root && !i.cert.self_signed {
+                extra.push("in Root but not self-signed".to_string());
+            }
+            let mut row = Row::new(
+                &i.cert,
+                &plan.meta.display_name,
+                i.store.registry_name(),
+                extra,
+                plan.as_of,
+            );
+            row.trusted_for = plan
+                .options
+                .extras
+                .purposes
+                .iter()
+                .map(|o| o.to_string())
+                .collect();
+            row.friendly_name = plan.options.extras.friendly_name.clone();
+            row
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct CertContext {
+    store_name: &'static str,
+    store_console: &'static str,
+    subject: String,
+    thumbprint: String,
+    sha256: String,
+    not_before: String,
+    not_after: String,
+    purposes: String,
+    verify_command: String,
+    removed_command: String,
+    /// certutil -dspublish's type for this store, empty when AD has no equivalent.
+    dspublish: &'static str,
+}
+
+fn template_context(plan: &Plan, backup_dir: &str, registry_pol: &[u8]) -> tera::Context {
+    let certs: Vec<CertContext> = plan
+        .items
+        .iter()
+        .map(|i| {
+            let path = format!(
+                r"Cert:\LocalMachine\{}\{}",
+                i.store.registry_name(),
+                i.cert.thumbprint()
+            );
+            CertContext {
+                store_name: i.store.registry_name(),
+                store_console: i.store.console_name(),
+                subject: printable(&i.cert.subject),
+                thumbprint: i.cert.thumbprint(),
+                sha256: i.cert.sha256_hex(),
+                not_before: audit::date_time(i.cert.not_before),
+                not_after: audit::date_time(i.cert.not_after),
+                purposes: plan
+                    .options
+                    .extras
+                    .purposes
+                    .iter()
+                    .map(|o| o.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                verify_command: format!("    Get-ChildItem {path}"),
+                removed_command: format!("    Test-Path {path}   # expect False"),
+                dspublish: match i.store {
+                    Store::Root => "RootCA",
+                    Store::Ca => "SubCA",
+                    _ => "",
+                },
+            }
+        })
+        .collect();
+    let meta = &plan.meta;
+    let mut ctx = tera::Context::new();
+    ctx.insert("version", env!("CARGO_PKG_VERSION"));
+    ctx.insert("gpo_name", &meta.display_name);
+    ctx.insert("gpo_guid", &gpo::braced_upper(&meta.gpo_guid));
+    ctx.insert("backup_id", &gpo::braced_upper(&meta.backup_id));
+    ctx.insert("domain", &meta.domain);
+    ctx.insert("timestamp", &audit::date_time(meta.time));
+    ctx.insert("certs", &certs);
+    let rel = backup_dir.trim_start_matches("gpo-backup/");
+    ctx.insert(
+        "policy_rel",
+        &format!(r"{rel}\DomainSysvol\GPO\Machine\registry.pol"),
+    );
+    ctx.insert(
+        "policy_sha256",
+        &crate::hex::upper(&Sha256::digest(registry_pol)),
+    );
+    ctx
+}
+
+/// Windows tools expect CRLF in scripts and text files.
+fn crlf(s: &str) -> String {
+    s.replace("\r\n", "\n").replace('\n', "\r\n")
+}
+
+/// PEM with 64-column base64 lines, as `openssl x509` writes it.
+pub fn pem(der: &[u8]) -> String {
+    use base64::Engine;
+    let flat = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in flat.as_bytes().chunks(64) {
+        // Base64 output is ASCII, so every chunk is valid UTF-8.
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_lines_are_64_columns() {
+        let p = pem(&[0u8; 100]);
+        assert!(p.starts_with("-----BEGIN CERTIFICATE-----\n"));
+        assert_eq!(p.lines().nth(1).map(str::len), Some(64));
+        assert!(p.ends_with("-----END CERTIFICATE-----\n"));
+    }
+}
