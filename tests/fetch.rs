@@ -494,8 +494,8 @@ fn postfix_smtp_and_submission_starttls() {
     if !tools() || !common::require("postconf", &["-h", "mail_version"]) {
         return;
     }
-    if !is_root() {
-        eprintln!("\n!!!! SKIPPED: postfix needs root to start !!!!\n");
+    if !common::is_root() {
+        common::skip("postfix needs root to start");
         return;
     }
     let fx = Fx::new();
@@ -988,13 +988,6 @@ fn bad_targets_and_pins_are_usage_errors() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 fn build(args: &[&str]) -> std::process::Output {

@@ -25,13 +25,25 @@ pub fn require(tool: &str, probe: &[&str]) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        let msg = format!("required tool `{tool}` is not available (run .ci/run to install it)");
-        if in_ci() {
-            panic!("{msg}");
-        }
-        eprintln!("\n!!!! SKIPPED: {msg} !!!!\n");
+        skip(&format!(
+            "required tool `{tool}` is not available (run .ci/run to install it)"
+        ));
     }
     ok
+}
+
+/// Say loudly that a test cannot run here; under `CI=true` that is a failure.
+pub fn skip(msg: &str) {
+    assert!(!in_ci(), "{msg}");
+    eprintln!("\n!!!! SKIPPED: {msg} !!!!\n");
+}
+
+/// True when the tests run as root (needed to start postfix and a Samba AD DC).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// The certgpo binary under test.
