@@ -16,9 +16,10 @@ use crate::bundle::{self, Files, Item, Options, Plan};
 use crate::cert::{Certificate, Origin};
 use crate::exit::Failure;
 use crate::gpo::read::{self as gpo_read, BackupInst, BackupXml};
+use crate::gpo::{EFS_CSE, PKI_TOOL, PKI_TOOL_DEFAULT_DOMAIN, REGISTRY_CSE};
 use crate::inspect::InspectError;
 use crate::inspect::tree::Tree;
-use crate::inspect::walk::{self, EFS_CSE, PKI_TOOL, PKI_TOOL_DEFAULT_DOMAIN, REGISTRY_CSE};
+use crate::inspect::walk;
 use crate::policy::{self, Entry};
 use crate::store::{self, Store};
 

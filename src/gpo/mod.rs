@@ -11,6 +11,12 @@ use uuid::Uuid;
 
 /// Registry client-side extension (MS-GPREG 1.9).
 pub const REGISTRY_CSE: &str = "{35378EAC-683F-11D2-A89A-00C04FBBCFA2}";
+/// EFS Recovery client-side extension, which GPMC pairs with Public Key Policies (MS-GPEF 1.9).
+pub const EFS_CSE: &str = "{B1BE8D72-6EAC-11D2-A4EA-00C04F79F83A}";
+/// The Public Key Policies snap-in's tool GUID for computer settings (MS-GPEF 1.9).
+pub const PKI_TOOL: &str = "{53D6AB1D-2488-11D1-A28C-00C04FB94F17}";
+/// The tool GUID the Default Domain Policy uses instead (spec §2.4).
+pub const PKI_TOOL_DEFAULT_DOMAIN: &str = "{53D6AB1B-2488-11D1-A28C-00C04FB94F17}";
 /// GPMC's catch-all for files no extension claims.
 pub const UNKNOWN_EXTENSION: &str = "{F15C46CD-82A0-4C2D-A210-5D0D3182A418}";
 /// Exactly what GPMC registers when Public Key Policies are saved (spec §2.4): the
@@ -85,6 +91,14 @@ pub fn gpmc_time(t: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extension_list_is_built_from_the_guids() {
+        assert_eq!(
+            MACHINE_EXTENSION_GUIDS,
+            format!("[{REGISTRY_CSE}{PKI_TOOL}][{EFS_CSE}{PKI_TOOL}]")
+        );
+    }
 
     #[test]
     fn cdata_cannot_be_closed_early() {

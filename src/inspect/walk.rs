@@ -16,16 +16,10 @@ use super::tree::Tree;
 use crate::blob::{self, ParsedBlob};
 use crate::cert::Certificate;
 use crate::gpo::read as gpo;
+use crate::gpo::{EFS_CSE, PKI_TOOL, PKI_TOOL_DEFAULT_DOMAIN, REGISTRY_CSE};
 use crate::policy::{self, Action, REG_BINARY};
 use crate::regfile::parse::{self as reg, ValueData};
 use crate::store::Store;
-
-/// Registry CSE, EFS Recovery CSE, and the Public Key Policies tool (spec §2.4).
-pub const REGISTRY_CSE: &str = "{35378EAC-683F-11D2-A89A-00C04FBBCFA2}";
-pub const EFS_CSE: &str = "{B1BE8D72-6EAC-11D2-A4EA-00C04F79F83A}";
-pub const PKI_TOOL: &str = "{53D6AB1D-2488-11D1-A28C-00C04FB94F17}";
-/// The tool GUID the Default Domain Policy uses instead (spec §2.4).
-pub const PKI_TOOL_DEFAULT_DOMAIN: &str = "{53D6AB1B-2488-11D1-A28C-00C04FB94F17}";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Options {
