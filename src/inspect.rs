@@ -489,12 +489,7 @@ fn extract(inv: &Inventory, dir: &Path) -> Result<usize, InspectError> {
             continue;
         }
         let path: PathBuf = dir.join(format!("{thumb}.cer"));
-        // Temp file then rename: a reader of DIR never sees half a certificate.
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_err(dir))?;
-        tmp.write_all(&cert.der).map_err(write_err(&path))?;
-        tmp.persist(&path)
-            .map_err(|e| e.error)
-            .map_err(write_err(&path))?;
+        crate::atomic::write_file(&path, &cert.der).map_err(write_err(&path))?;
     }
     Ok(done.len())
 }

@@ -4,6 +4,7 @@
 //! registry Blob, `policy` registry.pol, `regfile` .reg files, `gpo` the GPMC backup
 //! XML and report, `audit` the JSON/CSV/HTML reports, `bundle` puts a bundle together.
 
+pub mod atomic;
 pub mod audit;
 pub mod base;
 pub mod blob;

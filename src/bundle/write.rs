@@ -1,7 +1,7 @@
 //! Putting a bundle on disk: atomically, and as a deterministic zip.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{BuildError, Files};
 
@@ -31,10 +31,7 @@ pub fn write_dir(files: &Files, out: &Path, force: bool) -> Result<(), BuildErro
         move |source| BuildError::Io { path, source }
     };
     check_out(out, force)?;
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let parent = crate::atomic::parent_dir(out);
     std::fs::create_dir_all(&parent).map_err(io(&parent))?;
     let tmp = tempfile::Builder::new()
         .prefix(".certgpo-build-")
@@ -93,16 +90,8 @@ pub(super) fn check_out(out: &Path, force: bool) -> Result<(), BuildError> {
 
 /// Write a file atomically (temporary file beside it, then rename).
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let io = |source| BuildError::Io {
+    crate::atomic::write_file(path, bytes).map_err(|source| BuildError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(&parent).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    })
 }
