@@ -10,7 +10,8 @@ use serde::Serialize;
 use crate::cli::DiffArgs;
 use crate::exit::{Failure, code};
 use crate::inspect::InspectError;
-use crate::inspect::walk::{self, Inventory, Item};
+use crate::inspect::inventory::{self, Inventory, Item};
+use crate::inspect::walk;
 
 /// What `diff` compares of one certificate in one store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,7 +232,7 @@ fn eku_name(oid: &str) -> String {
 }
 
 pub fn run(args: DiffArgs) -> Result<u8, Failure> {
-    let opts = walk::Options::default();
+    let opts = inventory::Options::default();
     let old = walk::read_inputs(std::slice::from_ref(&args.old), opts)?;
     let new = walk::read_inputs(std::slice::from_ref(&args.new), opts)?;
     for w in old.warnings.iter().chain(&new.warnings) {

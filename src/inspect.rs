@@ -1,6 +1,7 @@
 //! `certgpo inspect`: every certificate in any input, where it was found, its
 //! details and findings, and what is wrong with the containers that hold it.
 
+pub mod inventory;
 pub mod tree;
 pub mod walk;
 
@@ -12,7 +13,7 @@ use time::OffsetDateTime;
 
 use crate::cli::InspectArgs;
 use crate::exit::{Failure, code};
-use walk::{Inventory, Item};
+use inventory::{Inventory, Item};
 
 /// Everything that stops `inspect` (and the commands built on its walker).
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +77,7 @@ impl From<InspectError> for Failure {
 pub fn run(args: InspectArgs) -> Result<u8, Failure> {
     let inv = walk::read_inputs(
         &args.paths,
-        walk::Options {
+        inventory::Options {
             settings: args.settings,
         },
     )?;
@@ -137,7 +138,7 @@ pub struct CertView {
     pub eku_restriction: Option<Vec<String>>,
     /// Blob property ids in order, by name.
     pub blob_properties: Vec<String>,
-    pub location: walk::Location,
+    pub location: inventory::Location,
     pub findings: Vec<FindingView>,
 }
 
@@ -219,12 +220,12 @@ fn tag<T: Serialize>(v: &T) -> String {
 #[derive(Serialize)]
 struct Report<'a> {
     certificates: Vec<CertView>,
-    notes: &'a [walk::Note],
-    removals: &'a [walk::Removal],
-    backups: &'a [walk::BackupSummary],
-    files: &'a [walk::FileSummary],
+    notes: &'a [inventory::Note],
+    removals: &'a [inventory::Removal],
+    backups: &'a [inventory::BackupSummary],
+    files: &'a [inventory::FileSummary],
     #[serde(skip_serializing_if = "Option::is_none")]
-    settings: Option<&'a [walk::Setting]>,
+    settings: Option<&'a [inventory::Setting]>,
     warnings: &'a [String],
 }
 

@@ -15,7 +15,8 @@ use super::{Row, date_time};
 use crate::cert::Certificate;
 use crate::cli::{AuditArgs, AuditFormat};
 use crate::exit::{Failure, code};
-use crate::inspect::walk::{self, Inventory, Item, Note};
+use crate::inspect::inventory::{self, Inventory, Item, Note};
+use crate::inspect::walk;
 use crate::template::Templates;
 
 /// What `--format` and `--output` choose between.
@@ -96,7 +97,7 @@ pub fn rows(
         let ignored = item.problems.iter().any(|p| {
             matches!(
                 p,
-                walk::Problem::KeyMismatch { .. } | walk::Problem::BlobNotBinary { .. }
+                inventory::Problem::KeyMismatch { .. } | inventory::Problem::BlobNotBinary { .. }
             )
         });
         if fails || ignored {
@@ -143,7 +144,7 @@ struct Unreadable {
 }
 
 pub fn run(args: AuditArgs) -> Result<u8, Failure> {
-    let inv = walk::read_inputs(&args.paths, walk::Options::default())?;
+    let inv = walk::read_inputs(&args.paths, inventory::Options::default())?;
     for w in &inv.warnings {
         eprintln!("warning: {w}");
     }
