@@ -176,6 +176,17 @@ pub fn to_csv(rows: &[Row]) -> Vec<u8> {
     w.into_inner().unwrap_or_default()
 }
 
+/// OIDs as the certificate console names them, the OID kept for the unusual ones.
+fn purposes(oids: &[String]) -> String {
+    oids.iter()
+        .map(|o| match crate::cert::purpose_name(o) {
+            Some(name) => name.to_string(),
+            None => o.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(Serialize)]
 struct HtmlRow<'a> {
     #[serde(flatten)]
@@ -229,12 +240,12 @@ pub fn to_html(
             findings_text: r.findings.join("; "),
             sans_text: r.sans.join(", "),
             eku_text: if r.trusted_for.is_empty() {
-                r.eku.join(", ")
+                purposes(&r.eku)
             } else {
                 format!(
                     "{} (trusted only for: {})",
-                    r.eku.join(", "),
-                    r.trusted_for.join(", ")
+                    purposes(&r.eku),
+                    purposes(&r.trusted_for)
                 )
             },
         })

@@ -278,6 +278,22 @@ pub const OID_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
 pub const OID_EMAIL: &str = "1.3.6.1.5.5.7.3.4";
 pub const OID_TIME_STAMPING: &str = "1.3.6.1.5.5.7.3.8";
 
+/// The name Windows shows for a well-known extended key usage OID.
+pub fn purpose_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.5.29.37.0" => "Any Purpose",
+        OID_SERVER_AUTH => "Server Authentication",
+        OID_CLIENT_AUTH => "Client Authentication",
+        OID_CODE_SIGNING => "Code Signing",
+        OID_EMAIL => "Secure Email",
+        OID_TIME_STAMPING => "Time Stamping",
+        "1.3.6.1.5.5.7.3.9" => "OCSP Signing",
+        "1.3.6.1.4.1.311.20.2.2" => "Smart Card Logon",
+        "1.3.6.1.4.1.311.10.3.12" => "Document Signing",
+        _ => return None,
+    })
+}
+
 /// A fact about a certificate that an admin should see before trusting it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
