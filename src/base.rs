@@ -242,7 +242,7 @@ impl Base {
                 if drop_expired {
                     plan.notes.push(format!(
                         "{thumb} ({}) in the base expired on {}: dropped (--drop-expired)",
-                        bundle::printable(&c.subject_display),
+                        crate::text::printable(&c.subject_display),
                         c.not_after.date()
                     ));
                     removed.insert(thumb);
@@ -250,7 +250,7 @@ impl Base {
                 }
                 plan.warnings.push(format!(
                     "{thumb} ({}) in the base expired on {}: kept as it is (--remove {thumb} or --drop-expired takes it out)",
-                    bundle::printable(&c.subject_display),
+                    crate::text::printable(&c.subject_display),
                     c.not_after.date()
                 ));
             }

@@ -26,6 +26,7 @@ pub mod policy;
 pub mod regfile;
 pub mod store;
 pub mod template;
+pub mod text;
 
 use cli::{Cli, Command};
 pub use exit::Failure;

@@ -185,8 +185,8 @@ pub fn trust_anchor(c: &Capture) -> Result<&Certificate, PinError> {
         _ => Err(PinError::NoTrustAnchor {
             target: c.target.input.clone(),
             thumbprint: leaf.thumbprint(),
-            subject: crate::bundle::printable(&leaf.subject),
-            issuer: crate::bundle::printable(&leaf.issuer),
+            subject: crate::text::printable(&leaf.subject),
+            issuer: crate::text::printable(&leaf.issuer),
         }),
     }
 }
@@ -248,7 +248,7 @@ pub fn approve(
                     lock: policy.lock_path.display().to_string(),
                     pinned: entry.sha1.clone(),
                     now: anchor.thumbprint(),
-                    subject: crate::bundle::printable(&anchor.subject),
+                    subject: crate::text::printable(&anchor.subject),
                 });
             }
         }
@@ -259,7 +259,7 @@ pub fn approve(
                 "warning: {}: trusting {} ({}) on first use, without a pin",
                 c.target.input,
                 anchor.thumbprint(),
-                crate::bundle::printable(&anchor.subject_display)
+                crate::text::printable(&anchor.subject_display)
             );
             "trust-on-first-use"
         } else if interactive() {
@@ -296,7 +296,7 @@ fn interactive() -> bool {
 
 /// Ask on the terminal, showing both fingerprints and where to compare them.
 pub fn ask(c: &Capture, anchor: &Certificate) -> Result<bool, PinError> {
-    let p = crate::bundle::printable;
+    let p = crate::text::printable;
     let leaf = c.leaf();
     eprintln!("\n{} presented:", c.target.input);
     eprintln!("  Subject:    {}", p(&leaf.subject));

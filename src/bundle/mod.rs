@@ -29,6 +29,7 @@ use crate::cli::BuildArgs;
 use crate::exit::Failure;
 use crate::gpo;
 use crate::template::{TemplateError, Templates};
+use crate::text::printable;
 
 /// The GPO name used when `--gpo-name` is not given.
 pub const DEFAULT_GPO_NAME: &str = "certgpo - Trusted Certificates";
@@ -112,14 +113,6 @@ impl From<BuildError> for Failure {
         }
         f
     }
-}
-
-/// Certificate text for a terminal or a text file: control characters (which a
-/// hostile certificate may carry) become U+FFFD.
-pub fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-        .collect()
 }
 
 /// The bundle's files, by relative path with `/` separators, sorted.

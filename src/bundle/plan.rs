@@ -7,13 +7,14 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{BuildError, printable};
+use super::BuildError;
 use crate::audit;
 use crate::blob::{self, BlobStyle, Extras};
 use crate::cert::{Certificate, Loaded, Origin};
 use crate::gpo::GpoMeta;
 use crate::policy::{self, Entry};
 use crate::store::{self, Store, StoreChoice};
+use crate::text::printable;
 
 /// Namespace of every GUID certgpo derives (UUID v5), so that the same inputs give the
 /// same GPO and backup ids on every run and machine.

@@ -4,7 +4,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::plan::{Item, Plan};
-use super::{BuildError, Files, POLICY_FILE, REMOVE_REG, SUMS_FILE, TRUST_REG, printable};
+use super::{BuildError, Files, POLICY_FILE, REMOVE_REG, SUMS_FILE, TRUST_REG};
 use crate::audit::{self, Row};
 use crate::cert::Certificate;
 use crate::gpo;
@@ -12,6 +12,7 @@ use crate::policy;
 use crate::regfile::{self, RegKey};
 use crate::store::{self, Store};
 use crate::template::Templates;
+use crate::text::printable;
 
 /// Render every file of the bundle, SHA256SUMS last.
 pub fn render(plan: &Plan, templates: &Templates) -> Result<Files, BuildError> {

@@ -1,0 +1,88 @@
+//! Text for people: certificate names, GPO names and file contents are chosen by
+//! whoever made the certificate or the file, and may carry control characters (an
+//! ANSI escape sequence can rewrite what a terminal shows, e.g. a thumbprint). Every
+//! human-readable output goes through here; JSON and CSV have their own escaping.
+
+use std::io::{self, Write};
+
+/// A single value for a terminal or a text file: every control character becomes U+FFFD.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
+/// Whole lines of human output: as [`printable`], but newlines and tabs stay.
+pub fn lines(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// A writer that passes human output through [`lines`], one line at a time, so that a
+/// long listing is never held in memory whole. Call [`Write::flush`] at the end.
+pub struct Terminal<W: Write> {
+    inner: W,
+    line: Vec<u8>,
+}
+
+impl<W: Write> Terminal<W> {
+    pub fn new(inner: W) -> Terminal<W> {
+        Terminal {
+            inner,
+            line: Vec::new(),
+        }
+    }
+
+    fn emit(&mut self) -> io::Result<()> {
+        // A line ends at '\n', which never falls inside a UTF-8 sequence.
+        let text = lines(&String::from_utf8_lossy(&self.line));
+        self.line.clear();
+        self.inner.write_all(text.as_bytes())
+    }
+}
+
+impl<W: Write> Write for Terminal<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        for part in buf.split_inclusive(|b| *b == b'\n') {
+            self.line.extend_from_slice(part);
+            if part.ends_with(b"\n") {
+                self.emit()?;
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.line.is_empty() {
+            self.emit()?;
+        }
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_neutralised() {
+        assert_eq!(printable("a\u{1b}[31mb\nc"), "a\u{FFFD}[31mb\u{FFFD}c");
+        assert_eq!(lines("a\u{1b}b\tc\n\u{9b}d"), "a\u{FFFD}b\tc\n\u{FFFD}d");
+        let mut out = Terminal::new(Vec::new());
+        write!(out, "x\u{1b}[2J").unwrap();
+        writeln!(out, "y").unwrap();
+        write!(out, "tail\u{7}").unwrap();
+        out.flush().unwrap();
+        assert_eq!(
+            String::from_utf8(out.inner).unwrap(),
+            "x\u{FFFD}[2Jy\ntail\u{FFFD}"
+        );
+    }
+}
