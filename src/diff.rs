@@ -251,7 +251,8 @@ pub fn run(args: DiffArgs) -> Result<u8, Failure> {
             .map_err(std::io::Error::other)
             .and_then(|()| writeln!(out))
     } else {
-        write_text(&mut out, &diff)
+        let mut out = crate::text::Terminal::new(&mut out);
+        write_text(&mut out, &diff).and_then(|()| out.flush())
     };
     written.map_err(|source| InspectError::Write {
         path: "standard output".into(),

@@ -94,7 +94,8 @@ pub fn run(args: InspectArgs) -> Result<u8, Failure> {
     } else if args.csv {
         write_csv(&mut out, &inv, now)
     } else {
-        write_text(&mut out, &inv, now, args.settings)
+        let mut out = crate::text::Terminal::new(&mut out);
+        write_text(&mut out, &inv, now, args.settings).and_then(|()| out.flush())
     };
     written.map_err(|source| InspectError::Write {
         path: "standard output".into(),

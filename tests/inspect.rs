@@ -749,3 +749,56 @@ fn folder_of_backups_with_and_without_manifest() {
             .contains("{D1DE50B0-DF95-405B-B2DA-6C16CBB6BF54}")
     );
 }
+
+/// A certificate name is chosen by whoever made the certificate: an ANSI escape in it
+/// must not reach the admin's terminal through any human-readable listing.
+#[test]
+fn control_characters_in_names_never_reach_the_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = rcgen::CertificateParams::new(vec!["evil.contoso.local".to_string()]).unwrap();
+    p.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        rcgen::DnValue::Utf8String("evil\u{1b}[2J\u{1b}[31mFAKE\u{9b}1m".into()),
+    );
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = tmp.path().join("evil.cer");
+    std::fs::write(&cert, p.self_signed(&key).unwrap().der()).unwrap();
+    let bundle = tmp.path().join("b");
+    let no_controls = |what: &str, bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{what} printed a control character: {text:?}"
+        );
+    };
+    let mut build = certgpo();
+    build.args(["build", "--domain", "c.local", "--cert"]);
+    build.arg(&cert).arg("--out").arg(&bundle);
+    let mut inspect = certgpo();
+    inspect.arg("inspect").arg(&cert);
+    let mut audit = certgpo();
+    audit.arg("audit").arg(&cert);
+    let mut diff = certgpo();
+    diff.arg("diff")
+        .arg(&bundle)
+        .arg(data("nsa-cert/root-certs-pem"));
+    for (what, mut cmd) in [
+        ("build", build),
+        ("inspect", inspect),
+        ("audit", audit),
+        ("diff", diff),
+    ] {
+        let out = cmd.output().unwrap();
+        no_controls(what, &out.stdout);
+        no_controls(what, &out.stderr);
+        if what != "build" {
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains("FAKE"),
+                "{what} lists the certificate"
+            );
+        }
+    }
+}

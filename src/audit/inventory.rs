@@ -227,7 +227,14 @@ pub fn run(args: AuditArgs) -> Result<u8, Failure> {
             super::to_html(&templates, &rows, &certs, "certgpo audit", &subtitle, now)
                 .map_err(|e| Failure::new(format!("audit report: {e}")))?
         }
-        AuditFormat::Text => text(&rows, &unreadable, &inv.notes, &summary, args.fail_days),
+        AuditFormat::Text => crate::text::lines(&String::from_utf8_lossy(&text(
+            &rows,
+            &unreadable,
+            &inv.notes,
+            &summary,
+            args.fail_days,
+        )))
+        .into_bytes(),
     };
     match &args.output {
         Some(path) => {

@@ -304,7 +304,7 @@ pub fn run(args: DiscoverArgs) -> Result<u8, Failure> {
             let text = output::json(&found).map_err(json_failure)?;
             println!("{text}");
         } else {
-            print!("{}", output::human(&found));
+            print!("{}", crate::text::lines(&output::human(&found)));
         }
         return Ok(code::OK);
     }
@@ -323,9 +323,12 @@ pub fn run(args: DiscoverArgs) -> Result<u8, Failure> {
         let text = serde_json::to_string_pretty(&value).map_err(json_failure)?;
         println!("{text}");
     } else {
-        print!("{}", output::human(&found));
+        print!("{}", crate::text::lines(&output::human(&found)));
         println!("\nCertificates:");
-        print!("{}", crate::fetch::output::text(&results, now));
+        print!(
+            "{}",
+            crate::text::lines(&crate::fetch::output::text(&results, now))
+        );
     }
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         eprintln!("error: {e}");

@@ -453,7 +453,7 @@ pub fn run(args: FetchArgs) -> Result<u8, Failure> {
                 source,
             })?;
     } else {
-        print!("{}", output::text(&results, now));
+        print!("{}", crate::text::lines(&output::text(&results, now)));
     }
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         eprintln!("error: {e}");
