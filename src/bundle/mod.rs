@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::audit;
@@ -274,7 +273,7 @@ pub fn run(args: BuildArgs) -> Result<u8, Failure> {
                 .iter()
                 .map(|(p, b)| SummaryFile {
                     path: p.clone(),
-                    sha256: crate::hex::upper(&Sha256::digest(b)).to_ascii_lowercase(),
+                    sha256: render::file_sha256(b),
                     size: b.len(),
                 })
                 .collect(),

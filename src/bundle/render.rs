@@ -137,17 +137,17 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<Files, BuildError> {
     Ok(files)
 }
 
+/// A file's SHA-256 as `sha256sum` prints it (lower-case hex).
+pub fn file_sha256(bytes: &[u8]) -> String {
+    crate::hex::upper(&Sha256::digest(bytes)).to_ascii_lowercase()
+}
+
 /// (Re)write SHA256SUMS over every other file of the bundle.
 pub fn seal(files: &mut Files) {
     files.remove(SUMS_FILE);
     let sums: String = files
         .iter()
-        .map(|(path, bytes)| {
-            format!(
-                "{}  {path}\n",
-                crate::hex::upper(&Sha256::digest(bytes)).to_ascii_lowercase()
-            )
-        })
+        .map(|(path, bytes)| format!("{}  {path}\n", file_sha256(bytes)))
         .collect();
     files.insert(SUMS_FILE.into(), sums.into_bytes());
 }

@@ -241,16 +241,8 @@ fn walk_tree(
 /// Classify a registry key `...\SystemCertificates\<Store>\Certificates\<Thumb>`,
 /// in any hive and under the policy or the machine root.
 pub fn certificate_key(key: &str) -> Option<(String, String)> {
-    let parts: Vec<&str> = key.split('\\').filter(|p| !p.is_empty()).collect();
-    let at = parts
-        .iter()
-        .position(|p| p.eq_ignore_ascii_case("SystemCertificates"))?;
-    match &parts[at + 1..] {
-        [store, certs, thumb] if certs.eq_ignore_ascii_case("Certificates") => {
-            Some((store.to_string(), thumb.to_string()))
-        }
-        _ => None,
-    }
+    let (parent, thumb) = key.trim_end_matches('\\').rsplit_once('\\')?;
+    Some((certificates_key(parent)?, thumb.to_string()))
 }
 
 /// The store whose `Certificates` key this is (`...\SystemCertificates\<Store>\Certificates`).
