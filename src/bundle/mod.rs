@@ -205,6 +205,8 @@ pub fn run(args: BuildArgs) -> Result<u8, Failure> {
             }
         }
     }
+    // write_dir checks again at the end; checking now refuses before any fetching or
+    // rendering is done for nothing.
     check_out(&args.out, args.force)?;
     let templates = Templates::load(args.templates.as_deref()).map_err(BuildError::from)?;
     let mut loaded = cert::load_paths(&args.certs)?;
