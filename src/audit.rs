@@ -1,289 +1,329 @@
-//! Certificate inventories as JSON, CSV and a self-contained HTML page: the
-//! `report/` folder of a bundle, and the output of `inspect`/`audit`.
+//! `certgpo audit`: an inventory across many GPO backups and files, in the same
+//! JSON/CSV/HTML shapes as a bundle's `report/` (see `crate::report`): which GPO
+//! distributes which certificate to which store, duplicates across GPOs, expiry
+//! against `--warn-days`/`--fail-days`, weak keys and signatures, Root entries that
+//! are not self-signed, entries Windows ignores. Exit 1 when anything falls inside
+//! `--fail-days`, so a nightly pipeline can alarm.
 
-pub mod inventory;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::cert::{Certificate, Finding};
+use crate::cert::Certificate;
+use crate::inspect::inventory::{self, Inventory, Item, Note};
+use crate::report::{Row, date_time};
 use crate::template::{TemplateError, Templates};
 
-/// One certificate in one place (a bundle store, a GPO, a file).
-#[derive(Debug, Clone, Serialize)]
-pub struct Row {
-    /// Where it is: the GPO name, the file, or the bundle.
-    pub location: String,
-    pub store: String,
-    pub subject: String,
-    pub issuer: String,
-    pub thumbprint: String,
-    pub sha256: String,
-    pub serial: String,
-    pub not_before: String,
-    pub not_after: String,
-    pub days_left: i64,
-    pub key: String,
-    pub signature_algorithm: String,
-    pub self_signed: bool,
-    pub sans: Vec<String>,
-    /// The certificate's own extended key usage (empty: any purpose).
-    pub eku: Vec<String>,
-    /// Purposes the Blob restricts trust to (property 0x09); empty: no restriction.
-    pub trusted_for: Vec<String>,
-    pub friendly_name: Option<String>,
-    pub findings: Vec<String>,
-    /// "bad" (expired), "warn" (any other finding) or "ok".
-    pub level: &'static str,
+/// The shapes an audit report takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A line per certificate entry, for a terminal.
+    Text,
+    Json,
+    Csv,
+    /// One self-contained page: sortable table and expiry timeline.
+    Html,
 }
 
-impl Row {
-    pub fn new(
-        cert: &Certificate,
-        location: &str,
-        store: &str,
-        extra_findings: Vec<String>,
-        now: OffsetDateTime,
-    ) -> Row {
-        let findings = cert.findings(now);
-        let level = if findings
-            .iter()
-            .any(|f| matches!(f, Finding::Expired { .. }))
-        {
-            "bad"
-        } else if findings.is_empty() && extra_findings.is_empty() {
-            "ok"
-        } else {
-            "warn"
-        };
-        let mut texts: Vec<String> = findings.iter().map(ToString::to_string).collect();
-        texts.extend(extra_findings);
-        let mut sans = cert.dns_names.clone();
-        sans.extend(cert.ip_addresses.iter().cloned());
-        Row {
-            location: location.to_string(),
-            store: store.to_string(),
-            subject: cert.subject.clone(),
-            issuer: cert.issuer.clone(),
-            thumbprint: cert.thumbprint(),
-            sha256: cert.sha256_hex(),
-            serial: cert.serial.clone(),
-            not_before: date_time(cert.not_before),
-            not_after: date_time(cert.not_after),
-            days_left: cert.days_left(now),
-            key: if cert.key_bits > 0 {
-                format!("{} {}", cert.key_algorithm, cert.key_bits)
-            } else {
-                cert.key_algorithm.clone()
-            },
-            signature_algorithm: cert.signature_algorithm.clone(),
-            self_signed: cert.self_signed,
-            sans,
-            eku: cert.eku.clone(),
-            trusted_for: Vec::new(),
-            friendly_name: None,
-            findings: texts,
-            level,
+impl crate::named::Named for Format {
+    const ALL: &'static [Format] = &[Format::Text, Format::Json, Format::Csv, Format::Html];
+
+    fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Html => "html",
+        }
+    }
+
+    fn help(self) -> &'static str {
+        match self {
+            Format::Text => "A line per certificate entry, for a terminal",
+            Format::Html => "One self-contained page: sortable table and expiry timeline",
+            Format::Json | Format::Csv => "",
         }
     }
 }
 
-/// `2029-12-30T18:46:41Z`
-pub fn date_time(t: OffsetDateTime) -> String {
-    crate::gpo::gpmc_time(t) + "Z"
+impl Format {
+    /// The format a report file's extension asks for (`.json`, `.csv`, `.html`), else text.
+    pub fn from_extension(path: &std::path::Path) -> Format {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        match ext.as_deref() {
+            Some("json") => Format::Json,
+            Some("csv") => Format::Csv,
+            Some("html" | "htm") => Format::Html,
+            _ => Format::Text,
+        }
+    }
 }
 
-fn date(t: OffsetDateTime) -> String {
-    date_time(t)[..10].to_string()
+/// What the audit checks and how it reports.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Flag certificates expiring within this many days.
+    pub warn_days: i64,
+    /// Count certificates that expired or expire within this many days as failing.
+    pub fail_days: Option<i64>,
+    pub format: Format,
+}
+
+/// The rendered report, and how many entries fall inside `fail_days`.
+pub struct Audit {
+    pub report: Vec<u8>,
+    pub failing: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("audit report: {0}")]
+    Template(#[from] TemplateError),
+    #[error("audit report: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl crate::Diagnostic for AuditError {}
+
+/// Where an entry is, as the Location column shows it.
+fn location(item: &Item) -> String {
+    match &item.location.gpo {
+        Some(g) if !g.name.is_empty() => format!("GPO {} {}", g.name, g.guid),
+        _ => item.location.file.clone(),
+    }
+}
+
+/// Rows for every readable entry, with the audit's own findings added.
+pub fn rows(
+    inv: &Inventory,
+    now: OffsetDateTime,
+    warn_days: i64,
+    fail_days: Option<i64>,
+) -> (Vec<Row>, Vec<&Certificate>) {
+    // thumbprint+store → every location holding it, for the duplicate finding.
+    let mut places: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for item in &inv.items {
+        if let Some(c) = &item.cert {
+            places
+                .entry((c.thumbprint(), item.store_label()))
+                .or_default()
+                .push(location(item));
+        }
+    }
+    let mut rows = Vec::new();
+    let mut certs = Vec::new();
+    for item in &inv.items {
+        let Some(cert) = &item.cert else { continue };
+        let days = cert.days_left(now);
+        let mut extra: Vec<String> = item.problems.iter().map(ToString::to_string).collect();
+        let fails = fail_days.is_some_and(|f| days <= f);
+        if !fails && (0..=warn_days).contains(&days) && days >= crate::cert::EXPIRY_WARNING_DAYS {
+            // cert::findings already reports the 60-day window; this is the wider one.
+            extra.push(format!(
+                "expires in {days} days (within --warn-days {warn_days})"
+            ));
+        }
+        if let Some(f) = fail_days
+            && fails
+            && days >= 0
+        {
+            extra.push(format!("expires in {days} days (within --fail-days {f})"));
+        }
+        let here = location(item);
+        let others: Vec<&String> = places
+            .get(&(cert.thumbprint(), item.store_label()))
+            .map(|v| v.iter().filter(|p| **p != here).collect())
+            .unwrap_or_default();
+        if !others.is_empty() {
+            let mut o: Vec<&str> = others.iter().map(|s| s.as_str()).collect();
+            o.dedup();
+            extra.push(format!("duplicate: also in {}", o.join(", ")));
+        }
+        let mut row = Row::new(cert, &here, &item.store_label(), extra, now);
+        row.friendly_name = item.blob.as_ref().and_then(|b| b.friendly_name());
+        row.trusted_for = item.blob.as_ref().and_then(|b| b.eku()).unwrap_or_default();
+        let ignored = item.problems.iter().any(|p| {
+            matches!(
+                p,
+                inventory::Problem::KeyMismatch { .. } | inventory::Problem::BlobNotBinary { .. }
+            )
+        });
+        if fails || ignored {
+            row.level = "bad";
+        }
+        rows.push(row);
+        certs.push(cert);
+    }
+    (rows, certs)
 }
 
 #[derive(Serialize)]
-struct JsonReport<'a> {
+struct Summary {
+    certificate_entries: usize,
+    distinct_certificates: usize,
+    gpo_backups: usize,
+    expired: usize,
+    within_warn_days: usize,
+    within_fail_days: usize,
+    with_findings: usize,
+    unreadable_entries: usize,
+    container_findings: usize,
+}
+
+#[derive(Serialize)]
+struct JsonAudit<'a> {
     generator: String,
     as_of: String,
+    warn_days: i64,
+    fail_days: Option<i64>,
+    summary: Summary,
     certificates: &'a [Row],
-}
-
-pub fn to_json(rows: &[Row], now: OffsetDateTime) -> Vec<u8> {
-    let report = JsonReport {
-        generator: format!("certgpo {}", env!("CARGO_PKG_VERSION")),
-        as_of: date(now),
-        certificates: rows,
-    };
-    // Serializing plain strings and numbers cannot fail.
-    let mut out = serde_json::to_vec_pretty(&report).unwrap_or_default();
-    out.push(b'\n');
-    out
-}
-
-pub const CSV_HEADERS: [&str; 17] = [
-    "location",
-    "store",
-    "subject",
-    "issuer",
-    "thumbprint",
-    "sha256",
-    "serial",
-    "not_before",
-    "not_after",
-    "days_left",
-    "key",
-    "signature_algorithm",
-    "self_signed",
-    "sans",
-    "eku",
-    "trusted_for",
-    "findings",
-];
-
-/// RFC 4180 CSV. Cells that a spreadsheet would run as a formula (`= + - @` first)
-/// get a leading `'`, the OWASP advice against CSV injection: a certificate subject
-/// is attacker-chosen text.
-pub fn to_csv(rows: &[Row]) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    let safe = |s: &str| -> String {
-        if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-            format!("'{s}")
-        } else {
-            s.to_string()
-        }
-    };
-    // Writing into a Vec cannot fail.
-    let _ = w.write_record(CSV_HEADERS);
-    for r in rows {
-        let _ = w.write_record([
-            safe(&r.location),
-            safe(&r.store),
-            safe(&r.subject),
-            safe(&r.issuer),
-            r.thumbprint.clone(),
-            r.sha256.clone(),
-            r.serial.clone(),
-            r.not_before.clone(),
-            r.not_after.clone(),
-            r.days_left.to_string(),
-            safe(&r.key),
-            safe(&r.signature_algorithm),
-            r.self_signed.to_string(),
-            safe(&r.sans.join(" ")),
-            safe(&r.eku.join(" ")),
-            safe(&r.trusted_for.join(" ")),
-            safe(&r.findings.join("; ")),
-        ]);
-    }
-    w.into_inner().unwrap_or_default()
-}
-
-/// OIDs as the certificate console names them, the OID kept for the unusual ones.
-fn purposes(oids: &[String]) -> String {
-    oids.iter()
-        .map(|o| match crate::cert::purpose_name(o) {
-            Some(name) => name.to_string(),
-            None => o.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    /// Entries without a readable certificate (Windows ignores them).
+    unreadable: Vec<Unreadable>,
+    notes: &'a [Note],
 }
 
 #[derive(Serialize)]
-struct HtmlRow<'a> {
-    #[serde(flatten)]
-    row: &'a Row,
-    subject_short: String,
-    days_label: String,
-    start_pct: String,
-    width_pct: String,
-    findings_text: String,
-    sans_text: String,
-    eku_text: String,
+struct Unreadable {
+    location: String,
+    file: String,
+    key: Option<String>,
+    problems: Vec<String>,
 }
 
-/// The self-contained page: no external resource, a sortable table and an expiry
-/// timeline drawn with CSS on one axis from the earliest start to the latest end.
-pub fn to_html(
-    templates: &Templates,
-    rows: &[Row],
-    certs: &[&Certificate],
-    title: &str,
-    subtitle: &str,
-    now: OffsetDateTime,
-) -> Result<Vec<u8>, TemplateError> {
-    let start = certs
+/// Audit an inventory (read with `inspect::walk::read_inputs`) at `now`.
+pub fn audit(inv: &Inventory, opts: &Options, now: OffsetDateTime) -> Result<Audit, AuditError> {
+    let warn_days = opts.warn_days;
+    let (rows, certs) = rows(inv, now, warn_days, opts.fail_days);
+    let unreadable: Vec<Unreadable> = inv
+        .items
         .iter()
-        .map(|c| c.not_before)
-        .min()
-        .unwrap_or(now)
-        .min(now);
-    let end = certs
-        .iter()
-        .map(|c| c.not_after)
-        .max()
-        .unwrap_or(now)
-        .max(now);
-    let span = (end - start).whole_seconds().max(1) as f64;
-    let pct = |t: OffsetDateTime| (t - start).whole_seconds() as f64 / span * 100.0;
-    let html_rows: Vec<HtmlRow> = rows
-        .iter()
-        .zip(certs)
-        .map(|(r, c)| HtmlRow {
-            row: r,
-            subject_short: c.subject_display.clone(),
-            days_label: if r.days_left < 0 {
-                format!("expired {} days ago", -r.days_left)
-            } else {
-                format!("{} days left", r.days_left)
-            },
-            start_pct: format!("{:.2}", pct(c.not_before)),
-            width_pct: format!("{:.2}", (pct(c.not_after) - pct(c.not_before)).max(0.5)),
-            findings_text: r.findings.join("; "),
-            sans_text: r.sans.join(", "),
-            eku_text: if r.trusted_for.is_empty() {
-                purposes(&r.eku)
-            } else {
-                format!(
-                    "{} (trusted only for: {})",
-                    purposes(&r.eku),
-                    purposes(&r.trusted_for)
-                )
-            },
+        .filter(|i| i.cert.is_none())
+        .map(|i| Unreadable {
+            location: location(i),
+            file: i.location.file.clone(),
+            key: i.location.key.clone(),
+            problems: i.problems.iter().map(ToString::to_string).collect(),
         })
         .collect();
-    let mut ctx = tera::Context::new();
-    ctx.insert("title", title);
-    ctx.insert("subtitle", subtitle);
-    ctx.insert("as_of", &date(now));
-    ctx.insert("axis_start", &date(start));
-    ctx.insert("axis_end", &date(end));
-    ctx.insert("now_pct", &format!("{:.2}", pct(now)));
-    ctx.insert("rows", &html_rows);
-    ctx.insert(
-        "bad_count",
-        &rows.iter().filter(|r| r.level == "bad").count(),
-    );
-    ctx.insert(
-        "warn_count",
-        &rows.iter().filter(|r| r.level == "warn").count(),
-    );
-    ctx.insert(
-        "headers",
-        &[
-            "Location",
-            "Store",
-            "Subject",
-            "Issuer",
-            "SHA-1 thumbprint",
-            "SHA-256",
-            "Valid from",
-            "Valid to",
-            "Days left",
-            "Key",
-            "Signature",
-            "SANs",
-            "EKU",
-            "Findings",
-        ],
-    );
-    Ok(templates.render("report.html", &ctx)?.into_bytes())
+    let within = |limit: i64| {
+        rows.iter()
+            .filter(|r| (0..=limit).contains(&r.days_left))
+            .count()
+    };
+    let failing = opts
+        .fail_days
+        .map_or(0, |f| rows.iter().filter(|r| r.days_left <= f).count());
+    let mut distinct: Vec<&str> = rows.iter().map(|r| r.thumbprint.as_str()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let summary = Summary {
+        certificate_entries: inv.items.len(),
+        distinct_certificates: distinct.len(),
+        gpo_backups: inv.backups.len(),
+        expired: rows.iter().filter(|r| r.days_left < 0).count(),
+        within_warn_days: within(warn_days),
+        within_fail_days: failing,
+        with_findings: rows.iter().filter(|r| !r.findings.is_empty()).count(),
+        unreadable_entries: unreadable.len(),
+        container_findings: inv.notes.len(),
+    };
+
+    let report = match opts.format {
+        Format::Json => {
+            let report = JsonAudit {
+                generator: format!("certgpo {}", env!("CARGO_PKG_VERSION")),
+                as_of: date_time(now),
+                warn_days,
+                fail_days: opts.fail_days,
+                summary,
+                certificates: &rows,
+                unreadable,
+                notes: &inv.notes,
+            };
+            let mut v = serde_json::to_vec_pretty(&report)?;
+            v.push(b'\n');
+            v
+        }
+        Format::Csv => crate::report::to_csv(&rows),
+        Format::Html => {
+            let templates = Templates::load(None)?;
+            let mut subtitle = format!(
+                "{} GPO backup(s), {} certificate entries, {} distinct certificates; warn within {warn_days} days{}.",
+                summary.gpo_backups,
+                summary.certificate_entries,
+                summary.distinct_certificates,
+                opts.fail_days
+                    .map(|f| format!(", fail within {f} days"))
+                    .unwrap_or_default()
+            );
+            for u in &unreadable {
+                subtitle.push_str(&format!(
+                    " Ignored by Windows: {} ({}).",
+                    u.key.as_deref().unwrap_or(&u.file),
+                    u.problems.join("; ")
+                ));
+            }
+            for n in &inv.notes {
+                subtitle.push_str(&format!(" {}: {}.", n.file, n.message));
+            }
+            crate::report::to_html(&templates, &rows, &certs, "certgpo audit", &subtitle, now)?
+        }
+        Format::Text => crate::text::lines(&String::from_utf8_lossy(&text(
+            &rows,
+            &unreadable,
+            &inv.notes,
+            &summary,
+            opts.fail_days,
+        )))
+        .into_bytes(),
+    };
+    Ok(Audit { report, failing })
+}
+
+fn text(
+    rows: &[Row],
+    unreadable: &[Unreadable],
+    notes: &[Note],
+    s: &Summary,
+    fail_days: Option<i64>,
+) -> Vec<u8> {
+    let mut out = String::new();
+    for r in rows {
+        out.push_str(&format!(
+            "{:<5} {}  {:<12} {:>6}d  {}  [{}]\n",
+            r.level, r.thumbprint, r.store, r.days_left, r.subject, r.location
+        ));
+        for f in &r.findings {
+            out.push_str(&format!("        ! {f}\n"));
+        }
+    }
+    for u in unreadable {
+        out.push_str(&format!(
+            "bad   (unreadable) {} [{}]: {}\n",
+            u.key.as_deref().unwrap_or(&u.file),
+            u.location,
+            u.problems.join("; ")
+        ));
+    }
+    for n in notes {
+        out.push_str(&format!("note  {}: {}\n", n.file, n.message));
+    }
+    out.push_str(&format!(
+        "\n{} entries ({} distinct certificates) in {} GPO backup(s): {} expired, {} within --warn-days, {} with findings, {} unreadable{}\n",
+        s.certificate_entries,
+        s.distinct_certificates,
+        s.gpo_backups,
+        s.expired,
+        s.within_warn_days,
+        s.with_findings,
+        s.unreadable_entries,
+        fail_days
+            .map(|f| format!(", {} inside --fail-days {f}", s.within_fail_days))
+            .unwrap_or_default()
+    ));
+    out.into_bytes()
 }

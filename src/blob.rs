@@ -28,13 +28,31 @@ pub const SHA256_HASH: u32 = 0x6B;
 /// The registry value holds at most this many bytes (MS-GPREG 2.2.1 size field).
 pub const MAX_BLOB: usize = 65_535;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BlobStyle {
-    /// The properties GPMC writes, in GPMC's order for the store
+    /// The properties GPMC writes, in GPMC's order for the store.
     Gpmc,
-    /// The certificate element (0x20) alone
+    /// The certificate element (0x20) alone.
     Minimal,
+}
+
+impl crate::named::Named for BlobStyle {
+    const ALL: &'static [BlobStyle] = &[BlobStyle::Gpmc, BlobStyle::Minimal];
+
+    fn name(self) -> &'static str {
+        match self {
+            BlobStyle::Gpmc => "gpmc",
+            BlobStyle::Minimal => "minimal",
+        }
+    }
+
+    fn help(self) -> &'static str {
+        match self {
+            BlobStyle::Gpmc => "The properties GPMC writes, in GPMC's order for the store",
+            BlobStyle::Minimal => "The certificate element (0x20) alone",
+        }
+    }
 }
 
 /// What the admin asked to attach to every certificate.
@@ -106,28 +124,6 @@ pub fn decode_eku(value: &[u8]) -> Option<Vec<String>> {
     use der::Decode;
     let oids = Vec::<ObjectIdentifier>::from_der(value).ok()?;
     Some(oids.iter().map(|o| o.to_string()).collect())
-}
-
-/// The usual names of `--purpose`, mapped to OIDs.
-pub fn purpose_oid(name: &str) -> Result<ObjectIdentifier, String> {
-    use crate::cert::*;
-    let dotted = match name.trim().to_ascii_lowercase().as_str() {
-        "server-auth" | "serverauth" => OID_SERVER_AUTH,
-        "client-auth" | "clientauth" => OID_CLIENT_AUTH,
-        "code-signing" | "codesigning" => OID_CODE_SIGNING,
-        "email" | "email-protection" | "secure-email" => OID_EMAIL,
-        "time-stamping" | "timestamping" => OID_TIME_STAMPING,
-        "ocsp-signing" => "1.3.6.1.5.5.7.3.9",
-        "smartcard-logon" => "1.3.6.1.4.1.311.20.2.2",
-        "document-signing" => "1.3.6.1.4.1.311.10.3.12",
-        _ => name.trim(),
-    };
-    ObjectIdentifier::new(dotted).map_err(|_| {
-        format!(
-            "unknown purpose {name:?}: use server-auth, client-auth, code-signing, email, \
-             time-stamping, ocsp-signing, smartcard-logon, document-signing, or a dotted OID"
-        )
-    })
 }
 
 /// One element of a parsed Blob.
@@ -274,14 +270,13 @@ mod tests {
     #[test]
     fn eku_round_trip() {
         let oids = vec![
-            purpose_oid("server-auth").unwrap(),
-            purpose_oid("1.2.3.4").unwrap(),
+            crate::purpose::parse("server-auth").unwrap(),
+            crate::purpose::parse("1.2.3.4").unwrap(),
         ];
         let enc = encode_eku(&oids);
         assert_eq!(
             decode_eku(&enc).unwrap(),
             vec!["1.3.6.1.5.5.7.3.1".to_string(), "1.2.3.4".to_string()]
         );
-        assert!(purpose_oid("no such").is_err());
     }
 }

@@ -16,6 +16,7 @@ use x509_parser::prelude::*;
 use x509_parser::public_key::PublicKey;
 
 use crate::hex;
+use crate::purpose;
 
 /// Problems reading certificate files. Each names the file so an admin can find it.
 #[derive(Debug, thiserror::Error)]
@@ -157,25 +158,25 @@ impl Certificate {
                 }
                 ParsedExtension::ExtendedKeyUsage(e) => {
                     if e.any {
-                        eku.push("2.5.29.37.0".to_string());
+                        eku.push(purpose::ANY.to_string());
                     }
                     if e.server_auth {
-                        eku.push(OID_SERVER_AUTH.to_string());
+                        eku.push(purpose::SERVER_AUTH.to_string());
                     }
                     if e.client_auth {
-                        eku.push(OID_CLIENT_AUTH.to_string());
+                        eku.push(purpose::CLIENT_AUTH.to_string());
                     }
                     if e.code_signing {
-                        eku.push(OID_CODE_SIGNING.to_string());
+                        eku.push(purpose::CODE_SIGNING.to_string());
                     }
                     if e.email_protection {
-                        eku.push(OID_EMAIL.to_string());
+                        eku.push(purpose::EMAIL.to_string());
                     }
                     if e.time_stamping {
-                        eku.push(OID_TIME_STAMPING.to_string());
+                        eku.push(purpose::TIME_STAMPING.to_string());
                     }
                     if e.ocsp_signing {
-                        eku.push("1.3.6.1.5.5.7.3.9".to_string());
+                        eku.push(purpose::OCSP_SIGNING.to_string());
                     }
                     eku.extend(e.other.iter().map(|o| o.to_id_string()));
                 }
@@ -271,28 +272,6 @@ impl Certificate {
 
 /// Warn this many days before expiry (issue #2: "expires within 60 days").
 pub const EXPIRY_WARNING_DAYS: i64 = 60;
-
-pub const OID_SERVER_AUTH: &str = "1.3.6.1.5.5.7.3.1";
-pub const OID_CLIENT_AUTH: &str = "1.3.6.1.5.5.7.3.2";
-pub const OID_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
-pub const OID_EMAIL: &str = "1.3.6.1.5.5.7.3.4";
-pub const OID_TIME_STAMPING: &str = "1.3.6.1.5.5.7.3.8";
-
-/// The name Windows shows for a well-known extended key usage OID.
-pub fn purpose_name(oid: &str) -> Option<&'static str> {
-    Some(match oid {
-        "2.5.29.37.0" => "Any Purpose",
-        OID_SERVER_AUTH => "Server Authentication",
-        OID_CLIENT_AUTH => "Client Authentication",
-        OID_CODE_SIGNING => "Code Signing",
-        OID_EMAIL => "Secure Email",
-        OID_TIME_STAMPING => "Time Stamping",
-        "1.3.6.1.5.5.7.3.9" => "OCSP Signing",
-        "1.3.6.1.4.1.311.20.2.2" => "Smart Card Logon",
-        "1.3.6.1.4.1.311.10.3.12" => "Document Signing",
-        _ => return None,
-    })
-}
 
 /// A fact about a certificate that an admin should see before trusting it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -526,6 +505,33 @@ pub fn decode_container(
     Ok(vec![bytes.to_vec()])
 }
 
+/// PEM with 64-column base64 lines, as `openssl x509` writes it.
+pub fn to_pem(der: &[u8]) -> String {
+    use base64::Engine;
+    let flat = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in flat.as_bytes().chunks(64) {
+        // Base64 output is ASCII, so every chunk is valid UTF-8.
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
 fn looks_like_pem(bytes: &[u8]) -> bool {
     bytes.windows(11).any(|w| w == b"-----BEGIN ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_lines_are_64_columns() {
+        let p = to_pem(&[0u8; 100]);
+        assert!(p.starts_with("-----BEGIN CERTIFICATE-----\n"));
+        assert_eq!(p.lines().nth(1).map(str::len), Some(64));
+        assert!(p.ends_with("-----END CERTIFICATE-----\n"));
+    }
 }

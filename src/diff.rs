@@ -7,11 +7,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::cli::DiffArgs;
-use crate::exit::{Failure, code};
-use crate::inspect::InspectError;
-use crate::inspect::inventory::{self, Inventory, Item};
-use crate::inspect::walk;
+use crate::inspect::inventory::{Inventory, Item};
 
 /// What `diff` compares of one certificate in one store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,7 +182,11 @@ fn changes(old: &State, new: &State) -> Vec<Change> {
     }
     let eku = |e: &Option<Vec<String>>| match e {
         None => "(none: every purpose the certificate allows)".to_string(),
-        Some(v) => v.iter().map(|o| eku_name(o)).collect::<Vec<_>>().join(", "),
+        Some(v) => v
+            .iter()
+            .map(|o| crate::purpose::cli_label(o))
+            .collect::<Vec<_>>()
+            .join(", "),
     };
     if old.eku_restriction != new.eku_restriction {
         out.push(Change {
@@ -218,54 +218,8 @@ fn changes(old: &State, new: &State) -> Vec<Change> {
     out
 }
 
-/// The purpose names of `--purpose`, for the OIDs people know.
-fn eku_name(oid: &str) -> String {
-    let name = match oid {
-        crate::cert::OID_SERVER_AUTH => "server-auth",
-        crate::cert::OID_CLIENT_AUTH => "client-auth",
-        crate::cert::OID_CODE_SIGNING => "code-signing",
-        crate::cert::OID_EMAIL => "email",
-        crate::cert::OID_TIME_STAMPING => "time-stamping",
-        _ => return oid.to_string(),
-    };
-    format!("{name} ({oid})")
-}
-
-pub fn run(args: DiffArgs) -> Result<u8, Failure> {
-    let opts = inventory::Options::default();
-    let old = walk::read_inputs(std::slice::from_ref(&args.old), opts)?;
-    let new = walk::read_inputs(std::slice::from_ref(&args.new), opts)?;
-    for w in old.warnings.iter().chain(&new.warnings) {
-        eprintln!("warning: {w}");
-    }
-    let diff = compare(
-        &old,
-        &new,
-        &args.old.display().to_string(),
-        &args.new.display().to_string(),
-    );
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &diff)
-            .map_err(std::io::Error::other)
-            .and_then(|()| writeln!(out))
-    } else {
-        let mut out = crate::text::Terminal::new(&mut out);
-        write_text(&mut out, &diff).and_then(|()| out.flush())
-    };
-    written.map_err(|source| InspectError::Write {
-        path: "standard output".into(),
-        source,
-    })?;
-    Ok(if diff.equal {
-        code::OK
-    } else {
-        code::DIFFERENT
-    })
-}
-
-fn write_text(out: &mut dyn Write, diff: &Diff) -> std::io::Result<()> {
+/// The human-readable diff, store by store.
+pub fn write_text(out: &mut dyn Write, diff: &Diff) -> std::io::Result<()> {
     writeln!(out, "--- {}\n+++ {}", diff.old, diff.new)?;
     for s in &diff.stores {
         let console = crate::store::Store::from_registry_name(s.store.trim_end_matches(" (user)"))

@@ -25,12 +25,12 @@ pub fn blob(data: &[u8]) {
 
 /// `.reg` files in any encoding.
 pub fn reg(data: &[u8]) {
-    let _ = crate::regfile::parse::parse(data);
+    let _ = crate::reg::parse::parse(data);
 }
 
 /// Backup.xml, bkupInfo.xml, manifest.xml and gpreport.xml readers on the same bytes.
 pub fn backup_xml(data: &[u8]) {
-    use crate::gpo::read;
+    use crate::gpo::parse as read;
     if let Ok(b) = read::parse_backup_xml(data, "Backup.xml") {
         let _ = crate::inspect::walk::extension_guid_problems(&b.machine_extension_guids);
     }

@@ -1,44 +1,42 @@
 //! certgpo: distribute certificates to Windows domain clients through Group Policy.
 //!
-//! One module per concern: `cert` loads and analyses certificates, `blob` writes the
-//! registry Blob, `policy` registry.pol, `regfile` .reg files, `gpo` the GPMC backup
-//! XML and report, `audit` the JSON/CSV/HTML reports, `bundle` puts a bundle together.
+//! The library knows nothing of the command line (`src/bin/certgpo/` is the command
+//! layer, one file per subcommand). Its modules form layers that only point down;
+//! `tests/architecture.rs` fails when a module imports one of a higher layer.
+//!
+//! 1. Foundations: `codec` (bounded byte reader, UTF-16), `hex`, `text`, `named` (values picked by name), `atomic`
+//!    (files written whole or not at all), `error` (message + hint).
+//! 2. Formats, each reading and writing its own bytes: `cert` (certificate files),
+//!    `pkcs7`, `purpose` (extended key usages), `store` (certificate stores and their registry keys), `blob` (the
+//!    registry Blob), `policy` (registry.pol), `reg` (.reg), `gpo` (GPMC backup XML),
+//!    `report` (JSON/CSV/HTML reports), `template`.
+//! 3. Engines: `inspect` (reads any input into an inventory), `fetch` (TLS capture),
+//!    `discover` (Autodiscover endpoints from AD and DNS).
+//! 4. Pipelines behind the commands: `build` (certificates -> plan -> render -> write,
+//!    with its `--base` and pin steps), `diff`, `audit`.
 
 pub mod atomic;
 pub mod audit;
-pub mod base;
 pub mod blob;
-pub mod bundle;
+pub mod build;
 pub mod cert;
-pub mod cli;
 pub mod codec;
 pub mod diff;
 pub mod discover;
-pub mod exit;
+pub mod error;
 pub mod fetch;
 pub mod fuzz_entry;
 pub mod gpo;
 pub mod hex;
 pub mod inspect;
-pub mod pin;
+pub mod named;
 pub mod pkcs7;
 pub mod policy;
-pub mod regfile;
+pub mod purpose;
+pub mod reg;
+pub mod report;
 pub mod store;
 pub mod template;
 pub mod text;
 
-use cli::{Cli, Command};
-pub use exit::Failure;
-
-/// Run one command; `Ok` carries the exit code (0, or 1 for "differences found").
-pub fn run(cli: Cli) -> Result<u8, Failure> {
-    match cli.command {
-        Command::Build(args) => bundle::run(*args),
-        Command::Inspect(args) => inspect::run(args),
-        Command::Diff(args) => diff::run(args),
-        Command::Audit(args) => audit::inventory::run(args),
-        Command::Fetch(args) => fetch::run(args),
-        Command::Discover(args) => discover::run(args),
-    }
-}
+pub use error::{Diagnostic, Kind};

@@ -14,15 +14,40 @@ pub enum Store {
 }
 
 /// What `--store` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreChoice {
-    /// Self-signed certificates to Root, other CA certificates to CA
+    /// Self-signed certificates to Root, other CA certificates to CA.
     Auto,
     Root,
     Ca,
     TrustedPeople,
     TrustedPublisher,
     Disallowed,
+}
+
+impl crate::named::Named for StoreChoice {
+    const ALL: &'static [StoreChoice] = &[
+        StoreChoice::Auto,
+        StoreChoice::Root,
+        StoreChoice::Ca,
+        StoreChoice::TrustedPeople,
+        StoreChoice::TrustedPublisher,
+        StoreChoice::Disallowed,
+    ];
+
+    fn name(self) -> &'static str {
+        match self.explicit() {
+            None => "auto",
+            Some(store) => store.cli_name(),
+        }
+    }
+
+    fn help(self) -> &'static str {
+        match self {
+            StoreChoice::Auto => "Self-signed certificates to Root, other CA certificates to CA",
+            _ => "",
+        }
+    }
 }
 
 impl StoreChoice {

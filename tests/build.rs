@@ -685,7 +685,7 @@ fn help_shows_examples() {
     let sub = certgpo().args(["build", "--help"]).assert().success();
     let text = String::from_utf8_lossy(&sub.get_output().stdout).to_string();
     assert!(text.contains("certgpo build --cert examples/exch2010-selfsigned.cer"));
-    assert!(text.contains(certgpo::bundle::DEFAULT_GPO_NAME));
+    assert!(text.contains(certgpo::build::DEFAULT_GPO_NAME));
 }
 
 /// `--templates DIR` replaces a template by file name; a broken template is an error

@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use crate::exit::Failure;
-
 use super::PASSWORD_ENV;
 
 #[derive(Debug, thiserror::Error)]
@@ -82,9 +80,9 @@ pub enum DiscoverError {
     Runtime(std::io::Error),
 }
 
-impl From<DiscoverError> for Failure {
-    fn from(e: DiscoverError) -> Failure {
-        let hint = match &e {
+impl crate::Diagnostic for DiscoverError {
+    fn hint(&self) -> Option<String> {
+        let hint = match self {
             DiscoverError::Tls {
                 untrusted: true, ..
             } => Some(
@@ -118,10 +116,6 @@ try --domain to list the DNS candidates",
             }
             _ => None,
         };
-        let failure = Failure::new(e.to_string());
-        match hint {
-            Some(h) => failure.hint(h),
-            None => failure,
-        }
+        hint.map(Into::into)
     }
 }

@@ -1,14 +1,14 @@
 //! `certgpo discover`: every Autodiscover endpoint an Outlook client will reach, read
 //! from Active Directory service connection points (SCP) and derived from DNS, in
-//! the order Outlook tries them. `discover()` is the library entry point that other
-//! commands reuse; `run()` is the command.
+//! the order Outlook tries them. `discover()` is the entry point; `fetched` captures
+//! the certificate of each endpoint.
 
 mod dns;
 mod error;
-mod fetched;
+pub mod fetched;
 mod ldap;
 mod order;
-mod output;
+pub mod output;
 mod secret;
 
 use std::net::SocketAddr;
@@ -16,9 +16,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-
-use crate::cli::DiscoverArgs;
-use crate::exit::{Failure, code};
 
 pub use error::DiscoverError;
 pub use fetched::report_targets;
@@ -31,12 +28,34 @@ pub const SCP_POINTER_GUID: &str = "67661d7F-8FC4-4fa7-BFAC-E1D7794C1F68";
 pub const PASSWORD_ENV: &str = "CERTGPO_LDAP_PASSWORD";
 
 /// How `discover` authenticates to the directory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BindMethod {
     /// Simple bind with --user and a password (anonymous without --user), over TLS only
     Simple,
     /// Kerberos (GSSAPI) with the current ticket cache; needs the `kerberos` cargo feature
     Kerberos,
+}
+
+impl crate::named::Named for BindMethod {
+    const ALL: &'static [BindMethod] = &[BindMethod::Simple, BindMethod::Kerberos];
+
+    fn name(self) -> &'static str {
+        match self {
+            BindMethod::Simple => "simple",
+            BindMethod::Kerberos => "kerberos",
+        }
+    }
+
+    fn help(self) -> &'static str {
+        match self {
+            BindMethod::Simple => {
+                "Simple bind with --user and a password (anonymous without --user), over TLS only"
+            }
+            BindMethod::Kerberos => {
+                "Kerberos (GSSAPI) with the current ticket cache; needs the `kerberos` cargo feature"
+            }
+        }
+    }
 }
 
 /// Where an endpoint came from, in the order Outlook consults the sources.
@@ -159,7 +178,7 @@ pub struct LdapOptions {
     pub auth: Auth,
 }
 
-/// What to discover. Build it from the command line with [`options_from_args`].
+/// What to discover. Build it from a [`Request`] with [`options`].
 #[derive(Clone, Debug)]
 pub struct Options {
     pub ldap: Option<LdapOptions>,
@@ -172,8 +191,27 @@ pub struct Options {
     pub timeout: Duration,
 }
 
-/// Turn `discover`'s arguments into [`Options`]: reads --ldap-ca and the password.
-pub fn options_from_args(args: &DiscoverArgs) -> Result<Options, DiscoverError> {
+/// What the user asked for, as given (the command line's words, not yet read or checked).
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// `ldaps://HOST[:PORT]` or `ldap://HOST[:PORT]` (StartTLS).
+    pub ldap: Option<String>,
+    pub ldap_insecure: bool,
+    /// CA certificates the domain controller's certificate must chain to.
+    pub ldap_ca: Option<PathBuf>,
+    pub bind: BindMethod,
+    pub user: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub domain: Option<String>,
+    /// `IP[:PORT]` of a DNS server to ask instead of the system resolver.
+    pub dns_server: Option<String>,
+    pub no_dns: bool,
+    pub site: Option<String>,
+    pub timeout: Duration,
+}
+
+/// Check a [`Request`] and read what it names: the `ldap_ca` file and the password.
+pub fn options(args: &Request) -> Result<Options, DiscoverError> {
     if args.ldap.is_none() && args.domain.is_none() {
         return Err(DiscoverError::NothingToDo);
     }
@@ -217,7 +255,7 @@ pub fn options_from_args(args: &DiscoverArgs) -> Result<Options, DiscoverError> 
         dns: args.domain.is_some() && !args.no_dns,
         dns_server,
         site: args.site.clone(),
-        timeout: args.connect.timeout,
+        timeout: args.timeout,
     })
 }
 
@@ -290,79 +328,4 @@ async fn discover_async(opts: &Options) -> Result<Discovery, DiscoverError> {
     }
     found.endpoints = endpoints;
     Ok(found)
-}
-
-/// `certgpo discover`.
-pub fn run(args: DiscoverArgs) -> Result<u8, Failure> {
-    let opts = options_from_args(&args)?;
-    let found = discover(&opts)?;
-    for w in &found.warnings {
-        eprintln!("warning: {w}");
-    }
-    if !args.fetch {
-        if args.json {
-            let text = output::json(&found).map_err(json_failure)?;
-            println!("{text}");
-        } else {
-            print!("{}", crate::text::lines(&output::human(&found)));
-        }
-        return Ok(code::OK);
-    }
-
-    let pins = crate::fetch::parse_pins(&args.expect)?;
-    let fetch_opts = crate::fetch::FetchOptions::from_args(&args.connect)?;
-    let plan = fetched::plan(&found, args.connect.sni.as_deref())?;
-    let results = fetched::fetch_all(plan, &fetch_opts)?;
-    let now = time::OffsetDateTime::now_utc();
-    if args.json {
-        let mut report = Vec::new();
-        crate::fetch::output::json(&mut report, &results, &pins, now)
-            .map_err(|e| Failure::new(format!("cannot write JSON: {e}")))?;
-        let mut value = serde_json::to_value(&found).map_err(json_failure)?;
-        value["fetched"] = serde_json::from_slice(&report).map_err(json_failure)?;
-        let text = serde_json::to_string_pretty(&value).map_err(json_failure)?;
-        println!("{text}");
-    } else {
-        print!("{}", crate::text::lines(&output::human(&found)));
-        println!("\nCertificates:");
-        print!(
-            "{}",
-            crate::text::lines(&crate::fetch::output::text(&results, now))
-        );
-    }
-    for e in results.iter().filter_map(|r| r.as_ref().err()) {
-        eprintln!("error: {e}");
-    }
-    let mismatches: Vec<crate::fetch::FetchError> = results
-        .iter()
-        .flatten()
-        .filter(|c| !pins.is_empty() && !crate::fetch::pinned(c.leaf(), &pins))
-        .map(|c| crate::fetch::FetchError::PinMismatch {
-            target: c.target.input.clone(),
-            sha1: c.leaf().thumbprint(),
-            sha256: c.leaf().sha256_hex(),
-        })
-        .collect();
-    if let Some((last, others)) = mismatches.split_last() {
-        for e in others {
-            eprintln!("error: {e}");
-        }
-        return Err(Failure::new(last.to_string())
-            .code(code::PIN_MISMATCH)
-            .hint("compare with `Get-ExchangeCertificate | fl Thumbprint` on each server; nothing was written"));
-    }
-    if let Some(dir) = &args.out {
-        let captures: Vec<&crate::fetch::Capture> = results.iter().flatten().collect();
-        let written = crate::fetch::output::write_chains(dir, &captures)?;
-        eprintln!("wrote {written} files to {}", dir.display());
-    }
-    Ok(if results.iter().any(|r| r.is_err()) {
-        code::DIFFERENT
-    } else {
-        code::OK
-    })
-}
-
-fn json_failure(e: serde_json::Error) -> Failure {
-    Failure::new(format!("cannot write JSON: {e}"))
 }

@@ -4,10 +4,6 @@ use std::fmt::Write;
 
 use super::{Discovery, Source};
 
-pub fn json(found: &Discovery) -> Result<String, serde_json::Error> {
-    serde_json::to_string_pretty(found)
-}
-
 pub fn human(found: &Discovery) -> String {
     let mut out = String::new();
     let site = found.site.as_deref().unwrap_or("not given");

@@ -25,8 +25,6 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::cert::Certificate;
-use crate::cli::{ConnectArgs, FetchArgs};
-use crate::exit::{Failure, code};
 pub use names::FetchFinding;
 pub use target::Target;
 pub use transport::Proxy;
@@ -66,13 +64,16 @@ pub enum FetchError {
     Usage(String),
 }
 
-impl From<FetchError> for Failure {
-    fn from(e: FetchError) -> Failure {
-        let code = match e {
-            FetchError::PinMismatch { .. } => code::PIN_MISMATCH,
-            _ => code::ERROR,
-        };
-        let hint = match &e {
+impl crate::Diagnostic for FetchError {
+    fn kind(&self) -> crate::Kind {
+        match self {
+            FetchError::PinMismatch { .. } => crate::Kind::PinMismatch,
+            _ => crate::Kind::Error,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        let hint = match self {
             FetchError::PinMismatch { .. } => Some(
                 "compare with `Get-ExchangeCertificate | fl Thumbprint` on the server; a different certificate may mean a TLS-inspecting proxy or a man in the middle",
             ),
@@ -81,11 +82,7 @@ impl From<FetchError> for Failure {
             ),
             _ => None,
         };
-        let f = Failure::new(e.to_string()).code(code);
-        match hint {
-            Some(h) => f.hint(h),
-            None => f,
-        }
+        hint.map(Into::into)
     }
 }
 
@@ -125,21 +122,6 @@ pub struct FetchOptions {
     pub timeout: Duration,
     pub concurrency: usize,
     pub proxy: Option<Proxy>,
-}
-
-impl FetchOptions {
-    pub fn from_args(a: &ConnectArgs) -> Result<FetchOptions, FetchError> {
-        if a.concurrency == 0 {
-            return Err(FetchError::Usage("--concurrency must be at least 1".into()));
-        }
-        Ok(FetchOptions {
-            sni: a.sni.clone(),
-            connect_timeout: a.connect_timeout,
-            timeout: a.timeout,
-            concurrency: a.concurrency,
-            proxy: a.proxy.as_deref().map(Proxy::parse).transpose()?,
-        })
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -420,63 +402,6 @@ pub fn parse_pins(values: &[String]) -> Result<Vec<Vec<u8>>, FetchError> {
 pub fn pinned(cert: &Certificate, pins: &[Vec<u8>]) -> bool {
     pins.iter()
         .any(|p| p.as_slice() == cert.sha1.as_slice() || p.as_slice() == cert.sha256.as_slice())
-}
-
-/// `certgpo fetch`.
-pub fn run(args: FetchArgs) -> Result<u8, Failure> {
-    let targets = collect_targets(&args.targets, args.targets_file.as_deref())?;
-    let pins = parse_pins(&args.expect)?;
-    let opts = Arc::new(FetchOptions::from_args(&args.connect)?);
-    let bar = progress(targets.len());
-    let results = block_on(fetch_all(targets, opts, bar))?;
-
-    let mut mismatches = Vec::new();
-    if !pins.is_empty() {
-        for c in results.iter().flatten() {
-            if !pinned(c.leaf(), &pins) {
-                mismatches.push(FetchError::PinMismatch {
-                    target: c.target.input.clone(),
-                    sha1: c.leaf().thumbprint(),
-                    sha256: c.leaf().sha256_hex(),
-                });
-            }
-        }
-    }
-    let now = time::OffsetDateTime::now_utc();
-    if args.json {
-        let stdout = std::io::stdout();
-        let mut w = std::io::BufWriter::new(stdout.lock());
-        output::json(&mut w, &results, &pins, now)
-            .and_then(|()| std::io::Write::flush(&mut w))
-            .map_err(|source| FetchError::Write {
-                path: "stdout".into(),
-                source,
-            })?;
-    } else {
-        print!("{}", crate::text::lines(&output::text(&results, now)));
-    }
-    for e in results.iter().filter_map(|r| r.as_ref().err()) {
-        eprintln!("error: {e}");
-    }
-    if let Some(last) = mismatches.pop() {
-        for e in &mismatches {
-            eprintln!("error: {e}");
-        }
-        let f: Failure = last.into();
-        return Err(f.hint(
-            "compare with `Get-ExchangeCertificate | fl Thumbprint` on the server; a different certificate may mean a TLS-inspecting proxy or a man in the middle. Nothing was written",
-        ));
-    }
-    if let Some(dir) = &args.out {
-        let captures: Vec<&Capture> = results.iter().flatten().collect();
-        let written = output::write_chains(dir, &captures)?;
-        eprintln!("wrote {written} files to {}", dir.display());
-    }
-    Ok(if results.iter().any(|r| r.is_err()) {
-        code::DIFFERENT
-    } else {
-        code::OK
-    })
 }
 
 /// `fetch` for `build --fetch`: every target must succeed.

@@ -213,7 +213,7 @@ pub fn write_chains(dir: &Path, captures: &[&Capture]) -> Result<usize, FetchErr
         }
         let mut pem = String::new();
         for cert in &c.chain {
-            pem.push_str(&crate::bundle::pem(&cert.der));
+            pem.push_str(&crate::cert::to_pem(&cert.der));
         }
         files.push((format!("{stem}.pem"), pem.into_bytes()));
         for (i, cert) in c.chain.iter().enumerate() {

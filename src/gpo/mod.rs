@@ -3,7 +3,7 @@
 //! shape of real GPMC output (spec §4).
 
 pub mod backup;
-pub mod read;
+pub mod parse;
 pub mod report;
 
 use time::OffsetDateTime;

@@ -16,10 +16,10 @@ use super::inventory::{
 };
 use super::tree::Tree;
 use crate::blob;
-use crate::gpo::read as gpo;
+use crate::gpo::parse as gpo;
 use crate::gpo::{EFS_CSE, PKI_TOOL, PKI_TOOL_DEFAULT_DOMAIN, REGISTRY_CSE};
 use crate::policy::{self, Action, REG_BINARY};
-use crate::regfile::parse::{self as reg, ValueData};
+use crate::reg::parse::{self as reg, ValueData};
 use crate::store::Store;
 
 /// Read every input; the first unreadable one stops with an error naming it.

@@ -11,8 +11,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::cli::InspectArgs;
-use crate::exit::{Failure, code};
 use inventory::{Inventory, Item};
 
 /// Everything that stops `inspect` (and the commands built on its walker).
@@ -35,10 +33,10 @@ pub enum InspectError {
     #[error("{file}: malformed .reg file: {source}")]
     Reg {
         file: String,
-        source: crate::regfile::parse::RegError,
+        source: crate::reg::parse::RegError,
     },
     #[error(transparent)]
-    Gpo(#[from] crate::gpo::read::GpoReadError),
+    Gpo(#[from] crate::gpo::parse::GpoReadError),
     #[error("{file}: malformed Blob: {source}")]
     Blob {
         file: String,
@@ -55,57 +53,18 @@ pub enum InspectError {
     },
 }
 
-impl From<InspectError> for Failure {
-    fn from(e: InspectError) -> Failure {
-        let hint = match &e {
+impl crate::Diagnostic for InspectError {
+    fn hint(&self) -> Option<String> {
+        match self {
             InspectError::Zip { .. } | InspectError::Limit { .. } => {
-                Some("unpack the archive yourself and pass the folder, if you trust it")
+                Some("unpack the archive yourself and pass the folder, if you trust it".into())
             }
             InspectError::Policy { .. } => Some(
-                "registry.pol is [key;value;type;size;data] in UTF-16LE after the 8-byte header PReg 01 00 00 00",
+                "registry.pol is [key;value;type;size;data] in UTF-16LE after the 8-byte header PReg 01 00 00 00".into(),
             ),
             _ => None,
-        };
-        let f = Failure::new(e.to_string());
-        match hint {
-            Some(h) => f.hint(h),
-            None => f,
         }
     }
-}
-
-pub fn run(args: InspectArgs) -> Result<u8, Failure> {
-    let inv = walk::read_inputs(
-        &args.paths,
-        inventory::Options {
-            settings: args.settings,
-        },
-    )?;
-    let now = OffsetDateTime::now_utc();
-    for w in &inv.warnings {
-        eprintln!("warning: {w}");
-    }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &Report::new(&inv, now, args.settings))
-            .map_err(std::io::Error::other)
-            .and_then(|()| writeln!(out))
-    } else if args.csv {
-        write_csv(&mut out, &inv, now)
-    } else {
-        let mut out = crate::text::Terminal::new(&mut out);
-        write_text(&mut out, &inv, now, args.settings).and_then(|()| out.flush())
-    };
-    written.map_err(|source| InspectError::Write {
-        path: "standard output".into(),
-        source,
-    })?;
-    if let Some(dir) = &args.extract {
-        let n = extract(&inv, dir)?;
-        eprintln!("extracted {n} certificates to {}", dir.display());
-    }
-    Ok(code::OK)
 }
 
 /// One certificate entry as `--json` and `--csv` show it.
@@ -244,7 +203,20 @@ impl<'a> Report<'a> {
     }
 }
 
-fn write_csv(out: &mut dyn Write, inv: &Inventory, now: OffsetDateTime) -> std::io::Result<()> {
+/// `inspect --json`: the inventory, its findings and (with `settings`) every instruction.
+pub fn write_json(
+    out: &mut dyn Write,
+    inv: &Inventory,
+    now: OffsetDateTime,
+    settings: bool,
+) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &Report::new(inv, now, settings))
+        .map_err(std::io::Error::other)?;
+    writeln!(out)
+}
+
+/// `inspect --csv`: one row per certificate entry.
+pub fn write_csv(out: &mut dyn Write, inv: &Inventory, now: OffsetDateTime) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
         "thumbprint",
@@ -320,7 +292,8 @@ pub fn version_text(v: u32) -> String {
     }
 }
 
-fn write_text(
+/// The human-readable listing.
+pub fn write_text(
     out: &mut dyn Write,
     inv: &Inventory,
     now: OffsetDateTime,
@@ -477,8 +450,8 @@ fn write_text(
     )
 }
 
-/// Write each distinct certificate as `<THUMB>.cer` (DER) into `dir`.
-fn extract(inv: &Inventory, dir: &Path) -> Result<usize, InspectError> {
+/// `--extract DIR`: each distinct certificate as DIR/<THUMBPRINT>.cer (DER); returns how many.
+pub fn extract(inv: &Inventory, dir: &Path) -> Result<usize, InspectError> {
     let write_err = |path: &Path| {
         let path = path.display().to_string();
         move |source| InspectError::Write { path, source }

@@ -1,13 +1,9 @@
-//! `.reg` files in regedit's own export format (spec §6): UTF-16LE with BOM,
+//! Writing `.reg` files in regedit's own export format (spec §6): UTF-16LE with BOM,
 //! "Windows Registry Editor Version 5.00", CRLF, a blank line before every key, and
-//! `hex:` data wrapped exactly where regedit wraps it. This module writes them;
-//! `parse` reads them.
+//! `hex:` data wrapped exactly where regedit wraps it.
 
-pub mod parse;
-
+use super::HEADER_V5 as HEADER;
 use crate::codec;
-
-pub const HEADER: &str = "Windows Registry Editor Version 5.00";
 
 /// One key of a `.reg` file: either values to set, or the deletion of the key.
 pub enum RegKey {

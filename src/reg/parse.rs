@@ -4,12 +4,8 @@
 //! Hand-written: the format is line based and small, and the crates that read it
 //! either need Windows or accept much less (no `hex(N):`, no continuation lines).
 
+use super::{HEADER_V4, HEADER_V5};
 use crate::policy::{REG_BINARY, REG_DWORD, REG_SZ};
-
-/// The first line of the files regedit writes since Windows 2000.
-pub const HEADER_V5: &str = "Windows Registry Editor Version 5.00";
-/// The first line of the older ANSI format, still accepted by regedit.
-pub const HEADER_V4: &str = "REGEDIT4";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegError {

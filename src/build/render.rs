@@ -5,11 +5,11 @@ use sha2::{Digest, Sha256};
 
 use super::plan::{Item, Plan};
 use super::{BuildError, Files, POLICY_FILE, REMOVE_REG, SUMS_FILE, TRUST_REG};
-use crate::audit::{self, Row};
 use crate::cert::Certificate;
 use crate::gpo;
 use crate::policy;
-use crate::regfile::{self, RegKey};
+use crate::reg::write::{self as regfile, RegKey};
+use crate::report::{self, Row};
 use crate::store::{self, Store};
 use crate::template::Templates;
 use crate::text::printable;
@@ -87,7 +87,10 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<Files, BuildError> {
     for i in &plan.items {
         let t = i.cert.thumbprint();
         files.insert(format!("certs/{t}.cer"), i.cert.der.clone());
-        files.insert(format!("certs/{t}.pem"), pem(&i.cert.der).into_bytes());
+        files.insert(
+            format!("certs/{t}.pem"),
+            crate::cert::to_pem(&i.cert.der).into_bytes(),
+        );
     }
     let ders: Vec<&[u8]> = plan.items.iter().map(|i| i.cert.der.as_slice()).collect();
     files.insert("certs/certificates.p7b".into(), crate::pkcs7::encode(&ders));
@@ -112,13 +115,13 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<Files, BuildError> {
     let rows = report_rows(plan);
     files.insert(
         "report/certificates.json".into(),
-        audit::to_json(&rows, plan.as_of),
+        report::to_json(&rows, plan.as_of),
     );
-    files.insert("report/certificates.csv".into(), audit::to_csv(&rows));
+    files.insert("report/certificates.csv".into(), report::to_csv(&rows));
     let certs: Vec<&Certificate> = plan.items.iter().map(|i| &i.cert).collect();
     files.insert(
         "report/report.html".into(),
-        audit::to_html(
+        report::to_html(
             templates,
             &rows,
             &certs,
@@ -212,8 +215,8 @@ fn template_context(plan: &Plan, backup_dir: &str, registry_pol: &[u8]) -> tera:
                 subject: printable(&i.cert.subject),
                 thumbprint: i.cert.thumbprint(),
                 sha256: i.cert.sha256_hex(),
-                not_before: audit::date_time(i.cert.not_before),
-                not_after: audit::date_time(i.cert.not_after),
+                not_before: report::date_time(i.cert.not_before),
+                not_after: report::date_time(i.cert.not_after),
                 purposes: plan
                     .options
                     .extras
@@ -239,7 +242,7 @@ fn template_context(plan: &Plan, backup_dir: &str, registry_pol: &[u8]) -> tera:
     ctx.insert("gpo_guid", &gpo::braced_upper(&meta.gpo_guid));
     ctx.insert("backup_id", &gpo::braced_upper(&meta.backup_id));
     ctx.insert("domain", &meta.domain);
-    ctx.insert("timestamp", &audit::date_time(meta.time));
+    ctx.insert("timestamp", &report::date_time(meta.time));
     ctx.insert("certs", &certs);
     let rel = backup_dir.trim_start_matches("gpo-backup/");
     ctx.insert(
@@ -256,31 +259,4 @@ fn template_context(plan: &Plan, backup_dir: &str, registry_pol: &[u8]) -> tera:
 /// Windows tools expect CRLF in scripts and text files.
 fn crlf(s: &str) -> String {
     s.replace("\r\n", "\n").replace('\n', "\r\n")
-}
-
-/// PEM with 64-column base64 lines, as `openssl x509` writes it.
-pub fn pem(der: &[u8]) -> String {
-    use base64::Engine;
-    let flat = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in flat.as_bytes().chunks(64) {
-        // Base64 output is ASCII, so every chunk is valid UTF-8.
-        out.push_str(std::str::from_utf8(line).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pem_lines_are_64_columns() {
-        let p = pem(&[0u8; 100]);
-        assert!(p.starts_with("-----BEGIN CERTIFICATE-----\n"));
-        assert_eq!(p.lines().nth(1).map(str::len), Some(64));
-        assert!(p.ends_with("-----END CERTIFICATE-----\n"));
-    }
 }

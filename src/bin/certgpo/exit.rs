@@ -1,8 +1,9 @@
-//! Exit codes and the error a command reports to the user: one line saying what
-//! went wrong, naming the file or target, and optionally a hint (in the style of
-//! `rage`) saying what to do about it.
+//! Exit codes, and the error a command reports: one line saying what went wrong,
+//! naming the file or target, and optionally a `hint:` line (in the style of `rage`).
 
 use std::fmt;
+
+use certgpo::{Diagnostic, Kind};
 
 /// Every exit code certgpo uses; README.md documents them.
 pub mod code {
@@ -37,10 +38,19 @@ impl Failure {
         self.hint = Some(hint.into());
         self
     }
+}
 
-    pub fn code(mut self, code: u8) -> Failure {
-        self.code = code;
-        self
+/// Every library error becomes a failure with its own message, hint and kind.
+impl<E: Diagnostic> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure {
+            code: match e.kind() {
+                Kind::Error => code::ERROR,
+                Kind::PinMismatch => code::PIN_MISMATCH,
+            },
+            message: e.to_string(),
+            hint: e.hint(),
+        }
     }
 }
 
@@ -53,13 +63,3 @@ impl fmt::Display for Failure {
         Ok(())
     }
 }
-
-/// Errors of every module convert into a [`Failure`] with their own message.
-macro_rules! failure_from {
-    ($($t:ty),* $(,)?) => {$(
-        impl From<$t> for Failure {
-            fn from(e: $t) -> Failure { Failure::new(e.to_string()) }
-        }
-    )*};
-}
-failure_from!(crate::cert::CertError, std::io::Error);

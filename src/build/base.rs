@@ -12,10 +12,9 @@ use std::path::Path;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::bundle::{self, Files, Item, Options, Plan};
+use super::{Files, Item, Options, Plan};
 use crate::cert::{Certificate, Origin};
-use crate::exit::Failure;
-use crate::gpo::read::{self as gpo_read, BackupInst, BackupXml};
+use crate::gpo::parse::{self as gpo_read, BackupInst, BackupXml};
 use crate::gpo::{EFS_CSE, PKI_TOOL, PKI_TOOL_DEFAULT_DOMAIN, REGISTRY_CSE};
 use crate::inspect::InspectError;
 use crate::inspect::tree::Tree;
@@ -51,23 +50,19 @@ pub enum BaseError {
     Version(String),
 }
 
-impl From<BaseError> for Failure {
-    fn from(e: BaseError) -> Failure {
-        let hint = match &e {
-            BaseError::Several { .. } => Some("pass the backup's own {GUID} folder"),
-            BaseError::NotInBase { .. } => {
-                Some("run `certgpo inspect` on the base to list its thumbprints")
-            }
-            BaseError::NoBackup(_) => {
-                Some("export the GPO with Backup-GPO -Name ... -Path ..., then pass that folder")
-            }
-            _ => None,
-        };
-        match (e, hint) {
+impl crate::Diagnostic for BaseError {
+    fn hint(&self) -> Option<String> {
+        match self {
             // Read errors keep the hints `inspect` gives them.
-            (BaseError::Read(r), _) => r.into(),
-            (e, Some(h)) => Failure::new(e.to_string()).hint(h),
-            (e, None) => Failure::new(e.to_string()),
+            BaseError::Read(r) => r.hint(),
+            BaseError::Several { .. } => Some("pass the backup's own {GUID} folder".into()),
+            BaseError::NotInBase { .. } => {
+                Some("run `certgpo inspect` on the base to list its thumbprints".into())
+            }
+            BaseError::NoBackup(_) => Some(
+                "export the GPO with Backup-GPO -Name ... -Path ..., then pass that folder".into(),
+            ),
+            _ => None,
         }
     }
 }
@@ -88,9 +83,9 @@ const MACHINE_POL: &str = "DomainSysvol/GPO/Machine/registry.pol";
 
 impl Base {
     /// Read the base, and align the build options with it (its domain).
-    pub fn read(path: &Path, opts: &mut Options, all_stores: bool) -> Result<Base, BaseError> {
+    pub fn read(path: &Path, opts: &mut Options) -> Result<Base, BaseError> {
         let shown = path.display().to_string();
-        if all_stores {
+        if opts.all_stores {
             return Err(BaseError::Conflict(
                 "--all-stores has no effect with --base: the base's registry.pol keeps its own store keys"
                     .into(),
@@ -373,7 +368,7 @@ impl Base {
                 .max()
                 .unwrap_or(meta.time);
         }
-        meta.backup_id = bundle::backup_id(&meta.gpo_guid, meta.time, &policy::write(&entries));
+        meta.backup_id = super::backup_id(&meta.gpo_guid, meta.time, &policy::write(&entries));
         if self.backup.options & 2 != 0 {
             plan.warnings.push(format!(
                 "the base GPO's computer settings are disabled (Options = {}): its certificates do not apply until they are enabled",
@@ -406,7 +401,7 @@ impl Base {
         for (rel, bytes) in &self.carried {
             files.insert(format!("{dir}/{rel}"), bytes.clone());
         }
-        bundle::seal(files);
+        super::seal(files);
     }
 }
 

@@ -8,11 +8,11 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::BuildError;
-use crate::audit;
 use crate::blob::{self, BlobStyle, Extras};
 use crate::cert::{Certificate, Loaded, Origin};
 use crate::gpo::GpoMeta;
 use crate::policy::{self, Entry};
+use crate::report;
 use crate::store::{self, Store, StoreChoice};
 use crate::text::printable;
 
@@ -106,7 +106,7 @@ pub fn plan(loaded: Vec<Loaded>, opts: Options, now: OffsetDateTime) -> Result<P
                 file,
                 thumbprint: cert.thumbprint(),
                 subject: printable(&cert.subject),
-                date: audit::date_time(cert.not_after),
+                date: report::date_time(cert.not_after),
             });
         }
         let store = match opts.store.explicit() {

@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use x509_parser::prelude::*;
 
 use crate::cert::{Certificate, Loaded, Origin};
-use crate::exit::{Failure, code};
 use crate::fetch::{self, Capture, FetchError, FetchOptions};
 
 #[derive(Debug, thiserror::Error)]
@@ -63,39 +62,28 @@ pub enum PinError {
     },
 }
 
-impl From<PinError> for Failure {
-    fn from(e: PinError) -> Failure {
-        if let PinError::Fetch(f) = e {
-            return f.into();
+impl crate::Diagnostic for PinError {
+    fn kind(&self) -> crate::Kind {
+        match self {
+            PinError::Fetch(f) => f.kind(),
+            PinError::ExpectMismatch { .. } | PinError::Changed { .. } => crate::Kind::PinMismatch,
+            _ => crate::Kind::Error,
         }
-        let (code, hint) = match &e {
-            PinError::NoTrustAnchor { issuer, .. } => (
-                code::ERROR,
-                Some(format!(
-                    "distribute the issuer's root instead (the certificate of {issuer}) with --cert"
-                )),
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            PinError::Fetch(f) => f.hint(),
+            PinError::NoTrustAnchor { issuer, .. } => Some(format!(
+                "distribute the issuer's root instead (the certificate of {issuer}) with --cert"
+            )),
+            PinError::Unpinned { .. } => Some(
+                "pass --expect <SHA-1 or SHA-256> as shown by `Get-ExchangeCertificate | fl Thumbprint` on the server, run in a terminal to confirm it, or pass --trust-on-first-use"
+                    .into(),
             ),
-            PinError::Unpinned { .. } => (
-                code::ERROR,
-                Some(
-                    "pass --expect <SHA-1 or SHA-256> as shown by `Get-ExchangeCertificate | fl Thumbprint` on the server, run in a terminal to confirm it, or pass --trust-on-first-use"
-                        .into(),
-                ),
-            ),
-            PinError::ExpectMismatch { .. } => (
-                code::PIN_MISMATCH,
-                Some("compare with `Get-ExchangeCertificate | fl Thumbprint` on the server; a different certificate may mean a TLS-inspecting proxy or a man in the middle".into()),
-            ),
-            PinError::Changed { .. } => (
-                code::PIN_MISMATCH,
-                Some("if the server's certificate was renewed on purpose, check the new fingerprint on the server and run again with --update-pins".into()),
-            ),
-            _ => (code::ERROR, None),
-        };
-        let f = Failure::new(e.to_string()).code(code);
-        match hint {
-            Some(h) => f.hint(h),
-            None => f,
+            PinError::ExpectMismatch { .. } => Some("compare with `Get-ExchangeCertificate | fl Thumbprint` on the server; a different certificate may mean a TLS-inspecting proxy or a man in the middle".into()),
+            PinError::Changed { .. } => Some("if the server's certificate was renewed on purpose, check the new fingerprint on the server and run again with --update-pins".into()),
+            _ => None,
         }
     }
 }

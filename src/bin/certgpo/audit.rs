@@ -1,0 +1,84 @@
+//! `certgpo audit`: an inventory across GPO backups and files, for a nightly alarm.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use certgpo::audit::{self, Format};
+use certgpo::inspect::{inventory, walk};
+
+use crate::exit::{Failure, code};
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  # Nightly: every GPO backup of the domain, alarm 30 days before anything expires
+  certgpo audit ./AllGpoBackups --warn-days 90 --fail-days 30 --output audit.html
+
+  # For a spreadsheet
+  certgpo audit ./AllGpoBackups bundle.zip --format csv > inventory.csv
+
+PATHs are anything `certgpo inspect` reads (a Backup-GPO -All folder, bundles, zips,
+registry.pol, .reg, certificate files). The format follows --output's extension unless
+--format is given. Exit code 1 when a certificate entry has expired or expires within
+--fail-days, 2 on error, 0 otherwise.")]
+pub struct AuditArgs {
+    /// GPO backups, folders of backups, bundles, zips or files
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// Flag certificates expiring within this many days
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    pub warn_days: i64,
+
+    /// Exit 1 when a certificate has expired or expires within this many days
+    #[arg(long, value_name = "N")]
+    pub fail_days: Option<i64>,
+
+    /// Output format (default: from --output's extension, else text)
+    #[arg(long, value_parser = crate::named::parser::<Format>())]
+    pub format: Option<Format>,
+
+    /// Write the report to FILE (atomically) instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+pub fn run(args: AuditArgs) -> Result<u8, Failure> {
+    let inv = walk::read_inputs(&args.paths, inventory::Options::default())?;
+    for w in &inv.warnings {
+        eprintln!("warning: {w}");
+    }
+    let format = match (args.format, &args.output) {
+        (Some(f), _) => f,
+        (None, Some(path)) => Format::from_extension(path),
+        (None, None) => Format::Text,
+    };
+    let opts = audit::Options {
+        warn_days: args.warn_days,
+        fail_days: args.fail_days,
+        format,
+    };
+    let done = audit::audit(&inv, &opts, time::OffsetDateTime::now_utc())?;
+    match &args.output {
+        Some(path) => {
+            certgpo::atomic::write_file(path, &done.report)
+                .map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => crate::output::bytes(&done.report)?,
+    }
+    if done.failing > 0 {
+        eprintln!(
+            "audit: {} certificate entr{} expired or expire within --fail-days {}",
+            done.failing,
+            if done.failing == 1 {
+                "y has"
+            } else {
+                "ies have"
+            },
+            args.fail_days.unwrap_or_default()
+        );
+        return Ok(code::DIFFERENT);
+    }
+    Ok(code::OK)
+}

@@ -1,0 +1,200 @@
+//! `certgpo build`: certificates in, a complete reproducible bundle out.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use certgpo::blob::{BlobStyle, Extras};
+use certgpo::build::{self, BaseRequest, FetchRequest, PinRequest, Request};
+use certgpo::store::StoreChoice;
+
+use crate::exit::{Failure, code};
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  # The Exchange 2010 self-signed certificate, trusted for Server Authentication only:
+  certgpo build --cert examples/exch2010-selfsigned.cer --purpose server-auth --out bundle
+
+  # A folder of roots and intermediates, as a zip for the change ticket:
+  certgpo build --cert ./pki/ --domain corp.example.com --gpo-name 'Corporate PKI' --out bundle --zip bundle.zip
+
+  # Reproduce GPMC byte for byte, including the empty keys of every other store:
+  certgpo build --cert roots.p7b --domain corp.example.com --all-stores --allow-expired --out bundle
+
+  # Straight from the Exchange 2010 server, pinned to the thumbprint Get-ExchangeCertificate shows:
+  certgpo build --fetch mail.contoso.com --expect 'A1B2C3D4E5F60718293A4B5C6D7E8F9012345678' --out bundle
+
+  # Later runs compare with certgpo.lock; after a planned certificate renewal:
+  certgpo build --fetch mail.contoso.com --expect <new thumbprint> --update-pins --out bundle --force
+
+  # Every Autodiscover endpoint Outlook reaches (see certgpo discover --help), each pinned:
+  certgpo discover --ldap ldaps://dc1.contoso.com --user admin@contoso.com --json > discovery.json
+  certgpo build --discover discovery.json --expect <thumbprint> --expect <thumbprint> --out bundle
+
+  # Update the GPO exported with Backup-GPO: add a root, remove an old one, keep the rest:
+  certgpo build --base ./Backups/{D1DE50B0-...} --cert new-root.cer --remove 8C941B34EA1EA6ED9AE2BC54CF687252B4C9B561 --out bundle")]
+#[command(group = clap::ArgGroup::new("remote").multiple(true))]
+pub struct BuildArgs {
+    /// Certificate file (PEM, DER .cer/.crt, PKCS#7 .p7b/.p7c) or a directory of them; repeatable
+    #[arg(long = "cert", value_name = "PATH", required_unless_present_any = ["fetch", "discover", "base"])]
+    pub certs: Vec<PathBuf>,
+
+    /// Fetch the certificate to trust from this server (any `certgpo fetch` TARGET); repeatable. Needs a pin: --expect, a confirmation on a terminal, or --trust-on-first-use
+    #[arg(long = "fetch", value_name = "TARGET", group = "remote")]
+    pub fetch: Vec<String>,
+
+    /// Fetch the certificate of every endpoint listed in FILE, the output of `certgpo discover --json`, under the same pins as --fetch
+    #[arg(long, value_name = "FILE", group = "remote")]
+    pub discover: Option<PathBuf>,
+
+    /// Fingerprint (SHA-1 thumbprint or SHA-256) the fetched certificate must have: the trusted root, or the server certificate when the chain links to that root; repeatable
+    #[arg(long, value_name = "FINGERPRINT", requires = "remote")]
+    pub expect: Vec<String>,
+
+    /// Trust fetched certificates that have no pin yet, without asking (records them in the lock file)
+    #[arg(long, requires = "remote")]
+    pub trust_on_first_use: bool,
+
+    /// Lock file of pinned certificates (default: certgpo.lock beside --out)
+    #[arg(long, value_name = "FILE", requires = "remote")]
+    pub lock: Option<PathBuf>,
+
+    /// Accept (and re-pin) a certificate that differs from the lock file; it still needs --expect, a confirmation or --trust-on-first-use
+    #[arg(long, requires = "remote")]
+    pub update_pins: bool,
+
+    #[command(flatten)]
+    pub connect: crate::connect::ConnectArgs,
+
+    /// Output directory (written atomically; must be absent or empty unless --force)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Target store: auto puts self-signed certificates in Root and other CA certificates in CA
+    #[arg(long, value_parser = crate::named::parser::<StoreChoice>(), default_value = "auto")]
+    pub store: StoreChoice,
+
+    /// Display name of the GPO
+    #[arg(long, value_name = "NAME", default_value = build::DEFAULT_GPO_NAME)]
+    pub gpo_name: String,
+
+    /// AD DNS domain written into the backup; derived from a certificate's FQDN when unambiguous
+    #[arg(long, value_name = "FQDN")]
+    pub domain: Option<String>,
+
+    /// gpmc: the properties GPMC writes (byte-identical with GPMC); minimal: the certificate alone
+    #[arg(long, value_parser = crate::named::parser::<BlobStyle>(), default_value = "gpmc")]
+    pub blob: BlobStyle,
+
+    /// Friendly name shown in the certificate console (property 0x0B)
+    #[arg(long, value_name = "TEXT")]
+    pub friendly_name: Option<String>,
+
+    #[arg(long, value_name = "LIST", value_delimiter = ',', help = purpose_help())]
+    pub purpose: Vec<String>,
+
+    /// Also write the empty Certificates/CRLs/CTLs keys of every other store, as GPMC does
+    #[arg(long)]
+    pub all_stores: bool,
+
+    /// Accept expired certificates
+    #[arg(long)]
+    pub allow_expired: bool,
+
+    /// Also write the bundle as a deterministic zip file
+    #[arg(long, value_name = "FILE")]
+    pub zip: Option<PathBuf>,
+
+    /// Replace a non-empty --out directory
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print a machine-readable summary on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// Time written into the backup (RFC 3339 or Unix seconds); default SOURCE_DATE_EPOCH, else derived from the certificates
+    #[arg(long, value_name = "TIME")]
+    pub timestamp: Option<String>,
+
+    /// Directory whose templates override the built-in ones (same file names as templates/)
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+
+    /// Start from an existing GPO backup (or bundle, or zip of one): keep its GPO name and
+    /// GUID and every other registry.pol setting, add --cert, apply --remove, raise the version
+    #[arg(long, value_name = "BACKUP-OR-BUNDLE")]
+    pub base: Option<PathBuf>,
+
+    /// With --base: take this certificate (SHA-1 thumbprint) out of the base; repeatable
+    #[arg(long, value_name = "THUMBPRINT", requires = "base")]
+    pub remove: Vec<String>,
+
+    /// With --base: take the base's expired certificates out
+    #[arg(long, requires = "base")]
+    pub drop_expired: bool,
+}
+
+/// `--purpose`'s help lists every name the library's purpose table accepts.
+fn purpose_help() -> String {
+    format!(
+        "Trust the certificates only for these purposes (property 0x09): {}",
+        certgpo::purpose::names_or_oid()
+    )
+}
+
+pub fn run(args: BuildArgs) -> Result<u8, Failure> {
+    let request = Request {
+        certs: args.certs,
+        fetch: if args.fetch.is_empty() && args.discover.is_none() {
+            None
+        } else {
+            Some(FetchRequest {
+                targets: args.fetch,
+                discover: args.discover,
+                connect: args.connect.options()?,
+                pins: PinRequest {
+                    expect: args.expect,
+                    trust_on_first_use: args.trust_on_first_use,
+                    update_pins: args.update_pins,
+                    lock: args.lock,
+                },
+            })
+        },
+        plan: build::Options {
+            gpo_name: args.gpo_name,
+            domain: args.domain,
+            store: args.store,
+            blob: args.blob,
+            extras: Extras {
+                friendly_name: args.friendly_name,
+                purposes: build::purposes(&args.purpose)?,
+            },
+            all_stores: args.all_stores,
+            allow_expired: args.allow_expired,
+            timestamp: build::timestamp_option(args.timestamp.as_deref())?,
+        },
+        base: args.base.map(|path| BaseRequest {
+            path,
+            remove: args.remove,
+            drop_expired: args.drop_expired,
+        }),
+        templates: args.templates,
+        out: args.out.clone(),
+        zip: args.zip.clone(),
+        force: args.force,
+    };
+    let built = build::build(request)?;
+    if args.json {
+        println!(
+            "{}",
+            build::summary_json(&built, &args.out, args.zip.as_deref())
+        );
+    } else {
+        print!(
+            "{}",
+            build::summary_text(&built, &args.out, args.zip.as_deref())
+        );
+    }
+    Ok(code::OK)
+}
