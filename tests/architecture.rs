@@ -16,6 +16,18 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The module a path starts with (`build::Options` -> `build`); `None` for the
+/// re-exports at the crate root (`crate::Diagnostic`).
+fn module_name(path: &str) -> Option<String> {
+    let name: String = path
+        .trim()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        .then_some(name)
+}
+
 /// Top-level library module -> the top-level modules it names as `crate::<name>`.
 fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -35,35 +47,15 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
         }
         let text = std::fs::read_to_string(&file).expect("readable source");
         let deps = graph.entry(module.clone()).or_default();
-        for (i, _) in text.match_indices("crate::") {
-            let name: String = text[i + "crate::".len()..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            // `crate::Diagnostic` and the like are re-exports at the root.
-            if !name.is_empty()
-                && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-                && name != module
-            {
+        // `crate::name` anywhere, and each name of a grouped `use crate::{a, b::c}`.
+        let direct = text.split("crate::").skip(1);
+        let grouped = text
+            .split("use crate::{")
+            .skip(1)
+            .flat_map(|rest| rest[..rest.find("};").unwrap_or(rest.len())].split(','));
+        for name in direct.chain(grouped).filter_map(module_name) {
+            if name != module {
                 deps.insert(name);
-            }
-        }
-        // A grouped import: `use crate::{a, b::c}`.
-        for (i, _) in text.match_indices("use crate::{") {
-            let rest = &text[i + "use crate::{".len()..];
-            let group = &rest[..rest.find("};").unwrap_or(rest.len())];
-            for part in group.split(',') {
-                let name: String = part
-                    .trim()
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                if !name.is_empty()
-                    && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-                    && name != module
-                {
-                    deps.insert(name);
-                }
             }
         }
         assert!(
