@@ -266,8 +266,7 @@ fn samba_ad_dc_end_to_end() {
     {
         return;
     }
-    if !common::is_root() {
-        common::skip("the Samba AD DC test needs root");
+    if !common::require_root("the Samba AD DC test needs root") {
         return;
     }
     let dc = provision();

@@ -494,8 +494,7 @@ fn postfix_smtp_and_submission_starttls() {
     if !tools() || !common::require("postconf", &["-h", "mail_version"]) {
         return;
     }
-    if !common::is_root() {
-        common::skip("postfix needs root to start");
+    if !common::require_root("postfix needs root to start") {
         return;
     }
     let fx = Fx::new();
