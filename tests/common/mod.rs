@@ -187,8 +187,14 @@ pub fn wait_port(addr: SocketAddr, limit: Duration) -> bool {
 
 /// Run `program args`; panics unless it succeeds. Returns its stdout.
 pub fn run_ok(program: &str, args: &[&str]) -> String {
+    run_ok_in(Path::new("."), program, args)
+}
+
+/// [`run_ok`] in `dir`.
+pub fn run_ok_in(dir: &Path, program: &str, args: &[&str]) -> String {
     let out = Command::new(program)
         .args(args)
+        .current_dir(dir)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     assert!(
@@ -202,17 +208,7 @@ pub fn run_ok(program: &str, args: &[&str]) -> String {
 
 /// Run `openssl args` in `dir`; panics unless it succeeds. Returns its stdout.
 pub fn openssl(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    run_ok_in(dir, "openssl", args)
 }
 
 /// Run `openssl args` with `input` on stdin; panics unless it succeeds. Returns stdout.
