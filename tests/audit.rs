@@ -6,14 +6,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{certgpo, data};
+use common::{NSA_BACKUP, certgpo, data, example};
 use serde_json::Value;
-
-const NSA_BACKUP: &str = "nsa-cert/{D1DE50B0-DF95-405B-B2DA-6C16CBB6BF54}";
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exch2010-selfsigned.cer")
-}
 
 fn build(out: &Path, certs: &[PathBuf]) {
     let mut cmd = certgpo();

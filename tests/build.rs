@@ -3,37 +3,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{certgpo, data};
+use common::{NSA_BACKUP, certgpo, data, example, tree};
 use rcgen::{BasicConstraints, CertificateParams, CustomExtension, IsCa, Issuer, KeyPair};
-
-const EXAMPLE: &str = "examples/exch2010-selfsigned.cer";
-const NSA_BACKUP: &str = "nsa-cert/{D1DE50B0-DF95-405B-B2DA-6C16CBB6BF54}";
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(EXAMPLE)
-}
-
-/// Every file under `dir`, by relative path with `/`.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("readable dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).expect("under dir");
-                let rel = rel.to_string_lossy().replace('\\', "/");
-                out.insert(rel, std::fs::read(&p).expect("readable file"));
-            }
-        }
-    }
-    out
-}
 
 fn only_file(dir: &Path, suffix: &str) -> Vec<u8> {
     let t = tree(dir);
@@ -641,20 +614,12 @@ fn weak_keys_are_warned_and_reported() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let cert = tmp.path().join("weak.pem");
-    let st = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:1024", "-nodes", "-sha1", "-days", "30",
-        ])
-        .args(["-subj", "/CN=WEAK", "-keyout"])
-        .arg(tmp.path().join("k.pem"))
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
+    common::openssl(
+        tmp.path(),
+        &[
+            "req", "-x509", "-newkey", "rsa:1024", "-nodes", "-sha1", "-days", "30", "-subj",
+            "/CN=WEAK", "-keyout", "k.pem", "-out", "weak.pem",
+        ],
     );
     let out = tmp.path().join("b");
     certgpo()

@@ -10,7 +10,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use discover_fixture::{Certs, Group, free_port, make_certs, read_fixture, run_ok, spawn_group};
+use common::{free_port, run_ok};
+use discover_fixture::{
+    Certs, Group, discover_json, endpoints, make_certs, read_fixture, spawn_group,
+};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -69,11 +72,11 @@ fn slapd(org: &str, extra: &str, tls: bool) -> Slapd {
             run_ok("slapadd", &["-f", &conf, "-l", &ldif]);
         }
     }
-    let port = free_port(LOOPBACK);
+    let port = free_port();
     let ldap = format!("ldap://127.0.0.1:{port}");
     let mut listen = format!("{ldap}/");
     let mut ldaps = None;
-    let tls_port = free_port(LOOPBACK);
+    let tls_port = free_port();
     if tls {
         let url = format!("ldaps://127.0.0.1:{tls_port}");
         listen = format!("{listen} {url}/");
@@ -86,13 +89,9 @@ fn slapd(org: &str, extra: &str, tls: bool) -> Slapd {
         Duration::from_secs(120),
         &d.join("slapd.log"),
     );
-    let mut ready =
-        discover_fixture::wait_port(SocketAddr::new(LOOPBACK, port), Duration::from_secs(10));
+    let mut ready = common::wait_port(SocketAddr::new(LOOPBACK, port), Duration::from_secs(10));
     if tls {
-        ready &= discover_fixture::wait_port(
-            SocketAddr::new(LOOPBACK, tls_port),
-            Duration::from_secs(10),
-        );
+        ready &= common::wait_port(SocketAddr::new(LOOPBACK, tls_port), Duration::from_secs(10));
     }
     assert!(ready, "slapd did not start: {}", group.log_text());
     Slapd {
@@ -185,30 +184,8 @@ fn contoso_ldif(fabrikam: &str) -> String {
     ))
 }
 
-fn discover_json(args: &[&str]) -> Value {
-    let out = common::certgpo()
-        .arg("discover")
-        .args(args)
-        .arg("--json")
-        .env_remove("CERTGPO_LDAP_PASSWORD")
-        .timeout(Duration::from_secs(60))
-        .output()
-        .expect("certgpo runs");
-    assert!(
-        out.status.success(),
-        "certgpo discover {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
-}
-
 fn urls(v: &Value) -> Vec<String> {
-    v["endpoints"]
-        .as_array()
-        .expect("endpoints")
-        .iter()
-        .map(|e| e["url"].as_str().unwrap_or("").to_string())
-        .collect()
+    endpoints(v, "url")
 }
 
 const EX2007: &str = "https://ex2007.contoso.test/Autodiscover/Autodiscover.xml";
@@ -463,7 +440,7 @@ fn an_empty_directory_says_what_was_searched() {
 
 #[test]
 fn usage_errors_are_specific() {
-    let closed = free_port(LOOPBACK);
+    let closed = free_port();
     let cases: [(&[&str], &str); 5] = [
         (&[], "give --ldap URL"),
         (
@@ -497,7 +474,7 @@ fn a_dns_failure_keeps_the_scps_and_is_an_error_alone() {
     let dc = slapd("contoso", &contoso_ldif("LDAP://127.0.0.1:9"), true);
     let ca = dc.ca.to_string_lossy().into_owned();
     // Nothing answers DNS on this port.
-    let dns = format!("127.0.0.1:{}", free_port(LOOPBACK));
+    let dns = format!("127.0.0.1:{}", free_port());
     let out = common::certgpo()
         .args([
             "discover",
@@ -551,7 +528,7 @@ fn fetch_captures_the_certificate_of_every_endpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let (_s1, p1, sha_a) = discover_fixture::tls_server(tmp.path(), "cas-a.contoso.test");
     let (_s2, p2, sha_b) = discover_fixture::tls_server(tmp.path(), "cas-b.contoso.test");
-    let dead = free_port(LOOPBACK);
+    let dead = free_port();
     let url_a = format!("https://127.0.0.1:{p1}/Autodiscover/Autodiscover.xml");
     let url_b = format!("https://127.0.0.1:{p2}/Autodiscover/Autodiscover.xml");
     let url_dead = format!("https://127.0.0.1:{dead}/Autodiscover/Autodiscover.xml");

@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use discover_fixture::{Group, fixture, make_certs, run_ok, spawn_group, wait_port};
+use common::{run_ok, wait_port};
+use discover_fixture::{
+    Group, discover, discover_json, endpoints, fixture, make_certs, spawn_group,
+};
 use serde_json::Value;
 
 const PASSWORD: &str = "Passw0rd!Test123";
@@ -221,37 +224,6 @@ fn provision() -> Dc {
     }
 }
 
-fn certgpo(args: &[&str]) -> std::process::Output {
-    common::certgpo()
-        .arg("discover")
-        .args(args)
-        .env_remove("CERTGPO_LDAP_PASSWORD")
-        .timeout(Duration::from_secs(60))
-        .output()
-        .expect("certgpo runs")
-}
-
-fn json(args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = certgpo(&all);
-    assert!(
-        out.status.success(),
-        "discover {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON")
-}
-
-fn list(v: &Value, field: &str) -> Vec<String> {
-    v["endpoints"]
-        .as_array()
-        .expect("endpoints")
-        .iter()
-        .map(|e| e[field].as_str().unwrap_or("").to_string())
-        .collect()
-}
-
 fn path(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
@@ -266,8 +238,7 @@ fn samba_ad_dc_end_to_end() {
     {
         return;
     }
-    if !common::is_root() {
-        common::skip("the Samba AD DC test needs root");
+    if !common::require_root("the Samba AD DC test needs root") {
         return;
     }
     let dc = provision();
@@ -283,7 +254,7 @@ fn samba_ad_dc_end_to_end() {
             ("Site-A", [EX2007, EX2010]),
             ("Default-First-Site-Name", [EX2010, EX2007]),
         ] {
-            let v = json(&[
+            let v = discover_json(&[
                 "--ldap",
                 url,
                 "--ldap-ca",
@@ -295,8 +266,8 @@ fn samba_ad_dc_end_to_end() {
                 "--site",
                 site,
             ]);
-            assert_eq!(list(&v, "url"), expected, "{url} --site {site}: {v}");
-            assert_eq!(list(&v, "source"), ["scp", "scp"]);
+            assert_eq!(endpoints(&v, "url"), expected, "{url} --site {site}: {v}");
+            assert_eq!(endpoints(&v, "source"), ["scp", "scp"]);
             assert_eq!(
                 v["searches"][0]["base"],
                 "CN=Configuration,DC=contoso,DC=test"
@@ -378,14 +349,14 @@ fn samba_ad_dc_end_to_end() {
 
     // DNS, asking the DC's own server: the SRV record added with samba-tool.
     let dns = format!("{ip}:53");
-    let v = json(&["--domain", "contoso.test", "--dns-server", &dns]);
+    let v = discover_json(&["--domain", "contoso.test", "--dns-server", &dns]);
     assert_eq!(
-        list(&v, "source"),
+        endpoints(&v, "source"),
         ["dns-root", "dns-autodiscover", "srv"],
         "{v}"
     );
     assert_eq!(
-        list(&v, "url"),
+        endpoints(&v, "url"),
         [
             "https://contoso.test/autodiscover/autodiscover.xml",
             "https://autodiscover.contoso.test/autodiscover/autodiscover.xml",
@@ -404,7 +375,7 @@ fn samba_ad_dc_end_to_end() {
     assert_eq!(v["endpoints"][1]["addresses"], serde_json::json!([]));
 
     // Everything at once, in Outlook's order: SCPs by site, then the DNS candidates.
-    let v = json(&[
+    let v = discover_json(&[
         "--ldap",
         &starttls,
         "--ldap-ca",
@@ -421,14 +392,14 @@ fn samba_ad_dc_end_to_end() {
         &dns,
     ]);
     assert_eq!(
-        list(&v, "source"),
+        endpoints(&v, "source"),
         ["scp", "scp", "dns-root", "dns-autodiscover", "srv"],
         "{v}"
     );
-    assert_eq!(list(&v, "url")[..2], [EX2010, EX2007]);
+    assert_eq!(endpoints(&v, "url")[..2], [EX2010, EX2007]);
     // --fetch reaches the CAS the DC's DNS names, at the address that DNS gives, with
     // its name as SNI; names that do not resolve there are not tried.
-    let out = certgpo(&[
+    let out = discover(&[
         "--ldap",
         &starttls,
         "--ldap-ca",
@@ -558,6 +529,6 @@ fn kerberos(dc: &Dc, ldaps: &str, starttls: &str) {
             String::from_utf8_lossy(&out.stderr)
         );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(list(&v, "url"), [EX2007, EX2010]);
+        assert_eq!(endpoints(&v, "url"), [EX2007, EX2010]);
     }
 }

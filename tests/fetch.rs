@@ -8,12 +8,13 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::{Key, free_port};
 use serde_json::Value;
 
 /// Longest any test server may live.
@@ -45,22 +46,11 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 fn wait_for_port(port: u16) {
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(15) {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    panic!("server on port {port} did not start");
+    assert!(
+        common::wait_port((Ipv4Addr::LOCALHOST, port).into(), Duration::from_secs(15)),
+        "server on port {port} did not start"
+    );
 }
 
 /// Start `args` under `timeout`, wait until `port` accepts connections.
@@ -87,19 +77,6 @@ fn s_server(dir: &Path, extra: &[&str]) -> (Server, u16) {
     (serve(&args, port, None), port)
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Test certificates, made with openssl in a temp dir (spec §5.1).
 struct Fx {
     dir: tempfile::TempDir,
@@ -118,141 +95,29 @@ impl Fx {
 
     /// Self-signed RSA certificate `<name>.pem` / `<name>.key`.
     fn selfsigned(&self, name: &str, cn: &str, sans: &str) -> (String, String) {
-        let (cert, key) = (format!("{name}.pem"), format!("{name}.key"));
-        openssl(
-            self.dir.path(),
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                &key,
-                "-out",
-                &cert,
-                "-days",
-                "30",
-                "-subj",
-                &format!("/CN={cn}"),
-                "-addext",
-                &format!("subjectAltName={sans}"),
-            ],
-        );
-        (self.path(&cert), self.path(&key))
+        let c = common::selfsigned(self.dir.path(), name, Key::Rsa2048, cn, Some(sans));
+        (c.cert_str(), c.key_str())
     }
 
     /// A root CA and a leaf `mail.contoso.com` it issued: (ca.pem, leaf.pem, leaf.key).
     fn ca_and_leaf(&self) -> (String, String, String) {
         let d = self.dir.path();
-        openssl(
+        let ca = common::root_ca(d, "ca", Key::Rsa2048, "Contoso Test Root CA");
+        let leaf = common::server_cert(
             d,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "30",
-                "-subj",
-                "/CN=Contoso Test Root CA",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
+            &ca,
+            "leaf",
+            Key::Rsa2048,
+            "mail.contoso.com",
+            "DNS:mail.contoso.com,DNS:autodiscover.contoso.com",
         );
-        openssl(
-            d,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "leaf.key",
-                "-out",
-                "leaf.csr",
-                "-subj",
-                "/CN=mail.contoso.com",
-            ],
-        );
-        std::fs::write(
-            d.join("leaf.ext"),
-            "subjectAltName=DNS:mail.contoso.com,DNS:autodiscover.contoso.com\nextendedKeyUsage=serverAuth\n",
-        )
-        .expect("write leaf.ext");
-        openssl(
-            d,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "leaf.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "leaf.pem",
-                "-days",
-                "30",
-                "-extfile",
-                "leaf.ext",
-            ],
-        );
-        (
-            self.path("ca.pem"),
-            self.path("leaf.pem"),
-            self.path("leaf.key"),
-        )
+        (ca.cert_str(), leaf.cert_str(), leaf.key_str())
     }
 
     fn ecdsa(&self) -> (String, String) {
-        openssl(
-            self.dir.path(),
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "ec.key",
-                "-out",
-                "ec.pem",
-                "-days",
-                "30",
-                "-subj",
-                "/CN=ecdsa.contoso.test",
-            ],
-        );
-        (self.path("ec.pem"), self.path("ec.key"))
+        let c = common::selfsigned(self.dir.path(), "ec", Key::P256, "ecdsa.contoso.test", None);
+        (c.cert_str(), c.key_str())
     }
-}
-
-/// The thumbprint openssl computes for a PEM (or `-inform DER`) certificate.
-fn openssl_sha1(cert: &str, der: bool) -> String {
-    let mut args = vec!["x509", "-noout", "-fingerprint", "-sha1", "-in", cert];
-    if der {
-        args.extend_from_slice(&["-inform", "DER"]);
-    }
-    let out = Command::new("openssl")
-        .args(&args)
-        .output()
-        .expect("openssl x509");
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
-    let fp = text.trim().rsplit('=').next().unwrap_or_default();
-    fp.replace(':', "").to_ascii_uppercase()
 }
 
 struct Run {
@@ -317,7 +182,7 @@ fn fetch_single(host: &str, flags: &[&str]) -> (Value, String) {
     args.extend_from_slice(flags);
     let (_s, port) = s_server(fx.dir.path(), &args);
     let t = fetch_ok(&[&format!("127.0.0.1:{port}")]);
-    (t, openssl_sha1(&cert, false))
+    (t, common::openssl_sha1(&cert))
 }
 
 #[test]
@@ -383,7 +248,7 @@ fn ecdsa_server() {
     let (_s, port) = s_server(fx.dir.path(), &["-cert", &cert, "-key", &key, "-tls1_2"]);
     let t = fetch_ok(&[&format!("127.0.0.1:{port}")]);
     assert_eq!(t["chain"][0]["key_algorithm"], "ECDSA P-256");
-    assert_eq!(chain_sha1(&t), vec![openssl_sha1(&cert, false)]);
+    assert_eq!(chain_sha1(&t), vec![common::openssl_sha1(&cert)]);
 }
 
 #[test]
@@ -400,7 +265,7 @@ fn two_certificate_chain_with_names_that_match() {
     let t = fetch_ok(&[&format!("127.0.0.1:{port}"), "--sni", "mail.contoso.com"]);
     assert_eq!(
         chain_sha1(&t),
-        vec![openssl_sha1(&leaf, false), openssl_sha1(&ca, false)]
+        vec![common::openssl_sha1(&leaf), common::openssl_sha1(&ca)]
     );
     assert_eq!(t["sni"], "mail.contoso.com");
     // The leaf covers mail and autodiscover, and is CA-issued: no fetch finding.
@@ -425,8 +290,8 @@ fn twenty_one_certificate_chain_over_16k() {
     let t = fetch_ok(&[&format!("127.0.0.1:{port}")]);
     let chain = chain_sha1(&t);
     assert_eq!(chain.len(), 21);
-    assert_eq!(chain[0], openssl_sha1(&leaf, false));
-    assert!(chain[1..].iter().all(|c| *c == openssl_sha1(&ca, false)));
+    assert_eq!(chain[0], common::openssl_sha1(&leaf));
+    assert!(chain[1..].iter().all(|c| *c == common::openssl_sha1(&ca)));
 }
 
 #[test]
@@ -454,9 +319,9 @@ fn sni_chooses_between_two_certificates() {
     );
     let target = format!("127.0.0.1:{port}");
     let none = fetch_ok(&[&target]);
-    assert_eq!(chain_sha1(&none)[0], openssl_sha1(&cert, false));
+    assert_eq!(chain_sha1(&none)[0], common::openssl_sha1(&cert));
     let named = fetch_ok(&[&target, "--sni", "mail.contoso.com"]);
-    assert_eq!(chain_sha1(&named)[0], openssl_sha1(&leaf, false));
+    assert_eq!(chain_sha1(&named)[0], common::openssl_sha1(&leaf));
 }
 
 #[test]
@@ -479,7 +344,7 @@ fn findings_name_mismatch_and_autodiscover() {
         .expect("run");
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(&openssl_sha1(&cert, false)), "{text}");
+    assert!(text.contains(&common::openssl_sha1(&cert)), "{text}");
     assert!(text.contains("self-signed"), "{text}");
     assert!(text.contains("does not cover mail.contoso.com"), "{text}");
     assert!(text.contains("trusting the root will NOT cure"), "{text}");
@@ -494,8 +359,7 @@ fn postfix_smtp_and_submission_starttls() {
     if !tools() || !common::require("postconf", &["-h", "mail_version"]) {
         return;
     }
-    if !common::is_root() {
-        common::skip("postfix needs root to start");
+    if !common::require_root("postfix needs root to start") {
         return;
     }
     let fx = Fx::new();
@@ -552,7 +416,7 @@ fn postfix_smtp_and_submission_starttls() {
     assert_eq!(run.code, 0, "{}\n{}", run.json, run.stderr);
     for t in run.json.as_array().expect("array") {
         assert_eq!(t["starttls"], "smtp");
-        assert_eq!(chain_sha1(t), vec![openssl_sha1(&cert, false)]);
+        assert_eq!(chain_sha1(t), vec![common::openssl_sha1(&cert)]);
     }
 }
 
@@ -590,7 +454,7 @@ fn dovecot_imap_and_pop3_starttls() {
     assert_eq!(run.json[0]["starttls"], "imap");
     assert_eq!(run.json[1]["starttls"], "pop3");
     for t in run.json.as_array().expect("array") {
-        assert_eq!(chain_sha1(t), vec![openssl_sha1(&cert, false)]);
+        assert_eq!(chain_sha1(t), vec![common::openssl_sha1(&cert)]);
     }
 }
 
@@ -617,7 +481,7 @@ fn stunnel_tls10_only_implicit_tls() {
     let _server = serve(&["stunnel4", &conf.display().to_string()], port, None);
     let t = fetch_ok(&[&format!("smtps://127.0.0.1:{port}")]);
     assert_eq!(t["protocol"], "TLS 1.0");
-    assert_eq!(chain_sha1(&t), vec![openssl_sha1(&cert, false)]);
+    assert_eq!(chain_sha1(&t), vec![common::openssl_sha1(&cert)]);
 }
 
 /// A hostile server: answers each of up to 8 connections with `reply`.
@@ -796,7 +660,7 @@ fn hostile_servers_fail_with_one_line_each_within_the_timeout() {
     // The one good server among them still answered.
     let good_json = &run.json[cases.len()];
     assert_eq!(good_json["ok"], true);
-    assert_eq!(chain_sha1(good_json), vec![openssl_sha1(&cert, false)]);
+    assert_eq!(chain_sha1(good_json), vec![common::openssl_sha1(&cert)]);
 }
 
 #[test]
@@ -811,7 +675,7 @@ fn out_writes_pem_and_der_and_expect_mismatch_writes_nothing() {
         &["-cert", &leaf, "-key", &key, "-cert_chain", &ca],
     );
     let target = format!("https://127.0.0.1:{port}/Autodiscover/Autodiscover.xml");
-    let leaf_sha1 = openssl_sha1(&leaf, false);
+    let leaf_sha1 = common::openssl_sha1(&leaf);
 
     // Wrong pin: exit 3, nothing written.
     let out_dir = fx.dir.path().join("out-mismatch");
@@ -870,11 +734,11 @@ fn out_writes_pem_and_der_and_expect_mismatch_writes_nothing() {
     let pem = out_dir.join(format!("{stem}.pem"));
     let pem_text = std::fs::read_to_string(&pem).expect("chain PEM written");
     assert_eq!(pem_text.matches("BEGIN CERTIFICATE").count(), 2);
-    assert_eq!(openssl_sha1(&pem.display().to_string(), false), leaf_sha1);
+    assert_eq!(common::openssl_sha1(&pem), leaf_sha1);
     let der0 = out_dir.join(format!("{stem}_0.der")).display().to_string();
     let der1 = out_dir.join(format!("{stem}_1.der")).display().to_string();
-    assert_eq!(openssl_sha1(&der0, true), leaf_sha1);
-    assert_eq!(openssl_sha1(&der1, true), openssl_sha1(&ca, false));
+    assert_eq!(common::openssl_sha1(&der0), leaf_sha1);
+    assert_eq!(common::openssl_sha1(&der1), common::openssl_sha1(&ca));
     let names: Vec<String> = std::fs::read_dir(&out_dir)
         .expect("out dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
@@ -1061,7 +925,7 @@ fn build_fetch_requires_a_pin_and_honours_the_lock() {
     );
 
     // The right pin: bundle and lock written, with the certificate openssl saw.
-    let a_sha1 = openssl_sha1(&a, false);
+    let a_sha1 = common::openssl_sha1(&a);
     let out = build(&[
         "--fetch", &target, "--out", &bundle, "--expect", &a_sha1, "--json",
     ]);
@@ -1120,7 +984,7 @@ fn build_fetch_requires_a_pin_and_honours_the_lock() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!work.join("bundle2").exists());
-    let b_sha1 = openssl_sha1(&b, false);
+    let b_sha1 = common::openssl_sha1(&b);
     let out = build(&[
         "--fetch",
         &target,
@@ -1168,7 +1032,7 @@ fn build_fetch_trusts_the_root_a_server_sends_or_names_the_issuer() {
         "--sni",
         "mail.contoso.com",
         "--expect",
-        &openssl_sha1(&leaf, false),
+        &common::openssl_sha1(&leaf),
         "--lock",
         &lock,
         "--out",
@@ -1184,7 +1048,7 @@ fn build_fetch_trusts_the_root_a_server_sends_or_names_the_issuer() {
     let summary: Value = serde_json::from_slice(&out.stdout).expect("build JSON");
     assert_eq!(
         summary["certificates"][0]["thumbprint"],
-        openssl_sha1(&ca, false).as_str()
+        common::openssl_sha1(&ca).as_str()
     );
     assert!(
         std::fs::read_to_string(&lock)
@@ -1242,7 +1106,7 @@ fn build_fetch_asks_on_a_terminal() {
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
-    let sha1 = openssl_sha1(&cert, false);
+    let sha1 = common::openssl_sha1(&cert);
 
     let (code, screen) = ask("no\n", "declined");
     assert_eq!(code, Some(2), "{screen}");

@@ -8,10 +8,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{certgpo, data};
+use common::{NSA_BACKUP, certgpo, data, files_in, tree};
 use serde_json::Value;
 
-const NSA_BACKUP: &str = "nsa-cert/{D1DE50B0-DF95-405B-B2DA-6C16CBB6BF54}";
 const HORIZON_POL: &str =
     "disa-horizon/{00DF50DE-3118-4401-814A-0D2FBEB33BAB}/DomainSysvol/GPO/Machine/registry.pol";
 
@@ -40,33 +39,6 @@ fn thumbs_in(v: &Value, store: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// SHA-1 fingerprints as openssl computes them, independently of certgpo.
-fn openssl_thumb(path: &Path, der: bool) -> String {
-    let mut cmd = Command::new("openssl");
-    cmd.args(["x509", "-noout", "-fingerprint", "-sha1", "-in"])
-        .arg(path);
-    if der {
-        cmd.args(["-inform", "DER"]);
-    }
-    let out = cmd.output().expect("openssl runs");
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).expect("text");
-    text.trim()
-        .rsplit('=')
-        .next()
-        .expect("fingerprint")
-        .replace(':', "")
-}
-
-fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("dir")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn nsa_backup_lists_exactly_its_4_roots_and_33_cas() {
     if !common::require("openssl", &["version"]) {
@@ -75,11 +47,11 @@ fn nsa_backup_lists_exactly_its_4_roots_and_33_cas() {
     let v = inspect_json(&[data(NSA_BACKUP).as_os_str()]);
     let roots: BTreeSet<String> = files_in(&data("nsa-cert/root-certs-pem"))
         .iter()
-        .map(|p| openssl_thumb(p, false))
+        .map(common::openssl_sha1)
         .collect();
     let cas: BTreeSet<String> = files_in(&data("nsa-cert/derived/ca-certs"))
         .iter()
-        .map(|p| openssl_thumb(p, true))
+        .map(common::openssl_sha1)
         .collect();
     assert_eq!(roots.len(), 4);
     assert_eq!(cas.len(), 33);
@@ -455,18 +427,10 @@ fn zip_dir(dir: &Path, zip_path: &Path) {
     let mut z = zip::ZipWriter::new(f);
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for p in files_in(&d) {
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir.parent().unwrap()).unwrap();
-                z.start_file(rel.to_string_lossy().replace('\\', "/"), opts)
-                    .unwrap();
-                z.write_all(&std::fs::read(&p).unwrap()).unwrap();
-            }
-        }
+    let top = dir.file_name().unwrap().to_string_lossy();
+    for (rel, bytes) in tree(dir) {
+        z.start_file(format!("{top}/{rel}"), opts).unwrap();
+        z.write_all(&bytes).unwrap();
     }
     z.finish().unwrap();
 }
@@ -696,14 +660,10 @@ fn zip_entry_larger_than_declared_is_refused() {
 }
 
 fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for p in files_in(from) {
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_tree(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
+    for (rel, bytes) in tree(from) {
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::write(dest, bytes).unwrap();
     }
 }
 

@@ -22,6 +22,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use common::{files_in, only_backup_dir, openssl, openssl_sha1_of, openssl_stdin, tree};
 use md5::Md5;
 use sha1::{Digest, Sha1};
 
@@ -73,12 +74,7 @@ impl Expected {
 /// Certificates in a PEM or DER file, or in every file of a directory.
 fn ders_in(path: &Path) -> Vec<Vec<u8>> {
     if path.is_dir() {
-        let mut files: Vec<PathBuf> = fs::read_dir(path)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        return files.iter().flat_map(|f| ders_in(f)).collect();
+        return files_in(path).iter().flat_map(|f| ders_in(f)).collect();
     }
     let bytes = fs::read(path).unwrap();
     match std::str::from_utf8(&bytes) {
@@ -157,13 +153,7 @@ impl Built {
 
     /// The registry.pol copy inside the GPMC backup folder.
     fn backup_policy(&self) -> PathBuf {
-        let backups: Vec<PathBuf> = fs::read_dir(self.out.join("gpo-backup"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.is_dir())
-            .collect();
-        assert_eq!(backups.len(), 1, "{}: one backup folder", self.case.name);
-        backups[0].join("DomainSysvol/GPO/Machine/registry.pol")
+        only_backup_dir(&self.out).join("DomainSysvol/GPO/Machine/registry.pol")
     }
 
     /// Blob bytes by thumbprint, read from policy/registry.pol. certgpo's own PReg reader
@@ -184,23 +174,6 @@ impl Built {
     }
 }
 
-fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
-
 /// Certificates generated with openssl for cases the committed data does not cover.
 struct Generated {
     no_ski: PathBuf,
@@ -212,20 +185,6 @@ struct Generated {
     /// A server certificate issued by the intermediate (not distributed; presented in
     /// the Wine chain check).
     leaf: PathBuf,
-}
-
-fn openssl(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// Private keys stay in the test's temporary directory and die with it.
@@ -266,9 +225,9 @@ fn generate(dir: &Path) -> Generated {
     for command in script.lines().filter(|l| !l.trim().is_empty()) {
         openssl(dir, &command.split_whitespace().collect::<Vec<_>>());
     }
-    let text = openssl(dir, &["x509", "-noout", "-text", "-in", "noski.pem"]).stdout;
+    let text = openssl(dir, &["x509", "-noout", "-text", "-in", "noski.pem"]);
     assert!(
-        !String::from_utf8_lossy(&text).contains("Key Identifier"),
+        !text.contains("Key Identifier"),
         "openssl added a key identifier to noski.pem"
     );
     Generated {
@@ -288,8 +247,7 @@ fn path_arg(p: &Path) -> String {
 /// The bundles every check runs on. The generated cases need openssl; without it they
 /// are skipped loudly (and fail under CI).
 fn cases(dir: &Path) -> Vec<Case> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let exch = root.join("examples/exch2010-selfsigned.cer");
+    let exch = common::example();
     let nsa_roots = common::data("nsa-cert/root-certs-pem");
     let nsa_cas = common::data("nsa-cert/derived/ca-certs");
     let exch_friendly = r#"Exchange 2010 CAS <mail> & "Tom's""#;
@@ -594,12 +552,12 @@ fn samba_decode(files: &[PathBuf]) -> Vec<PolFile> {
 
 #[test]
 fn samba_reads_every_registry_pol() {
-    // The pyenv python3 on PATH has no Samba bindings: use Debian's.
+    // The pyenv python3 on PATH has no Samba bindings: use Debian's, which python3-samba
+    // gives samba.dcerpc.preg (the skip names the import error).
     if !common::require(
         SYSTEM_PYTHON,
         &["-c", "import samba.ndr, samba.dcerpc.preg"],
     ) {
-        eprintln!("(python3-samba provides samba.dcerpc.preg for {SYSTEM_PYTHON})");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -1012,52 +970,6 @@ fn wine_crypt32_and_regedit_accept_the_bundle() {
 // ---------------------------------------------------------------------------------------
 // 3. openssl
 
-/// Upper-case hex SHA-1 fingerprint of the certificate(s) openssl reads on stdin.
-fn openssl_fingerprint(input: &[u8], inform: &str) -> String {
-    let mut child = Command::new("openssl")
-        .args(["x509", "-noout", "-fingerprint", "-sha1", "-inform", inform])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "openssl x509 -fingerprint: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    // "SHA1 Fingerprint=AB:CD:..." (the label's case varies across versions)
-    text.trim()
-        .split_once('=')
-        .unwrap()
-        .1
-        .replace(':', "")
-        .to_ascii_uppercase()
-}
-
-fn openssl_stdin(args: &[&str], input: &[u8]) -> String {
-    let mut child = Command::new("openssl")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn openssl_reads_the_certificates() {
     if !common::require("openssl", &["version"]) {
@@ -1070,7 +982,7 @@ fn openssl_reads_the_certificates() {
             .certs
             .iter()
             .map(|c| {
-                let fp = openssl_fingerprint(&c.der, "DER");
+                let fp = openssl_sha1_of(&c.der, "DER");
                 assert_eq!(fp, c.thumb, "openssl and SHA-1 of the input disagree");
                 fp
             })
@@ -1097,7 +1009,7 @@ fn openssl_reads_the_certificates() {
         assert_eq!(blocks.len(), case.certs.len(), "{}: p7b count", case.name);
         let got: BTreeSet<String> = blocks
             .iter()
-            .map(|b| openssl_fingerprint(b.as_bytes(), "PEM"))
+            .map(|b| openssl_sha1_of(b.as_bytes(), "PEM"))
             .collect();
         assert_eq!(got, want, "{}: certificates.p7b", case.name);
 
@@ -1117,7 +1029,7 @@ fn openssl_reads_the_certificates() {
                 other => panic!("{}: unexpected file certs/{name} ({other})", case.name),
             };
             assert_eq!(
-                openssl_fingerprint(&bytes, inform),
+                openssl_sha1_of(&bytes, inform),
                 stem,
                 "{}: certs/{name}",
                 case.name
@@ -1154,6 +1066,7 @@ fn openssl_reads_the_certificates() {
 fn check_key_properties_with_openssl(case: &str, cert: &Expected, blob: &[u8]) {
     let ctx = format!("{case} / {}", cert.thumb);
     let text = openssl_stdin(&["x509", "-inform", "DER", "-noout", "-text"], &cert.der);
+    let text = String::from_utf8_lossy(&text);
     let ski = text
         .lines()
         .skip_while(|l| !l.contains("Subject Key Identifier"))
@@ -1163,18 +1076,7 @@ fn check_key_properties_with_openssl(case: &str, cert: &Expected, blob: &[u8]) {
         Some(ski) => ski,
         None => {
             let pem = openssl_stdin(&["x509", "-inform", "DER", "-noout", "-pubkey"], &cert.der);
-            let spki = Command::new("openssl")
-                .args(["pkey", "-pubin", "-outform", "DER"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .and_then(|mut c| {
-                    use std::io::Write;
-                    c.stdin.take().unwrap().write_all(pem.as_bytes())?;
-                    c.wait_with_output()
-                })
-                .unwrap()
-                .stdout;
+            let spki = openssl_stdin(&["pkey", "-pubin", "-outform", "DER"], &pem);
             assert!(!spki.is_empty(), "{ctx}: openssl pkey gave no SPKI");
             Sha1::digest(&spki).to_vec()
         }

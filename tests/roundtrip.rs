@@ -7,15 +7,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use common::{certgpo, data};
+use common::{NSA_BACKUP, certgpo, data, example, only_backup_dir};
 use serde_json::Value;
-
-const EXAMPLE: &str = "examples/exch2010-selfsigned.cer";
-const NSA_BACKUP: &str = "nsa-cert/{D1DE50B0-DF95-405B-B2DA-6C16CBB6BF54}";
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(EXAMPLE)
-}
 
 fn build(out: &Path, extra: &[&str], certs: &[PathBuf]) {
     let mut cmd = certgpo();
@@ -127,11 +120,7 @@ fn inspect_reads_back_what_build_writes() {
         assert_eq!(code, Some(0), "{rel}");
         assert_eq!(entries(&v), expected, "{rel}");
     }
-    let backup = std::fs::read_dir(out.join("gpo-backup"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.is_dir())
-        .unwrap();
+    let backup = only_backup_dir(&out);
     let (_, v) = json(&["inspect".as_ref(), backup.join("gpreport.xml").as_os_str()]);
     assert_eq!(entries(&v), expected, "gpreport.xml");
     let (_, v) = json(&[
@@ -323,16 +312,6 @@ fn base_build(out: &Path, extra: &[&str]) -> std::process::Output {
         .arg(out)
         .output()
         .unwrap()
-}
-
-fn only_backup_dir(bundle: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(bundle.join("gpo-backup"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    assert_eq!(dirs.len(), 1);
-    dirs[0].clone()
 }
 
 #[test]

@@ -1,8 +1,13 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The project's own test data (`tests/data`).
 pub fn data(rel: &str) -> PathBuf {
@@ -17,26 +22,78 @@ pub fn in_ci() -> bool {
 }
 
 /// Check that an external tool is available. Locally a missing tool skips the test
-/// with a loud message; under `CI=true` it fails the test, because `.ci/run`
-/// installs every tool the tests need.
+/// (or the part of it that needs the tool) with a loud message and a line in the skip
+/// list that `scripts/test` prints at the end; under `CI=true` it fails the test,
+/// because `scripts/test` installs every tool the tests need.
 pub fn require(tool: &str, probe: &[&str]) -> bool {
-    let ok = Command::new(tool)
-        .args(probe)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        skip(&format!(
-            "required tool `{tool}` is not available (run .ci/run to install it)"
-        ));
-    }
-    ok
+    let reason = match Command::new(tool).args(probe).output() {
+        Ok(o) if o.status.success() => return true,
+        Ok(o) => format!(
+            "`{tool} {}` failed ({}): {}",
+            probe.join(" "),
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .rfind(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+        ),
+        Err(e) => format!("required tool `{tool}` is not available ({e})"),
+    };
+    skip(&reason);
+    false
 }
 
-/// Say loudly that a test cannot run here; under `CI=true` that is a failure.
-pub fn skip(msg: &str) {
-    assert!(!in_ci(), "{msg}");
-    eprintln!("\n!!!! SKIPPED: {msg} !!!!\n");
+/// Skip a test that cannot run here unless it runs as root; true when it can run.
+pub fn require_root(why: &str) -> bool {
+    let root = is_root();
+    if !root {
+        skip(why);
+    }
+    root
 }
+
+/// The running test, as `<test file>::<test>` (libtest names each test's thread).
+pub fn current_test() -> String {
+    let thread = std::thread::current();
+    let name = match thread.name() {
+        Some(n) if n != "main" => n,
+        _ => "(unknown test)",
+    };
+    format!("{}::{name}", env!("CARGO_CRATE_NAME"))
+}
+
+/// Say loudly that a test, or part of it, cannot run here; under `CI=true` that is a
+/// failure. The skip is also appended to the file `CERTGPO_SKIP_LOG` names (set by
+/// `scripts/test`, which lists every skip as the last lines of its output), because
+/// the test harness hides what a passing test prints.
+pub fn skip(reason: &str) {
+    let test = current_test();
+    let reason = reason.replace('\n', " ");
+    if let Some(log) = std::env::var_os(SKIP_LOG) {
+        // One short write in append mode: tests running in parallel do not mix lines.
+        let line = format!("{test}: {reason}\n");
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+        if let Err(e) = written {
+            eprintln!(
+                "cannot record the skip in {}: {e}",
+                Path::new(&log).display()
+            );
+        }
+    }
+    assert!(
+        !in_ci(),
+        "{test}: {reason} (CI=true: nothing may be skipped; scripts/test installs what the tests need)"
+    );
+    eprintln!("\n!!!! SKIPPED {test}: {reason} !!!!\n");
+}
+
+/// The environment variable naming the file skips are appended to.
+pub const SKIP_LOG: &str = "CERTGPO_SKIP_LOG";
 
 /// True when the tests run as root (needed to start postfix and a Samba AD DC).
 pub fn is_root() -> bool {
@@ -49,4 +106,261 @@ pub fn is_root() -> bool {
 /// The certgpo binary under test.
 pub fn certgpo() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("certgpo").expect("binary built by cargo")
+}
+
+// ---------------------------------------------------------------------------------------
+// The project's inputs, and folders as trees
+
+/// The Exchange 2010 self-signed certificate the README's first command uses.
+pub const EXAMPLE: &str = "examples/exch2010-selfsigned.cer";
+/// The NSA-CERT GPMC backup, under `tests/data`.
+pub const NSA_BACKUP: &str = "nsa-cert/{D1DE50B0-DF95-405B-B2DA-6C16CBB6BF54}";
+
+/// [`EXAMPLE`] as a path.
+pub fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(EXAMPLE)
+}
+
+/// The entries of `dir`, sorted.
+pub fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("entry").path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every file under `dir`, by relative path with `/`.
+pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for p in files_in(&d) {
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).expect("under dir");
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                out.insert(rel, std::fs::read(&p).expect("readable file"));
+            }
+        }
+    }
+    out
+}
+
+/// The one GPMC backup folder of a bundle (`<bundle>/gpo-backup/{id}`).
+pub fn only_backup_dir(bundle: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = files_in(&bundle.join("gpo-backup"))
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{}: one backup folder", bundle.display());
+    dirs[0].clone()
+}
+
+// ---------------------------------------------------------------------------------------
+// Ports
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Wait until something accepts TCP connections on `addr`; false after `limit`.
+pub fn wait_port(addr: SocketAddr, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+// ---------------------------------------------------------------------------------------
+// Running tools
+
+/// Run `program args`; panics unless it succeeds. Returns its stdout.
+pub fn run_ok(program: &str, args: &[&str]) -> String {
+    run_ok_in(Path::new("."), program, args)
+}
+
+/// [`run_ok`] in `dir`.
+pub fn run_ok_in(dir: &Path, program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Run `openssl args` in `dir`; panics unless it succeeds. Returns its stdout.
+pub fn openssl(dir: &Path, args: &[&str]) -> String {
+    run_ok_in(dir, "openssl", args)
+}
+
+/// Run `openssl args` with `input` on stdin; panics unless it succeeds. Returns stdout.
+pub fn openssl_stdin(args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run openssl");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write to openssl");
+    let out = child.wait_with_output().expect("wait for openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The SHA-1 thumbprint (upper-case hex) openssl computes for the certificate in
+/// `input`, `inform` "PEM" or "DER", independently of certgpo.
+pub fn openssl_sha1_of(input: &[u8], inform: &str) -> String {
+    let out = openssl_stdin(
+        &["x509", "-noout", "-fingerprint", "-sha1", "-inform", inform],
+        input,
+    );
+    // "SHA1 Fingerprint=AB:CD:..." (the label's case varies across versions)
+    String::from_utf8_lossy(&out)
+        .trim()
+        .rsplit('=')
+        .next()
+        .unwrap_or_default()
+        .replace(':', "")
+        .to_ascii_uppercase()
+}
+
+/// [`openssl_sha1_of`] the first certificate of a PEM or DER file.
+pub fn openssl_sha1(path: impl AsRef<Path>) -> String {
+    let bytes =
+        std::fs::read(path.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", path.as_ref().display()));
+    let pem = bytes.windows(11).any(|w| w == b"-----BEGIN ");
+    openssl_sha1_of(&bytes, if pem { "PEM" } else { "DER" })
+}
+
+// ---------------------------------------------------------------------------------------
+// Certificates made with openssl, keys included, in a test's temporary directory
+
+/// The key a certificate is made with.
+#[derive(Clone, Copy)]
+pub enum Key {
+    Rsa2048,
+    P256,
+}
+
+impl Key {
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Key::Rsa2048 => &["-newkey", "rsa:2048"],
+            Key::P256 => &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        }
+    }
+}
+
+/// A certificate `<dir>/<name>.pem` and its key `<dir>/<name>.key`.
+pub struct Issued {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Issued {
+    pub fn cert_str(&self) -> String {
+        self.cert.to_string_lossy().into_owned()
+    }
+
+    pub fn key_str(&self) -> String {
+        self.key.to_string_lossy().into_owned()
+    }
+}
+
+/// `openssl req -x509` for `<name>` valid 30 days, with `extra` arguments.
+fn req_x509(dir: &Path, name: &str, key: Key, cn: &str, extra: &[&str]) -> Issued {
+    let (cert, keyfile) = (format!("{name}.pem"), format!("{name}.key"));
+    let subject = format!("/CN={cn}");
+    let mut args = vec!["req", "-x509"];
+    args.extend_from_slice(key.args());
+    args.extend_from_slice(&[
+        "-nodes", "-keyout", &keyfile, "-out", &cert, "-days", "30", "-subj", &subject,
+    ]);
+    args.extend_from_slice(extra);
+    openssl(dir, &args);
+    // Samba refuses a key file that others can read.
+    std::fs::set_permissions(dir.join(&keyfile), std::fs::Permissions::from_mode(0o600))
+        .expect("chmod 600 the key");
+    Issued {
+        cert: dir.join(cert),
+        key: dir.join(keyfile),
+    }
+}
+
+/// A self-signed certificate for `cn`, with `san` (`DNS:a,IP:b`) when given.
+pub fn selfsigned(dir: &Path, name: &str, key: Key, cn: &str, san: Option<&str>) -> Issued {
+    let san = san.map(|s| format!("subjectAltName={s}"));
+    let extra = match &san {
+        Some(s) => vec!["-addext", s.as_str()],
+        None => vec![],
+    };
+    req_x509(dir, name, key, cn, &extra)
+}
+
+/// A throwaway root CA.
+pub fn root_ca(dir: &Path, name: &str, key: Key, cn: &str) -> Issued {
+    req_x509(
+        dir,
+        name,
+        key,
+        cn,
+        &[
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    )
+}
+
+/// A TLS server certificate for `cn` and `san` (`DNS:a,IP:b`) that `ca` issued.
+pub fn server_cert(dir: &Path, ca: &Issued, name: &str, key: Key, cn: &str, san: &str) -> Issued {
+    let (ca_cert, ca_key) = (ca.cert_str(), ca.key_str());
+    let san = format!("subjectAltName={san}");
+    req_x509(
+        dir,
+        name,
+        key,
+        cn,
+        &[
+            "-CA",
+            &ca_cert,
+            "-CAkey",
+            &ca_key,
+            "-addext",
+            &san,
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-addext",
+            "extendedKeyUsage=serverAuth",
+        ],
+    )
 }

@@ -2,11 +2,15 @@
 //! `timeout`, so it dies with the guard and, at the latest, when its lifetime ends.
 #![allow(dead_code)]
 
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::{self, Key, free_port, wait_port};
 
 /// The project's copies of the research fixtures (see tests/fixtures/discover/SOURCES.md).
 pub fn fixture(name: &str) -> PathBuf {
@@ -58,40 +62,6 @@ pub fn spawn_group(program: &str, args: &[&str], lifetime: Duration, log: &Path)
     }
 }
 
-/// A port that was free a moment ago on `ip`.
-pub fn free_port(ip: IpAddr) -> u16 {
-    TcpListener::bind((ip, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-/// Wait until something accepts TCP connections on `addr`.
-pub fn wait_port(addr: SocketAddr, limit: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
-
-pub fn run_ok(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A throwaway CA and a server certificate it issued, valid for `names` (DNS or IP).
 pub struct Certs {
     pub ca: PathBuf,
@@ -99,112 +69,88 @@ pub struct Certs {
     pub key: PathBuf,
 }
 
-#[rustfmt::skip]
 pub fn make_certs(dir: &Path, cn: &str, ips: &[&str], dns: &[&str]) -> Certs {
-    let p = |n: &str| dir.join(n).to_string_lossy().into_owned();
-    run_ok(
-        "openssl",
-        &[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", &p("ca.key"), "-out", &p("ca.pem"), "-days", "2",
-            "-subj", "/CN=certgpo discover test CA",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
+    let ca = common::root_ca(dir, "ca", Key::P256, "certgpo discover test CA");
     let san: Vec<String> = ips
         .iter()
         .map(|ip| format!("IP:{ip}"))
         .chain(dns.iter().map(|d| format!("DNS:{d}")))
         .collect();
-    run_ok(
-        "openssl",
-        &[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", &p("server.key"), "-out", &p("server.pem"), "-days", "2",
-            "-subj", &format!("/CN={cn}"),
-            "-CA", &p("ca.pem"), "-CAkey", &p("ca.key"),
-            "-addext", &format!("subjectAltName={}", san.join(",")),
-            "-addext", "basicConstraints=critical,CA:FALSE",
-            "-addext", "extendedKeyUsage=serverAuth",
-        ],
-    );
-    // Samba refuses a key file that others can read.
-    run_ok("chmod", &["600", &p("server.key")]);
+    let server = common::server_cert(dir, &ca, "server", Key::P256, cn, &san.join(","));
     Certs {
-        ca: dir.join("ca.pem"),
-        cert: dir.join("server.pem"),
-        key: dir.join("server.key"),
+        ca: ca.cert,
+        cert: server.cert,
+        key: server.key,
     }
 }
 
 /// An `openssl s_server` on 127.0.0.1 presenting a fresh self-signed certificate for
 /// `cn`; returns the server, its port and the certificate's SHA-1 thumbprint.
 pub fn tls_server(dir: &Path, cn: &str) -> (Group, u16, String) {
-    let key = dir.join(format!("{cn}.key"));
-    let cert = dir.join(format!("{cn}.pem"));
-    let (k, c) = (key.to_string_lossy(), cert.to_string_lossy());
-    run_ok(
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &k,
-            "-out",
-            &c,
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={cn}"),
-            "-addext",
-            &format!("subjectAltName=DNS:{cn}"),
-        ],
-    );
-    let sha1 = run_ok(
-        "openssl",
-        &["x509", "-in", &c, "-noout", "-fingerprint", "-sha1"],
-    );
-    let sha1 = sha1
-        .trim()
-        .rsplit('=')
-        .next()
-        .unwrap_or("")
-        .replace(':', "");
-    let port = free_port(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    let c = common::selfsigned(dir, cn, Key::P256, cn, Some(&format!("DNS:{cn}")));
+    let port = free_port();
     let accept = format!("127.0.0.1:{port}");
     let group = spawn_group(
         "openssl",
         &[
-            "s_server", "-quiet", "-accept", &accept, "-cert", &c, "-key", &k,
+            "s_server",
+            "-quiet",
+            "-accept",
+            &accept,
+            "-cert",
+            &c.cert_str(),
+            "-key",
+            &c.key_str(),
         ],
         Duration::from_secs(120),
         &dir.join(format!("{cn}.log")),
     );
-    let addr = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), port);
+    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
     assert!(
         wait_port(addr, Duration::from_secs(10)),
         "s_server did not start"
     );
-    (group, port, sha1)
+    (group, port, common::openssl_sha1(&c.cert))
 }
 
-/// Run `certgpo discover ARGS` (no password in the environment), expect exit 2 and
-/// nothing on stdout, and return what it said on stderr.
-pub fn refused(args: &[&str]) -> String {
-    let out = assert_cmd::Command::cargo_bin("certgpo")
-        .expect("binary built by cargo")
+/// `certgpo discover ARGS`, with no password in the environment and a minute at most.
+pub fn discover(args: &[&str]) -> Output {
+    common::certgpo()
         .arg("discover")
         .args(args)
         .env_remove("CERTGPO_LDAP_PASSWORD")
         .timeout(Duration::from_secs(60))
         .output()
-        .expect("certgpo runs");
+        .expect("certgpo runs")
+}
+
+/// [`discover`] with `--json`, which must succeed: its JSON.
+pub fn discover_json(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = discover(&all);
+    assert!(
+        out.status.success(),
+        "certgpo discover {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+/// `field` of every endpoint of a discover report, in order.
+pub fn endpoints(v: &Value, field: &str) -> Vec<String> {
+    v["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .map(|e| e[field].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Run `certgpo discover ARGS` (no password in the environment), expect exit 2 and
+/// nothing on stdout, and return what it said on stderr.
+pub fn refused(args: &[&str]) -> String {
+    let out = discover(args);
     assert_eq!(out.status.code(), Some(2), "discover {args:?}");
     assert!(out.stdout.is_empty(), "discover {args:?} printed a result");
     String::from_utf8_lossy(&out.stderr).into_owned()
