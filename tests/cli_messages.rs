@@ -16,11 +16,9 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 #[test]
 fn cli_messages() {
@@ -36,68 +34,15 @@ fn cli_messages() {
 // ---------------------------------------------------------------------------------
 // Live servers: openssl s_server on loopback.
 
-/// Longest a test server may live.
-const SERVER_LIFETIME: &str = "120";
-
-struct Server {
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // `timeout` passes TERM on to the server it runs.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .output();
-        let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_secs(3) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// `openssl s_server` presenting `cert` (and `chain` after it).
+fn s_server(cert: &Path, key: &Path, chain: Option<&Path>) -> (common::Server, u16) {
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let chain = chain.map(|c| c.display().to_string());
+    let mut args = vec!["-cert", cert.as_str(), "-key", key.as_str()];
+    if let Some(chain) = &chain {
+        args.extend_from_slice(&["-cert_chain", chain.as_str()]);
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-/// `openssl s_server` with `cert`/`key` (and `chain` after it) on a free loopback
-/// port, once it accepts connections.
-fn s_server(cert: &Path, key: &Path, chain: Option<&Path>) -> (Server, u16) {
-    let port = free_port();
-    let mut cmd = Command::new("timeout");
-    cmd.args(["-k", "5", SERVER_LIFETIME, "openssl", "s_server", "-quiet"])
-        .args(["-accept", &format!("127.0.0.1:{port}")])
-        .arg("-cert")
-        .arg(cert)
-        .arg("-key")
-        .arg(key);
-    if let Some(chain) = chain {
-        cmd.arg("-cert_chain").arg(chain);
-    }
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start openssl s_server");
-    let server = Server { child };
-    let t0 = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(15),
-            "openssl s_server on port {port} did not start"
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
-    (server, port)
+    common::s_server(&args)
 }
 
 fn tools() -> bool {
@@ -106,19 +51,6 @@ fn tools() -> bool {
 
 /// A pin no test certificate has.
 const WRONG_PIN: &str = "0123456789ABCDEF0123456789ABCDEF01234567";
-
-fn openssl(args: &[&str], dir: &Path) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The SHA-1 and SHA-256 fingerprints of a PEM certificate, as openssl computes them,
 /// upper case without colons.
@@ -139,33 +71,9 @@ fn fingerprints(cert: &Path) -> (String, String) {
 
 /// A throwaway self-signed CA certificate for `cn` in `dir`: (cert, key, SHA-1, SHA-256).
 fn selfsigned(dir: &Path, name: &str, cn: &str) -> (PathBuf, PathBuf, String, String) {
-    let (cert, key) = (format!("{name}.pem"), format!("{name}.key"));
-    let subj = format!("/CN={cn}");
-    let san = format!("subjectAltName=DNS:{cn}");
-    openssl(
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "30",
-            "-subj",
-            &subj,
-            "-addext",
-            &san,
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-keyout",
-            &key,
-            "-out",
-            &cert,
-        ],
-        dir,
-    );
-    let (sha1, sha256) = fingerprints(&dir.join(&cert));
-    (dir.join(cert), dir.join(key), sha1, sha256)
+    let ca = common::root_ca(dir, name, common::Key::Rsa2048, cn);
+    let (sha1, sha256) = fingerprints(&ca.cert);
+    (ca.cert, ca.key, sha1, sha256)
 }
 
 /// A throwaway server certificate for `cn` issued by `ca`: (cert, key, SHA-1, SHA-256).
@@ -176,47 +84,14 @@ fn issued(
     ca: &Path,
     ca_key: &Path,
 ) -> (PathBuf, PathBuf, String, String) {
-    let (cert, key, csr, ext) = (
-        format!("{name}.pem"),
-        format!("{name}.key"),
-        format!("{name}.csr"),
-        format!("{name}.ext"),
-    );
-    let subj = format!("/CN={cn}");
-    openssl(
-        &[
-            "req", "-newkey", "rsa:2048", "-nodes", "-subj", &subj, "-keyout", &key, "-out", &csr,
-        ],
-        dir,
-    );
-    std::fs::write(
-        dir.join(&ext),
-        format!("subjectAltName=DNS:{cn}\nextendedKeyUsage=serverAuth\n"),
-    )
-    .expect("write the extensions file");
-    let (ca, ca_key) = (ca.display().to_string(), ca_key.display().to_string());
-    openssl(
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &ca,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            &ext,
-            "-out",
-            &cert,
-        ],
-        dir,
-    );
-    let (sha1, sha256) = fingerprints(&dir.join(&cert));
-    (dir.join(cert), dir.join(key), sha1, sha256)
+    let ca = common::Issued {
+        cert: ca.to_path_buf(),
+        key: ca_key.to_path_buf(),
+    };
+    let san = format!("DNS:{cn}");
+    let leaf = common::server_cert(dir, &ca, name, common::Key::Rsa2048, cn, &san);
+    let (sha1, sha256) = fingerprints(&leaf.cert);
+    (leaf.cert, leaf.key, sha1, sha256)
 }
 
 /// Run certgpo in `dir` (stdin not a terminal); returns (exit code, stderr).

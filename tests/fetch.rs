@@ -8,74 +8,14 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Key, free_port};
+use common::{Key, free_port, s_server, serve, wait_for_port};
 use serde_json::Value;
-
-/// Longest any test server may live.
-const SERVER_LIFETIME: &str = "180";
-
-pub struct Server {
-    child: Child,
-    stop: Option<Vec<String>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(cmd) = self.stop.take() {
-            let _ = Command::new(&cmd[0]).args(&cmd[1..]).output();
-        }
-        // `timeout` passes TERM on to the server it runs.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .output();
-        let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_secs(3) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_for_port(port: u16) {
-    assert!(
-        common::wait_port((Ipv4Addr::LOCALHOST, port).into(), Duration::from_secs(15)),
-        "server on port {port} did not start"
-    );
-}
-
-/// Start `args` under `timeout`, wait until `port` accepts connections.
-fn serve(args: &[&str], port: u16, stop: Option<Vec<String>>) -> Server {
-    let child = Command::new("timeout")
-        .args(["-k", "5", SERVER_LIFETIME])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start a test server");
-    let server = Server { child, stop };
-    wait_for_port(port);
-    server
-}
-
-fn s_server(dir: &Path, extra: &[&str]) -> (Server, u16) {
-    let port = free_port();
-    let accept = format!("127.0.0.1:{port}");
-    let mut args = vec!["openssl", "s_server", "-quiet", "-accept", &accept];
-    args.extend_from_slice(extra);
-    let _ = dir;
-    (serve(&args, port, None), port)
-}
 
 /// Test certificates, made with openssl in a temp dir (spec §5.1).
 struct Fx {
@@ -180,7 +120,7 @@ fn fetch_single(host: &str, flags: &[&str]) -> (Value, String) {
     let (cert, key) = fx.selfsigned("c", host, &format!("DNS:{host}"));
     let mut args = vec!["-cert", cert.as_str(), "-key", key.as_str()];
     args.extend_from_slice(flags);
-    let (_s, port) = s_server(fx.dir.path(), &args);
+    let (_s, port) = s_server(&args);
     let t = fetch_ok(&[&format!("127.0.0.1:{port}")]);
     (t, common::openssl_sha1(&cert))
 }
@@ -245,7 +185,7 @@ fn ecdsa_server() {
     }
     let fx = Fx::new();
     let (cert, key) = fx.ecdsa();
-    let (_s, port) = s_server(fx.dir.path(), &["-cert", &cert, "-key", &key, "-tls1_2"]);
+    let (_s, port) = s_server(&["-cert", &cert, "-key", &key, "-tls1_2"]);
     let t = fetch_ok(&[&format!("127.0.0.1:{port}")]);
     assert_eq!(t["chain"][0]["key_algorithm"], "ECDSA P-256");
     assert_eq!(chain_sha1(&t), vec![common::openssl_sha1(&cert)]);
@@ -258,10 +198,7 @@ fn two_certificate_chain_with_names_that_match() {
     }
     let fx = Fx::new();
     let (ca, leaf, key) = fx.ca_and_leaf();
-    let (_s, port) = s_server(
-        fx.dir.path(),
-        &["-cert", &leaf, "-key", &key, "-cert_chain", &ca],
-    );
+    let (_s, port) = s_server(&["-cert", &leaf, "-key", &key, "-cert_chain", &ca]);
     let t = fetch_ok(&[&format!("127.0.0.1:{port}"), "--sni", "mail.contoso.com"]);
     assert_eq!(
         chain_sha1(&t),
@@ -283,10 +220,7 @@ fn twenty_one_certificate_chain_over_16k() {
     let big = fx.dir.path().join("bigchain.pem");
     std::fs::write(&big, ca_pem.repeat(20)).expect("bigchain");
     let big = big.display().to_string();
-    let (_s, port) = s_server(
-        fx.dir.path(),
-        &["-cert", &leaf, "-key", &key, "-cert_chain", &big],
-    );
+    let (_s, port) = s_server(&["-cert", &leaf, "-key", &key, "-cert_chain", &big]);
     let t = fetch_ok(&[&format!("127.0.0.1:{port}")]);
     let chain = chain_sha1(&t);
     assert_eq!(chain.len(), 21);
@@ -302,21 +236,18 @@ fn sni_chooses_between_two_certificates() {
     let fx = Fx::new();
     let (cert, key) = fx.selfsigned("c", "exch2010.contoso.local", "DNS:exch2010.contoso.local");
     let (_ca, leaf, leaf_key) = fx.ca_and_leaf();
-    let (_s, port) = s_server(
-        fx.dir.path(),
-        &[
-            "-cert",
-            &cert,
-            "-key",
-            &key,
-            "-servername",
-            "mail.contoso.com",
-            "-cert2",
-            &leaf,
-            "-key2",
-            &leaf_key,
-        ],
-    );
+    let (_s, port) = s_server(&[
+        "-cert",
+        &cert,
+        "-key",
+        &key,
+        "-servername",
+        "mail.contoso.com",
+        "-cert2",
+        &leaf,
+        "-key2",
+        &leaf_key,
+    ]);
     let target = format!("127.0.0.1:{port}");
     let none = fetch_ok(&[&target]);
     assert_eq!(chain_sha1(&none)[0], common::openssl_sha1(&cert));
@@ -331,7 +262,7 @@ fn findings_name_mismatch_and_autodiscover() {
     }
     let fx = Fx::new();
     let (cert, key) = fx.selfsigned("c", "EXCH2010", "DNS:exch2010.contoso.local");
-    let (_s, port) = s_server(fx.dir.path(), &["-cert", &cert, "-key", &key]);
+    let (_s, port) = s_server(&["-cert", &cert, "-key", &key]);
     let out = common::certgpo()
         .args([
             "fetch",
@@ -542,7 +473,7 @@ fn hostile_servers_fail_with_one_line_each_within_the_timeout() {
     }
     let fx = Fx::new();
     let (cert, key) = fx.selfsigned("c", "good.contoso.local", "DNS:good.contoso.local");
-    let (_good, good) = s_server(fx.dir.path(), &["-cert", &cert, "-key", &key]);
+    let (_good, good) = s_server(&["-cert", &cert, "-key", &key]);
     let cases: Vec<(u16, &str)> = vec![
         (
             hostile(|c| {
@@ -670,10 +601,7 @@ fn out_writes_pem_and_der_and_expect_mismatch_writes_nothing() {
     }
     let fx = Fx::new();
     let (ca, leaf, key) = fx.ca_and_leaf();
-    let (_s, port) = s_server(
-        fx.dir.path(),
-        &["-cert", &leaf, "-key", &key, "-cert_chain", &ca],
-    );
+    let (_s, port) = s_server(&["-cert", &leaf, "-key", &key, "-cert_chain", &ca]);
     let target = format!("https://127.0.0.1:{port}/Autodiscover/Autodiscover.xml");
     let leaf_sha1 = common::openssl_sha1(&leaf);
 
@@ -760,7 +688,7 @@ fn many_targets_bounded_concurrency_and_proxy() {
     }
     let fx = Fx::new();
     let (cert, key) = fx.selfsigned("c", "exch2010.contoso.local", "DNS:exch2010.contoso.local");
-    let (_s, port) = s_server(fx.dir.path(), &["-cert", &cert, "-key", &key]);
+    let (_s, port) = s_server(&["-cert", &cert, "-key", &key]);
     let target = format!("127.0.0.1:{port}");
     let list = fx.dir.path().join("targets.txt");
     std::fs::write(&list, format!("# CAS servers\n{target}\n\n{target}\n")).expect("targets");
@@ -879,7 +807,7 @@ fn build_fetch_requires_a_pin_and_honours_the_lock() {
     let fx = Fx::new();
     let (a, a_key) = fx.selfsigned("a", "exch2010.contoso.local", "DNS:exch2010.contoso.local");
     let (b, b_key) = fx.selfsigned("b", "exch2010.contoso.local", "DNS:exch2010.contoso.local");
-    let (server, port) = s_server(fx.dir.path(), &["-cert", &a, "-key", &a_key]);
+    let (server, port) = s_server(&["-cert", &a, "-key", &a_key]);
     let target = format!("127.0.0.1:{port}");
     let work = fx.dir.path().join("work");
     std::fs::create_dir_all(&work).expect("mkdir");
@@ -1014,11 +942,8 @@ fn build_fetch_trusts_the_root_a_server_sends_or_names_the_issuer() {
     }
     let fx = Fx::new();
     let (ca, leaf, key) = fx.ca_and_leaf();
-    let (_with_root, port) = s_server(
-        fx.dir.path(),
-        &["-cert", &leaf, "-key", &key, "-cert_chain", &ca],
-    );
-    let (_leaf_only, port2) = s_server(fx.dir.path(), &["-cert", &leaf, "-key", &key]);
+    let (_with_root, port) = s_server(&["-cert", &leaf, "-key", &key, "-cert_chain", &ca]);
+    let (_leaf_only, port2) = s_server(&["-cert", &leaf, "-key", &key]);
     let work = fx.dir.path().join("work");
     std::fs::create_dir_all(&work).expect("mkdir");
     let bundle = work.join("bundle").display().to_string();
@@ -1078,7 +1003,7 @@ fn build_fetch_asks_on_a_terminal() {
     }
     let fx = Fx::new();
     let (cert, key) = fx.selfsigned("c", "exch2010.contoso.local", "DNS:exch2010.contoso.local");
-    let (_s, port) = s_server(fx.dir.path(), &["-cert", &cert, "-key", &key]);
+    let (_s, port) = s_server(&["-cert", &cert, "-key", &key]);
     let bin = assert_cmd::cargo::cargo_bin("certgpo")
         .display()
         .to_string();

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The project's own test data (`tests/data`).
@@ -363,4 +363,69 @@ pub fn server_cert(dir: &Path, ca: &Issued, name: &str, key: Key, cn: &str, san:
             "extendedKeyUsage=serverAuth",
         ],
     )
+}
+
+// ---------------------------------------------------------------------------------------
+// Servers on loopback
+
+/// Longest any test server may live.
+const SERVER_LIFETIME: &str = "180";
+
+/// A test server, stopped (and its `stop` command run) when dropped.
+pub struct Server {
+    child: Child,
+    stop: Option<Vec<String>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(cmd) = self.stop.take() {
+            let _ = Command::new(&cmd[0]).args(&cmd[1..]).output();
+        }
+        // `timeout` passes TERM on to the server it runs.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .output();
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(3) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Wait until a loopback `port` accepts connections (15 s at most).
+pub fn wait_for_port(port: u16) {
+    assert!(
+        wait_port((Ipv4Addr::LOCALHOST, port).into(), Duration::from_secs(15)),
+        "server on port {port} did not start"
+    );
+}
+
+/// Start `args` under `timeout`, wait until `port` accepts connections.
+pub fn serve(args: &[&str], port: u16, stop: Option<Vec<String>>) -> Server {
+    let child = Command::new("timeout")
+        .args(["-k", "5", SERVER_LIFETIME])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start a test server");
+    let server = Server { child, stop };
+    wait_for_port(port);
+    server
+}
+
+/// `openssl s_server` with `extra` arguments on a free loopback port.
+pub fn s_server(extra: &[&str]) -> (Server, u16) {
+    let port = free_port();
+    let accept = format!("127.0.0.1:{port}");
+    let mut args = vec!["openssl", "s_server", "-quiet", "-accept", &accept];
+    args.extend_from_slice(extra);
+    (serve(&args, port, None), port)
 }
