@@ -4,12 +4,14 @@
 
 mod audit;
 mod build;
+mod completions;
 mod connect;
 mod diff;
 mod discover;
 mod exit;
 mod fetch;
 mod inspect;
+mod man;
 mod named;
 mod output;
 
@@ -53,6 +55,10 @@ pub enum Command {
     Fetch(fetch::FetchArgs),
     /// List every Autodiscover endpoint Outlook will reach, from Active Directory (SCP) and DNS
     Discover(discover::DiscoverArgs),
+    /// Print the shell completion script for bash, zsh, fish, PowerShell or elvish
+    Completions(completions::CompletionsArgs),
+    /// Write the manual pages (certgpo.1 and one per command) into a directory
+    Man(man::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +71,8 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Fetch(args) => fetch::run(args),
         Command::Discover(args) => discover::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
