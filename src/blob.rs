@@ -1,4 +1,5 @@
-//! The registry `Blob` value: a serialized certificate store element (spec §3).
+//! The registry `Blob` value: a serialized certificate store element
+//! (docs/spec/windows-formats.md §3).
 //!
 //! `u32 id, u32 reserved = 1, u32 length, value` elements, the certificate (0x20) last.
 //! Hand-written because no crate serializes crypt32 store elements.
@@ -65,12 +66,13 @@ pub struct Extras {
 
 /// Build the Blob for `cert` in `store`.
 ///
-/// `gpmc` reproduces GPMC byte for byte (spec §3.4, proven on all 37 NSA Blobs):
-/// Root order 04,0F,14,19,03,5C,20 and CA order 04,0F,14,19,5C,03,20. The other
-/// stores have no real sample, so they take the Root order. Choices where GPMC's
+/// `gpmc` reproduces GPMC byte for byte (docs/spec/windows-formats.md §3.4, proven on all
+/// 37 NSA Blobs): Root order 04,0F,14,19,03,5C,20 and CA order 04,0F,14,19,5C,03,20. The
+/// other stores have no real sample, so they take the Root order. Choices where GPMC's
 /// behaviour is unknown, documented in README.md:
 /// - a certificate without a Subject Key Identifier gets 0x14 = SHA-1 of its encoded
-///   SubjectPublicKeyInfo, Microsoft's documented derivation (spec §10);
+///   SubjectPublicKeyInfo, Microsoft's documented derivation
+///   (docs/spec/windows-formats.md §10);
 /// - 0x0F is left out when the signature hash is not one Windows names (PSS, Ed25519);
 /// - user-requested 0x09 and 0x0B go just before the certificate element.
 pub fn build(cert: &Certificate, store: Store, style: BlobStyle, extras: &Extras) -> Vec<u8> {

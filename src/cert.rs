@@ -49,7 +49,7 @@ pub struct Origin {
 }
 
 /// The hash algorithm of a certificate's signature; it also decides how Windows
-/// computes the SIGNATURE_HASH property (spec §3.2, 0x0F).
+/// computes the SIGNATURE_HASH property (docs/spec/windows-formats.md §3.2, 0x0F).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum SigHash {
     Md2,
@@ -103,7 +103,7 @@ pub struct Certificate {
     #[serde(skip)]
     pub public_key_md5: [u8; 16],
     /// SHA-1 of the whole encoded SubjectPublicKeyInfo, Microsoft's documented
-    /// fallback for the key identifier when there is no SKI (spec §10).
+    /// fallback for the key identifier when there is no SKI (docs/spec/windows-formats.md §10).
     #[serde(skip)]
     pub spki_sha1: [u8; 20],
 }
@@ -270,7 +270,8 @@ impl Certificate {
     }
 }
 
-/// Warn this many days before expiry (issue #2: "expires within 60 days").
+/// The "expires soon" finding: this many days before notAfter a renewal needs planning
+/// (the same number as the default of `audit --warn-days`).
 pub const EXPIRY_WARNING_DAYS: i64 = 60;
 
 /// A fact about a certificate that an admin should see before trusting it.

@@ -1,4 +1,4 @@
-//! `registry.pol` (PReg) reading and writing (spec §1, MS-GPREG 2.2.1).
+//! `registry.pol` (PReg) reading and writing (docs/spec/windows-formats.md §1, MS-GPREG 2.2.1).
 //!
 //! Hand-written: the only crates for this format are unmaintained or Windows-only,
 //! and the format is a few dozen lines with a reader that checks every length.
@@ -93,7 +93,8 @@ fn write_entry(out: &mut Vec<u8>, e: &Entry) {
 }
 
 /// Compare keys as GPMC orders them: path component by component, ignoring case
-/// (spec §1.6; a plain string comparison fails on 5 of the 73 real files).
+/// (docs/spec/windows-formats.md §1.6; a plain string comparison fails on 5 of the 73 real
+/// files).
 pub fn key_order(a: &str, b: &str) -> Ordering {
     let mut ia = a.split('\\');
     let mut ib = b.split('\\');
@@ -207,8 +208,9 @@ fn parse_entry<'a>(r: &mut Reader<'a>) -> Result<RawEntry<'a>, PolicyError> {
         kind: REG_NONE,
         data: &[],
     };
-    // "If value, type, size, or data are missing ... only the registry key will be
-    // created" (spec §1.5): accept `[key]` and `[key;value]` as key-only entries.
+    // "If value, type, size, or data are missing ... only the registry key will be created"
+    // (docs/spec/windows-formats.md §1.5): accept `[key]` and `[key;value]` as key-only
+    // entries.
     if r.peek2() == Some([b']', 0]) {
         r.take(2, "']'")?;
         return Ok(key_only(key, String::new()));
@@ -275,7 +277,8 @@ fn read_string(r: &mut Reader, what: &str) -> Result<String, PolicyError> {
 }
 
 /// What an instruction does on the client, with the `**` control codes interpreted
-/// (spec §1.4: MS-GPREG 3.2.5.1 and the NT4 System Policy control codes).
+/// (docs/spec/windows-formats.md §1.4: MS-GPREG 3.2.5.1 and the NT4 System Policy control
+/// codes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Create the key only.

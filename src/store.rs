@@ -64,13 +64,15 @@ impl StoreChoice {
     }
 }
 
-/// Policy registry root of the group-policy physical stores (spec §2.1).
+/// Policy registry root of the group-policy physical stores
+/// (docs/spec/windows-formats.md §2.1).
 pub const POLICY_ROOT: &str = r"Software\Policies\Microsoft\SystemCertificates";
-/// Machine registry root of the local-machine physical stores (spec §6).
+/// Machine registry root of the local-machine physical stores
+/// (docs/spec/windows-formats.md §6).
 pub const MACHINE_ROOT: &str = r"SOFTWARE\Microsoft\SystemCertificates";
 
 /// Every store key GPMC writes when the Public Key Policies snap-in saves
-/// (spec §2.2, NSA-CERT), in registry name form.
+/// (docs/spec/windows-formats.md §2.2, NSA-CERT), in registry name form.
 pub const GPMC_STORE_KEYS: &[&str] = &[
     "ACRS",
     "CA",
@@ -123,8 +125,9 @@ impl Store {
         }
     }
 
-    /// The gpreport.xml element of the PublicKey extension (spec §4.5; only Root and
-    /// CA are confirmed by a real report, the others follow third-party report parsers).
+    /// The gpreport.xml element of the PublicKey extension
+    /// (docs/spec/windows-formats.md §4.5; only Root and CA are confirmed by a real report,
+    /// the others follow third-party report parsers).
     pub fn report_element(self) -> &'static str {
         match self {
             Store::Root => "RootCertificate",

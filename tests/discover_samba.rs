@@ -1,5 +1,5 @@
 //! `certgpo discover` end to end against a real Samba AD DC, provisioned by the test
-//! on a loopback address of its own (recipe: shared/spec/fetching.md §5.6), with the
+//! on a loopback address of its own (recipe: docs/spec/fetching.md §5.6), with the
 //! Exchange SCP objects of tests/fixtures/discover/scp-samba.ldif (EX2007 in Site-A,
 //! EX2010 in Default-First-Site-Name) and an `_autodiscover._tcp` SRV record.
 //!

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::{Key, free_port, s_server, serve, wait_for_port};
 use serde_json::Value;
 
-/// Test certificates, made with openssl in a temp dir (spec §5.1).
+/// Test certificates, made with openssl in a temp dir (docs/spec/fetching.md §5.1).
 struct Fx {
     dir: tempfile::TempDir,
 }

@@ -28,7 +28,7 @@ use sha1::{Digest, Sha1};
 
 const POLICY_ROOT: &str = r"Software\Policies\Microsoft\SystemCertificates";
 const MACHINE_ROOT: &str = r"HKLM\SOFTWARE\Microsoft\SystemCertificates";
-/// Every store key GPMC writes (spec §2.2), for `--all-stores`.
+/// Every store key GPMC writes (docs/spec/windows-formats.md §2.2), for `--all-stores`.
 const GPMC_STORES: [&str; 10] = [
     "ACRS",
     "CA",
@@ -469,7 +469,8 @@ fn check_blob(case: &Case, cert: &Expected, blob: &[u8]) {
     assert_eq!(last_id, 0x20, "{ctx}: the certificate element must be last");
     assert!(last_value == cert.der, "{ctx}: 0x20 is not the input DER");
 
-    // GPMC's order for the store (spec §3.3); then --purpose, --friendly-name, the cert.
+    // GPMC's order for the store (docs/spec/windows-formats.md §3.3); then --purpose,
+    // --friendly-name, the cert.
     let mut expected: Vec<u32> = match (case.gpmc, cert.store) {
         (false, _) => vec![],
         (true, "CA") => vec![0x04, 0x0F, 0x14, 0x19, 0x5C, 0x03],
@@ -722,7 +723,7 @@ fn win_path(p: &Path) -> String {
     format!("Z:{}", p.to_str().unwrap().replace('/', "\\"))
 }
 
-/// Machine-store key name of a policy store name (spec §6).
+/// Machine-store key name of a policy store name (docs/spec/windows-formats.md §6).
 fn machine_store(store: &str) -> &str {
     match store {
         "Root" => "ROOT",
@@ -811,7 +812,8 @@ fn wine_crypt32_and_regedit_accept_the_bundle() {
         let blobs = b.blobs();
         for cert in &case.certs {
             // Wine 8 rejects the whole element on a property it does not know, and 0x5C
-            // (key bit length, which GPMC writes) is one (spec §3.5, §10).
+            // (key bit length, which GPMC writes) is one
+            // (docs/spec/windows-formats.md §3.5, §10).
             let blob = without(&blobs[&cert.thumb], &[0x5C]);
             let file = tmp
                 .path()
@@ -894,10 +896,11 @@ fn wine_crypt32_and_regedit_accept_the_bundle() {
             );
         }
 
-        // Wine's registry store reader, like its Blob reader, drops a Blob holding 0x5C:
-        // a GPMC-style Blob is invisible to Wine's chain engine (`store lm ROOT` does not
-        // list it; a chain ends in CERT_E_UNTRUSTEDROOT). So the store and chain checks
-        // run on `--blob minimal` bundles; Windows itself reads both styles (spec §3.6).
+        // Wine's registry store reader, like its Blob reader, drops a Blob holding 0x5C: a
+        // GPMC-style Blob is invisible to Wine's chain engine (`store lm ROOT` does not
+        // list it; a chain ends in CERT_E_UNTRUSTEDROOT). So the store and chain checks run
+        // on `--blob minimal` bundles; Windows itself reads both styles
+        // (docs/spec/windows-formats.md §3.6).
         if !case.gpmc {
             for s in &stores {
                 let out = wine.wincert(&["store", "lm", machine_store(s)]);
@@ -1061,8 +1064,8 @@ fn openssl_reads_the_certificates() {
 }
 
 /// KEY_IDENTIFIER (0x14) is the SKI openssl shows, or, without one, SHA-1 of the
-/// SubjectPublicKeyInfo openssl exports (spec §10); KEY_BIT_LENGTH (0x5C) is openssl's
-/// key size.
+/// SubjectPublicKeyInfo openssl exports (docs/spec/windows-formats.md §10); KEY_BIT_LENGTH
+/// (0x5C) is openssl's key size.
 fn check_key_properties_with_openssl(case: &str, cert: &Expected, blob: &[u8]) {
     let ctx = format!("{case} / {}", cert.thumb);
     let text = openssl_stdin(&["x509", "-inform", "DER", "-noout", "-text"], &cert.der);

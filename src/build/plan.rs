@@ -204,9 +204,10 @@ pub fn backup_id(gpo_guid: &Uuid, time: OffsetDateTime, registry_pol: &[u8]) -> 
     Uuid::new_v5(&GUID_NAMESPACE, &seed)
 }
 
-/// The registry.pol entries GPMC writes for these certificates: each Blob, then the
-/// empty `CRLs`/`CTLs` keys of its store; with `all_stores`, also the empty
-/// `Certificates`/`CRLs`/`CTLs` keys of every other store GPMC opens (spec §2.2).
+/// The registry.pol entries GPMC writes for these certificates: each Blob, then the empty
+/// `CRLs`/`CTLs` keys of its store; with `all_stores`, also the empty
+/// `Certificates`/`CRLs`/`CTLs` keys of every other store GPMC opens
+/// (docs/spec/windows-formats.md §2.2).
 pub fn policy_entries(items: &[Item], all_stores: bool) -> Vec<Entry> {
     let mut entries: Vec<Entry> = items
         .iter()

@@ -1,5 +1,6 @@
-//! The plaintext dialogues that switch SMTP, IMAP and POP3 to TLS (spec §2), and the
-//! bounded line reader they share with the HTTP CONNECT proxy client.
+//! The plaintext dialogues that switch SMTP, IMAP and POP3 to TLS
+//! (docs/spec/fetching.md §2), and the bounded line reader they share with the HTTP CONNECT
+//! proxy client.
 //!
 //! Lines are read through the connection's `BufReader`, so nothing the server sends
 //! after its last line is lost: the TLS engines read from the same buffer.

@@ -1,4 +1,4 @@
-//! Backup.xml, bkupInfo.xml and manifest.xml (spec §4.2–§4.4).
+//! Backup.xml, bkupInfo.xml and manifest.xml (docs/spec/windows-formats.md §4.2–§4.4).
 
 use super::{GpoMeta, cdata, gpmc_time, text};
 use super::{MACHINE_EXTENSION_GUIDS, OPTIONS_USER_DISABLED, REGISTRY_CSE, UNKNOWN_EXTENSION};
@@ -127,11 +127,11 @@ const CONTROL_ACCESS: u32 = 0x0000_0100;
 const CONTAINER_INHERIT: u8 = 0x02;
 const INHERIT_ONLY: u8 = 0x08;
 
-/// The DACL GPMC gives a new GPO, in the shape of the real NSA-CERT descriptor (DACL
-/// only, control 0x9C04), with the domain-specific Domain/Enterprise Admins replaced by
-/// BUILTIN\Administrators because we do not know the domain SID. Import-GPO does not
-/// copy a backup's security by default (spec §4.6), so this is informational; the
-/// SDDL in gpreport.xml describes the same ACEs.
+/// The DACL GPMC gives a new GPO, in the shape of the real NSA-CERT descriptor (DACL only,
+/// control 0x9C04), with the domain-specific Domain/Enterprise Admins replaced by
+/// BUILTIN\Administrators because we do not know the domain SID. Import-GPO does not copy a
+/// backup's security by default (docs/spec/windows-formats.md §4.6), so this is
+/// informational; the SDDL in gpreport.xml describes the same ACEs.
 pub fn security_descriptor() -> Vec<u8> {
     let aces = [
         Ace {

@@ -1,6 +1,6 @@
 //! The GPMC backup of the GPO: Backup.xml, bkupInfo.xml and manifest.xml
 //! (`backup`), and the settings report gpreport.xml (`report`), byte for byte in the
-//! shape of real GPMC output (spec §4).
+//! shape of real GPMC output (docs/spec/windows-formats.md §4).
 
 pub mod backup;
 pub mod parse;
@@ -15,13 +15,13 @@ pub const REGISTRY_CSE: &str = "{35378EAC-683F-11D2-A89A-00C04FBBCFA2}";
 pub const EFS_CSE: &str = "{B1BE8D72-6EAC-11D2-A4EA-00C04F79F83A}";
 /// The Public Key Policies snap-in's tool GUID for computer settings (MS-GPEF 1.9).
 pub const PKI_TOOL: &str = "{53D6AB1D-2488-11D1-A28C-00C04FB94F17}";
-/// The tool GUID the Default Domain Policy uses instead (spec §2.4).
+/// The tool GUID the Default Domain Policy uses instead (docs/spec/windows-formats.md §2.4).
 pub const PKI_TOOL_DEFAULT_DOMAIN: &str = "{53D6AB1B-2488-11D1-A28C-00C04FB94F17}";
 /// GPMC's catch-all for files no extension claims.
 pub const UNKNOWN_EXTENSION: &str = "{F15C46CD-82A0-4C2D-A210-5D0D3182A418}";
-/// Exactly what GPMC registers when Public Key Policies are saved (spec §2.4): the
-/// (Registry CSE, Public Key tool) and (EFS recovery CSE, Public Key tool) pairs,
-/// sorted by CSE GUID, as MS-GPOL requires.
+/// Exactly what GPMC registers when Public Key Policies are saved
+/// (docs/spec/windows-formats.md §2.4): the (Registry CSE, Public Key tool) and (EFS
+/// recovery CSE, Public Key tool) pairs, sorted by CSE GUID, as MS-GPOL requires.
 pub const MACHINE_EXTENSION_GUIDS: &str = "[{35378EAC-683F-11D2-A89A-00C04FBBCFA2}{53D6AB1D-2488-11D1-A28C-00C04FB94F17}][{B1BE8D72-6EAC-11D2-A4EA-00C04F79F83A}{53D6AB1D-2488-11D1-A28C-00C04FB94F17}]";
 
 /// GPO flags (MS-GPOD): the user half is disabled because the GPO carries only
@@ -47,7 +47,7 @@ pub struct GpoMeta {
 
 impl GpoMeta {
     /// `MachineVersionNumber` of Backup.xml: the version in both 16-bit halves, as in
-    /// every real sample (spec §4.2).
+    /// every real sample (docs/spec/windows-formats.md §4.2).
     pub fn machine_version_number(&self) -> u32 {
         (u32::from(self.machine_version) << 16) | u32::from(self.machine_version)
     }

@@ -1,5 +1,5 @@
-//! Reading the XML files of a GPMC backup (spec §4): Backup.xml, bkupInfo.xml,
-//! manifest.xml and gpreport.xml (UTF-16LE with a BOM, or UTF-8).
+//! Reading the XML files of a GPMC backup (docs/spec/windows-formats.md §4): Backup.xml,
+//! bkupInfo.xml, manifest.xml and gpreport.xml (UTF-16LE with a BOM, or UTF-8).
 //!
 //! Built on quick-xml's pull parser: no DTD processing and no custom entities, so a
 //! hostile file cannot expand; every value is read by its element path.
@@ -63,7 +63,8 @@ pub struct SecurityGroup {
     pub upn: String,
 }
 
-/// Backup.xml (spec §4.2). Empty strings where the file has empty elements.
+/// Backup.xml (docs/spec/windows-formats.md §4.2). Empty strings where the file has empty
+/// elements.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BackupXml {
     pub gpo_id: String,
@@ -73,7 +74,7 @@ pub struct BackupXml {
     pub display_name: String,
     /// GPO flags: 0 enabled, 1 user half disabled, 2 computer half disabled, 3 both.
     pub options: u32,
-    /// `(v << 16) | v` in every real sample (spec §4.2).
+    /// `(v << 16) | v` in every real sample (docs/spec/windows-formats.md §4.2).
     pub user_version: u32,
     pub machine_version: u32,
     pub machine_extension_guids: String,
@@ -83,7 +84,8 @@ pub struct BackupXml {
     pub extensions: Vec<BackupExtension>,
 }
 
-/// bkupInfo.xml, and each `BackupInst` of manifest.xml (spec §4.3, §4.4).
+/// bkupInfo.xml, and each `BackupInst` of manifest.xml
+/// (docs/spec/windows-formats.md §4.3, §4.4).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BackupInst {
     pub gpo_guid: String,
@@ -105,7 +107,8 @@ pub struct ReportHalf {
     pub enabled: Option<bool>,
 }
 
-/// A certificate listed in gpreport.xml's Public Key extension (spec §4.5).
+/// A certificate listed in gpreport.xml's Public Key extension
+/// (docs/spec/windows-formats.md §4.5).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ReportCertificate {
     /// The element name: `RootCertificate`, `IntermediateCACertificate`, ...
@@ -120,7 +123,8 @@ pub struct ReportCertificate {
     pub blob: Vec<u8>,
 }
 
-/// gpreport.xml (spec §4.5): identity, versions, and the certificates it shows.
+/// gpreport.xml (docs/spec/windows-formats.md §4.5): identity, versions, and the
+/// certificates it shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
     pub identifier: String,

@@ -1,6 +1,6 @@
-//! gpreport.xml: the settings report GPMC stores in a backup and shows in its
-//! Settings tab (spec §4.5). UTF-16LE with BOM, CRLF, two-space indentation, no final
-//! newline, in the element order of the real NSA-CERT report.
+//! gpreport.xml: the settings report GPMC stores in a backup and shows in its Settings tab
+//! (docs/spec/windows-formats.md §4.5). UTF-16LE with BOM, CRLF, two-space indentation, no
+//! final newline, in the element order of the real NSA-CERT report.
 
 use super::backup::SECURITY_DESCRIPTOR_SDDL;
 use super::{GpoMeta, braced_upper, gpmc_time, text};

@@ -283,7 +283,8 @@ pub fn write_csv(out: &mut dyn Write, inv: &Inventory, now: OffsetDateTime) -> s
     w.flush()
 }
 
-/// Both halves of a GPMC version number hold the same 16-bit version (spec §4.2).
+/// Both halves of a GPMC version number hold the same 16-bit version
+/// (docs/spec/windows-formats.md §4.2).
 pub fn version_text(v: u32) -> String {
     if v >> 16 == v & 0xFFFF {
         (v & 0xFFFF).to_string()

@@ -1,5 +1,5 @@
-//! `.reg` files, regedit's text format (spec §6): `parse` reads what regedit and
-//! other tools write, `write` writes exactly what regedit exports.
+//! `.reg` files, regedit's text format (docs/spec/windows-formats.md §6): `parse` reads
+//! what regedit and other tools write, `write` writes exactly what regedit exports.
 
 pub mod parse;
 pub mod write;

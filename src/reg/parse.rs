@@ -1,5 +1,5 @@
-//! Reading regedit `.reg` files (spec §6): "Windows Registry Editor Version 5.00"
-//! in UTF-16LE with a BOM (what regedit writes) or UTF-8, and "REGEDIT4".
+//! Reading regedit `.reg` files (docs/spec/windows-formats.md §6): "Windows Registry Editor
+//! Version 5.00" in UTF-16LE with a BOM (what regedit writes) or UTF-8, and "REGEDIT4".
 //!
 //! Hand-written: the format is line based and small, and the crates that read it
 //! either need Windows or accept much less (no `hex(N):`, no continuation lines).

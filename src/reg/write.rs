@@ -1,6 +1,6 @@
-//! Writing `.reg` files in regedit's own export format (spec §6): UTF-16LE with BOM,
-//! "Windows Registry Editor Version 5.00", CRLF, a blank line before every key, and
-//! `hex:` data wrapped exactly where regedit wraps it.
+//! Writing `.reg` files in regedit's own export format (docs/spec/windows-formats.md §6):
+//! UTF-16LE with BOM, "Windows Registry Editor Version 5.00", CRLF, a blank line before
+//! every key, and `hex:` data wrapped exactly where regedit wraps it.
 
 use super::HEADER_V5 as HEADER;
 use crate::codec;

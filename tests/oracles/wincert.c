@@ -1,6 +1,7 @@
-/* Source: copied unchanged (apart from this comment) from the certgpo team's shared
- * reference oracles, shared/oracles/wincert.c, whose README states "This source may be
- * copied into the project's own interop tests" (that permission is its licence terms).
+/* Source: copied unchanged (apart from this comment) from the reference oracles of the
+ * project's research notes (docs/spec/windows-formats.md §10 describes it), whose README
+ * states "This source may be copied into the project's own interop tests" (that
+ * permission is its licence terms).
  * Test-only: compiled by tests/interop_build.rs with x86_64-w64-mingw32-gcc and run
  * under Wine; never part of the certgpo product.
  */
