@@ -430,9 +430,9 @@ fn man_pages_render_without_warnings_and_list_every_option() {
 // Citations in comments.
 
 /// Files whose comments must cite only public specifications or documents in the
-/// repository: the code, the tests and their fixtures, the benches, fuzz targets, CI and
-/// templates. `docs/spec/` (copies of research notes that describe their own origin) and
-/// `tests/data/` (third-party data) are not the project's comments.
+/// repository: the code, the tests and their fixtures, the benches, fuzz targets, CI,
+/// scripts and templates. `docs/spec/` (copies of research notes that describe their own
+/// origin) and `tests/data/` (third-party data) are not the project's comments.
 fn cited_files() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -451,7 +451,15 @@ fn cited_files() -> Vec<PathBuf> {
         }
     }
     let mut files = Vec::new();
-    for dir in ["src", "tests", "benches", "fuzz", ".ci", "templates"] {
+    for dir in [
+        "src",
+        "tests",
+        "benches",
+        "fuzz",
+        ".ci",
+        "scripts",
+        "templates",
+    ] {
         walk(&root().join(dir), &mut files);
     }
     files.push(root().join("Cargo.toml"));
