@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::cert::Certificate;
-use crate::inspect::inventory::{self, Inventory, Item, Note};
-use crate::report::{Row, date_time};
+use crate::finding::{HasCode, codes};
+use crate::inspect::{self, inventory::Inventory, inventory::Note};
+use crate::report::{CertView, date_time};
 use crate::template::{TemplateError, Templates};
 
 /// The shapes an audit report takes.
@@ -88,21 +88,61 @@ pub enum AuditError {
 
 impl crate::Diagnostic for AuditError {}
 
-/// Where an entry is, as the Location column shows it.
-fn location(item: &Item) -> String {
-    match &item.location.gpo {
-        Some(g) if !g.name.is_empty() => format!("GPO {} {}", g.name, g.guid),
-        _ => item.location.file.clone(),
+/// What the audit finds beyond `inspect`: deadlines and duplicates across GPOs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditFinding {
+    /// Expires within `--warn-days` (the 60-day window is `expires-soon`'s).
+    WithinWarnDays { days: i64, warn_days: i64 },
+    /// Expires within `--fail-days`.
+    WithinFailDays { days: i64, fail_days: i64 },
+    /// The same certificate in the same store of other GPOs or files.
+    Duplicate { others: Vec<String> },
+}
+
+codes! {
+    /// The codes of [`AuditFinding`] (README.md, "Finding codes").
+    pub enum AuditCode {
+        WithinWarnDays = "within-warn-days" => Warn,
+        WithinFailDays = "within-fail-days" => Bad,
+        Duplicate = "duplicate" => Warn,
     }
 }
 
-/// Rows for every readable entry, with the audit's own findings added.
-pub fn rows(
+impl HasCode for AuditFinding {
+    type Code = AuditCode;
+
+    fn code(&self) -> AuditCode {
+        match self {
+            AuditFinding::WithinWarnDays { .. } => AuditCode::WithinWarnDays,
+            AuditFinding::WithinFailDays { .. } => AuditCode::WithinFailDays,
+            AuditFinding::Duplicate { .. } => AuditCode::Duplicate,
+        }
+    }
+}
+
+impl std::fmt::Display for AuditFinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditFinding::WithinWarnDays { days, warn_days } => {
+                write!(f, "expires in {days} days (within --warn-days {warn_days})")
+            }
+            AuditFinding::WithinFailDays { days, fail_days } => {
+                write!(f, "expires in {days} days (within --fail-days {fail_days})")
+            }
+            AuditFinding::Duplicate { others } => {
+                write!(f, "duplicate: also in {}", others.join(", "))
+            }
+        }
+    }
+}
+
+/// The view of every readable entry, with the audit's own findings added.
+pub fn views(
     inv: &Inventory,
     now: OffsetDateTime,
     warn_days: i64,
     fail_days: Option<i64>,
-) -> (Vec<Row>, Vec<&Certificate>) {
+) -> Vec<CertView> {
     // thumbprint+store → every location holding it, for the duplicate finding.
     let mut places: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     for item in &inv.items {
@@ -110,54 +150,40 @@ pub fn rows(
             places
                 .entry((c.thumbprint(), item.store_label()))
                 .or_default()
-                .push(location(item));
+                .push(item.location.label());
         }
     }
-    let mut rows = Vec::new();
-    let mut certs = Vec::new();
+    let mut views = Vec::new();
     for item in &inv.items {
         let Some(cert) = &item.cert else { continue };
         let days = cert.days_left(now);
-        let mut extra: Vec<String> = item.problems.iter().map(ToString::to_string).collect();
+        let mut found = Vec::new();
         let fails = fail_days.is_some_and(|f| days <= f);
         if !fails && (0..=warn_days).contains(&days) && days >= crate::cert::EXPIRY_WARNING_DAYS {
-            // cert::findings already reports the 60-day window; this is the wider one.
-            extra.push(format!(
-                "expires in {days} days (within --warn-days {warn_days})"
-            ));
+            found.push(AuditFinding::WithinWarnDays { days, warn_days });
         }
-        if let Some(f) = fail_days
+        if let Some(fail_days) = fail_days
             && fails
             && days >= 0
         {
-            extra.push(format!("expires in {days} days (within --fail-days {f})"));
+            found.push(AuditFinding::WithinFailDays { days, fail_days });
         }
-        let here = location(item);
-        let others: Vec<&String> = places
+        let here = item.location.label();
+        let mut others: Vec<String> = places
             .get(&(cert.thumbprint(), item.store_label()))
-            .map(|v| v.iter().filter(|p| **p != here).collect())
+            .map(|v| v.iter().filter(|p| **p != here).cloned().collect())
             .unwrap_or_default();
         if !others.is_empty() {
-            let mut o: Vec<&str> = others.iter().map(|s| s.as_str()).collect();
-            o.dedup();
-            extra.push(format!("duplicate: also in {}", o.join(", ")));
+            others.dedup();
+            found.push(AuditFinding::Duplicate { others });
         }
-        let mut row = Row::new(cert, &here, &item.store_label(), extra, now);
-        row.friendly_name = item.blob.as_ref().and_then(|b| b.friendly_name());
-        row.trusted_for = item.blob.as_ref().and_then(|b| b.eku()).unwrap_or_default();
-        let ignored = item.problems.iter().any(|p| {
-            matches!(
-                p,
-                inventory::Problem::KeyMismatch { .. } | inventory::Problem::BlobNotBinary { .. }
-            )
-        });
-        if fails || ignored {
-            row.level = "bad";
+        let mut view = inspect::view(item, now);
+        for f in &found {
+            view.push(f.coded());
         }
-        rows.push(row);
-        certs.push(cert);
+        views.push(view);
     }
-    (rows, certs)
+    views
 }
 
 #[derive(Serialize)]
@@ -180,54 +206,42 @@ struct JsonAudit<'a> {
     warn_days: i64,
     fail_days: Option<i64>,
     summary: Summary,
-    certificates: &'a [Row],
+    certificates: &'a [CertView],
     /// Entries without a readable certificate (Windows ignores them).
-    unreadable: Vec<Unreadable>,
+    unreadable: &'a [CertView],
     notes: &'a [Note],
-}
-
-#[derive(Serialize)]
-struct Unreadable {
-    location: String,
-    file: String,
-    key: Option<String>,
-    problems: Vec<String>,
 }
 
 /// Audit an inventory (read with `inspect::walk::read_inputs`) at `now`.
 pub fn audit(inv: &Inventory, opts: &Options, now: OffsetDateTime) -> Result<Audit, AuditError> {
     let warn_days = opts.warn_days;
-    let (rows, certs) = rows(inv, now, warn_days, opts.fail_days);
-    let unreadable: Vec<Unreadable> = inv
+    let views = views(inv, now, warn_days, opts.fail_days);
+    let unreadable: Vec<CertView> = inv
         .items
         .iter()
         .filter(|i| i.cert.is_none())
-        .map(|i| Unreadable {
-            location: location(i),
-            file: i.location.file.clone(),
-            key: i.location.key.clone(),
-            problems: i.problems.iter().map(ToString::to_string).collect(),
-        })
+        .map(|i| inspect::view(i, now))
         .collect();
-    let within = |limit: i64| {
-        rows.iter()
-            .filter(|r| (0..=limit).contains(&r.days_left))
-            .count()
-    };
+    // Every view here has a certificate, hence a number of days.
+    let days = || views.iter().filter_map(|v| v.days_left);
+    let within = |limit: i64| days().filter(|d| (0..=limit).contains(d)).count();
     let failing = opts
         .fail_days
-        .map_or(0, |f| rows.iter().filter(|r| r.days_left <= f).count());
-    let mut distinct: Vec<&str> = rows.iter().map(|r| r.thumbprint.as_str()).collect();
+        .map_or(0, |f| days().filter(|d| *d <= f).count());
+    let mut distinct: Vec<&str> = views
+        .iter()
+        .filter_map(|v| v.thumbprint.as_deref())
+        .collect();
     distinct.sort_unstable();
     distinct.dedup();
     let summary = Summary {
         certificate_entries: inv.items.len(),
         distinct_certificates: distinct.len(),
         gpo_backups: inv.backups.len(),
-        expired: rows.iter().filter(|r| r.days_left < 0).count(),
+        expired: days().filter(|d| *d < 0).count(),
         within_warn_days: within(warn_days),
         within_fail_days: failing,
-        with_findings: rows.iter().filter(|r| !r.findings.is_empty()).count(),
+        with_findings: views.iter().filter(|v| !v.findings.is_empty()).count(),
         unreadable_entries: unreadable.len(),
         container_findings: inv.notes.len(),
     };
@@ -240,15 +254,15 @@ pub fn audit(inv: &Inventory, opts: &Options, now: OffsetDateTime) -> Result<Aud
                 warn_days,
                 fail_days: opts.fail_days,
                 summary,
-                certificates: &rows,
-                unreadable,
+                certificates: &views,
+                unreadable: &unreadable,
                 notes: &inv.notes,
             };
             let mut v = serde_json::to_vec_pretty(&report)?;
             v.push(b'\n');
             v
         }
-        Format::Csv => crate::report::to_csv(&rows),
+        Format::Csv => crate::report::to_csv(&views),
         Format::Html => {
             let templates = Templates::load(None)?;
             let mut subtitle = format!(
@@ -263,17 +277,17 @@ pub fn audit(inv: &Inventory, opts: &Options, now: OffsetDateTime) -> Result<Aud
             for u in &unreadable {
                 subtitle.push_str(&format!(
                     " Ignored by Windows: {} ({}).",
-                    u.key.as_deref().unwrap_or(&u.file),
-                    u.problems.join("; ")
+                    u.registry_key.as_deref().unwrap_or(&u.file),
+                    messages(u)
                 ));
             }
             for n in &inv.notes {
                 subtitle.push_str(&format!(" {}: {}.", n.file, n.message));
             }
-            crate::report::to_html(&templates, &rows, &certs, "certgpo audit", &subtitle, now)?
+            crate::report::to_html(&templates, &views, "certgpo audit", &subtitle, now)?
         }
         Format::Text => crate::text::lines(&String::from_utf8_lossy(&text(
-            &rows,
+            &views,
             &unreadable,
             &inv.notes,
             &summary,
@@ -284,29 +298,43 @@ pub fn audit(inv: &Inventory, opts: &Options, now: OffsetDateTime) -> Result<Aud
     Ok(Audit { report, failing })
 }
 
+/// An entry's findings as one sentence list.
+fn messages(v: &CertView) -> String {
+    v.findings
+        .iter()
+        .map(|f| f.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn text(
-    rows: &[Row],
-    unreadable: &[Unreadable],
+    views: &[CertView],
+    unreadable: &[CertView],
     notes: &[Note],
     s: &Summary,
     fail_days: Option<i64>,
 ) -> Vec<u8> {
     let mut out = String::new();
-    for r in rows {
+    for v in views {
         out.push_str(&format!(
             "{:<5} {}  {:<12} {:>6}d  {}  [{}]\n",
-            r.level, r.thumbprint, r.store, r.days_left, r.subject, r.location
+            v.level.as_str(),
+            v.thumbprint.as_deref().unwrap_or_default(),
+            v.store,
+            v.days_left.unwrap_or_default(),
+            v.subject.as_deref().unwrap_or_default(),
+            v.location
         ));
-        for f in &r.findings {
-            out.push_str(&format!("        ! {f}\n"));
+        for f in &v.findings {
+            out.push_str(&format!("        ! {}\n", f.message));
         }
     }
     for u in unreadable {
         out.push_str(&format!(
             "bad   (unreadable) {} [{}]: {}\n",
-            u.key.as_deref().unwrap_or(&u.file),
+            u.registry_key.as_deref().unwrap_or(&u.file),
             u.location,
-            u.problems.join("; ")
+            messages(u)
         ));
     }
     for n in notes {

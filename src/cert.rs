@@ -275,14 +275,38 @@ impl Certificate {
 pub const EXPIRY_WARNING_DAYS: i64 = 60;
 
 /// A fact about a certificate that an admin should see before trusting it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finding {
     Expired { days_ago: i64 },
     ExpiresSoon { days: i64 },
     NotYetValid,
     WeakKey { bits: u32 },
     WeakSignature { algorithm: String },
+}
+
+crate::finding::codes! {
+    /// The codes of [`Finding`] (README.md, "Finding codes").
+    pub enum FindingCode {
+        Expired = "expired" => Bad,
+        ExpiresSoon = "expires-soon" => Warn,
+        NotYetValid = "not-yet-valid" => Warn,
+        WeakKey = "weak-key" => Warn,
+        WeakSignature = "weak-signature" => Warn,
+    }
+}
+
+impl crate::finding::HasCode for Finding {
+    type Code = FindingCode;
+
+    fn code(&self) -> FindingCode {
+        match self {
+            Finding::Expired { .. } => FindingCode::Expired,
+            Finding::ExpiresSoon { .. } => FindingCode::ExpiresSoon,
+            Finding::NotYetValid => FindingCode::NotYetValid,
+            Finding::WeakKey { .. } => FindingCode::WeakKey,
+            Finding::WeakSignature { .. } => FindingCode::WeakSignature,
+        }
+    }
 }
 
 impl fmt::Display for Finding {

@@ -5,11 +5,12 @@
 //! `tests/architecture.rs` fails when a module imports one of a higher layer.
 //!
 //! 1. Foundations: `codec` (bounded byte reader, UTF-16), `hex`, `text`, `named` (values picked by name), `atomic`
-//!    (files written whole or not at all), `error` (message + hint).
+//!    (files written whole or not at all), `error` (message + hint), `finding` (finding
+//!    codes and levels).
 //! 2. Formats, each reading and writing its own bytes: `cert` (certificate files),
 //!    `pkcs7`, `purpose` (extended key usages), `store` (certificate stores and their registry keys), `blob` (the
 //!    registry Blob), `policy` (registry.pol), `reg` (.reg), `gpo` (GPMC backup XML),
-//!    `report` (JSON/CSV/HTML reports), `template`.
+//!    `report` (the one certificate view, as JSON/CSV/HTML), `template`.
 //! 3. Engines: `inspect` (reads any input into an inventory), `fetch` (TLS capture),
 //!    `discover` (Autodiscover endpoints from AD and DNS).
 //! 4. Pipelines behind the commands: `build` (certificates -> plan -> render -> write,
@@ -25,6 +26,7 @@ pub mod diff;
 pub mod discover;
 pub mod error;
 pub mod fetch;
+pub mod finding;
 pub mod fuzz_entry;
 pub mod gpo;
 pub mod hex;

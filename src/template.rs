@@ -1,7 +1,8 @@
 //! The tera templates of README.txt, the scripts and report.html: embedded in the
 //! binary, overridable file by file with `--templates DIR`. Every value a template
 //! prints goes through a filter for the target language (`ps`, `cmd`; HTML is
-//! autoescaped), so a GPO name like `Tom's "GPO" $(calc) %PATH%` stays inert.
+//! autoescaped, control characters included), so a GPO name like
+//! `Tom's "GPO" $(calc) %PATH%` stays inert.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,7 @@ impl Templates {
         // Autoescaping is per file extension in tera; we turn it on for HTML only and
         // use explicit filters for the script languages.
         tera.autoescape_on(vec![".html"]);
+        tera.set_escape_fn(html_text);
         tera.register_filter("ps", ps_filter);
         tera.register_filter("cmd", cmd_filter);
         if let Some(d) = dir
@@ -89,6 +91,14 @@ fn tera_error(name: &str, e: &tera::Error) -> TemplateError {
         name: name.to_string(),
         detail,
     }
+}
+
+/// Text for an HTML page: tera's escaping of `& < > " ' /`, after every control
+/// character but tab and newline has become U+FFFD. HTML forbids control characters
+/// (HTML Living Standard §13.2.3.5, "control-character-in-input-stream"), and an ESC
+/// or NUL from a certificate subject would otherwise reach the page raw.
+fn html_text(s: &str) -> String {
+    tera::escape_html(&crate::text::lines(s))
 }
 
 fn as_str<'a>(v: &'a Value, filter: &str) -> tera::Result<&'a str> {

@@ -1,7 +1,8 @@
 //! Text for people: certificate names, GPO names and file contents are chosen by
 //! whoever made the certificate or the file, and may carry control characters (an
 //! ANSI escape sequence can rewrite what a terminal shows, e.g. a thumbprint). Every
-//! human-readable output goes through here; JSON and CSV have their own escaping.
+//! human-readable output goes through here, CSV cells and HTML text included; JSON
+//! escapes them itself.
 
 use std::io::{self, Write};
 

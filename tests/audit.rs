@@ -61,11 +61,13 @@ fn inventory_across_gpos_with_duplicates_and_fail_days() {
             loc.starts_with("GPO DoD Root Certificates") || loc.starts_with("GPO Roots again"),
             "{loc}"
         );
-        let dup = r["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f.as_str().unwrap().starts_with("duplicate: also in GPO"));
+        let dup = r["findings"].as_array().unwrap().iter().any(|f| {
+            f["code"] == "duplicate"
+                && f["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("duplicate: also in GPO")
+        });
         assert!(dup, "{r}");
     }
     assert!(

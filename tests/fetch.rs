@@ -865,7 +865,7 @@ fn build_fetch_requires_a_pin_and_honours_the_lock() {
     );
     let summary: Value = serde_json::from_slice(&out.stdout).expect("build JSON");
     assert_eq!(summary["certificates"][0]["thumbprint"], a_sha1.as_str());
-    assert_eq!(summary["certificates"][0]["store"], "root");
+    assert_eq!(summary["certificates"][0]["store"], "Root");
     let lock_text = std::fs::read_to_string(&lock).expect("lock written");
     assert!(lock_text.contains(&a_sha1), "{lock_text}");
 

@@ -60,20 +60,17 @@ fn nsa_backup_lists_exactly_its_4_roots_and_33_cas() {
     let certs = v["certificates"].as_array().unwrap();
     assert_eq!(certs.len(), 37, "nothing but the 37 entries");
     for c in certs {
-        assert_eq!(c["location"]["gpo"]["name"], "DoD Root Certificates");
-        assert_eq!(
-            c["location"]["gpo"]["guid"],
-            "{8EF652E3-2AAC-482D-A3C5-09CBB76B8146}"
-        );
-        assert_eq!(c["location"]["format"], "registry-pol");
-        let key = c["location"]["key"].as_str().unwrap();
+        assert_eq!(c["gpo_name"], "DoD Root Certificates");
+        assert_eq!(c["gpo_guid"], "{8EF652E3-2AAC-482D-A3C5-09CBB76B8146}");
+        assert_eq!(c["format"], "registry-pol");
+        let key = c["registry_key"].as_str().unwrap();
         assert!(key.ends_with(c["thumbprint"].as_str().unwrap()), "{key}");
         // Every real GPMC entry is accepted by Windows: no entry problem.
         let kinds: Vec<&str> = c["findings"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|f| f["kind"].as_str().unwrap())
+            .map(|f| f["code"].as_str().unwrap())
             .collect();
         assert!(
             kinds
@@ -124,10 +121,14 @@ fn csv_has_one_row_per_entry() {
     assert!(out.status.success());
     let mut r = csv::Reader::from_reader(out.stdout.as_slice());
     let headers = r.headers().unwrap().clone();
-    assert_eq!(&headers[0], "thumbprint");
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        certgpo::report::CSV_HEADERS
+    );
+    let gpo_name = headers.iter().position(|h| h == "gpo_name").unwrap();
     let rows: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), 37);
-    assert!(rows.iter().all(|r| &r[16] == "DoD Root Certificates"));
+    assert!(rows.iter().all(|r| &r[gpo_name] == "DoD Root Certificates"));
 }
 
 #[test]
@@ -443,7 +444,7 @@ fn zip_of_a_backup_reads_like_the_folder() {
     let v = inspect_json(&[zip_path.as_os_str()]);
     assert_eq!(thumbs_in(&v, "Root").len(), 4);
     assert_eq!(thumbs_in(&v, "CA").len(), 33);
-    let file = v["certificates"][0]["location"]["file"].as_str().unwrap();
+    let file = v["certificates"][0]["file"].as_str().unwrap();
     assert!(file.contains("nsa.zip!"), "{file}");
 }
 
@@ -540,7 +541,7 @@ fn container_findings() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|f| f["kind"].as_str().unwrap().to_string())
+                .map(|f| f["code"].as_str().unwrap().to_string())
                 .collect()
         })
         .collect();
@@ -563,7 +564,7 @@ fn container_findings() {
     assert!(msg.contains("Windows ignores"), "{msg}");
     let notes = v["notes"].as_array().unwrap();
     assert_eq!(notes.len(), 1, "{notes:?}");
-    assert_eq!(notes[0]["kind"], "registry-pol-unsorted");
+    assert_eq!(notes[0]["code"], "registry-pol-unsorted");
 
     // A backup whose MachineExtensionGuids lacks the pairs, then one that is unsorted.
     for (guids, needle) in [
@@ -595,7 +596,7 @@ fn container_findings() {
         let v = inspect_json(&[dir.as_os_str()]);
         let notes = v["notes"].as_array().unwrap();
         assert!(
-            notes.iter().any(|n| n["kind"] == "extension-guids"
+            notes.iter().any(|n| n["code"] == "extension-guids"
                 && n["message"].as_str().unwrap().contains(needle)),
             "{needle}: {notes:?}"
         );
@@ -626,7 +627,7 @@ fn reg_files_are_read() {
         thumbs_in(&v, "Root"),
         BTreeSet::from(["D73CA91102A2204A36459ED32213B467D7CE97FB".to_string()])
     );
-    assert_eq!(v["certificates"][0]["location"]["line"], 4);
+    assert_eq!(v["certificates"][0]["line"], 4);
     assert_eq!(v["removals"][0]["store"], "CA");
     assert_eq!(
         v["removals"][0]["thumbprint"],
@@ -701,7 +702,7 @@ fn folder_of_backups_with_and_without_manifest() {
     let v = inspect_json(&[all.join("manifest.xml").as_os_str()]);
     let notes = v["notes"].as_array().unwrap();
     assert_eq!(notes.len(), 1, "{notes:?}");
-    assert_eq!(notes[0]["kind"], "manifest-unlisted-backup");
+    assert_eq!(notes[0]["code"], "manifest-unlisted-backup");
     assert!(
         notes[0]["message"]
             .as_str()

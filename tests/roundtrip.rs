@@ -56,7 +56,7 @@ fn entries(v: &Value) -> BTreeSet<(String, String, String, String)> {
                 c["store"].as_str().unwrap().to_string(),
                 c["thumbprint"].as_str().unwrap().to_string(),
                 c["friendly_name"].to_string(),
-                c["eku_restriction"].to_string(),
+                c["trusted_for"].to_string(),
             )
         })
         .collect()
@@ -172,7 +172,7 @@ fn tampered_bundle_is_reported() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|n| (n["kind"].as_str().unwrap(), n["file"].as_str().unwrap()))
+        .map(|n| (n["code"].as_str().unwrap(), n["file"].as_str().unwrap()))
         .collect();
     assert!(
         kinds

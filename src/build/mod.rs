@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::cert::{self, Finding};
+use crate::cert;
 use crate::gpo;
 use crate::report;
 use crate::template::{TemplateError, Templates};
@@ -361,20 +361,10 @@ struct Summary<'a> {
     backup_id: String,
     domain: &'a str,
     timestamp: String,
-    certificates: Vec<SummaryCert>,
+    certificates: Vec<report::CertView>,
     warnings: &'a [String],
     notes: &'a [String],
     files: Vec<SummaryFile>,
-}
-
-#[derive(Serialize)]
-struct SummaryCert {
-    store: &'static str,
-    thumbprint: String,
-    sha256: String,
-    subject: String,
-    not_after: String,
-    findings: Vec<Finding>,
 }
 
 #[derive(Serialize)]
@@ -396,18 +386,7 @@ pub fn summary_json(built: &Built, out: &std::path::Path, zip: Option<&std::path
         backup_id: gpo::braced_upper(&meta.backup_id),
         domain: &meta.domain,
         timestamp: report::date_time(meta.time),
-        certificates: plan
-            .items
-            .iter()
-            .map(|i| SummaryCert {
-                store: i.store.cli_name(),
-                thumbprint: i.cert.thumbprint(),
-                sha256: i.cert.sha256_hex(),
-                subject: i.cert.subject.clone(),
-                not_after: report::date_time(i.cert.not_after),
-                findings: i.cert.findings(plan.as_of),
-            })
-            .collect(),
+        certificates: render::views(plan),
         warnings: &built.warnings,
         notes: &plan.notes,
         files: built

@@ -5,11 +5,12 @@ use sha2::{Digest, Sha256};
 
 use super::plan::{Item, Plan};
 use super::{BuildError, Files, POLICY_FILE, REMOVE_REG, SUMS_FILE, TRUST_REG};
-use crate::cert::Certificate;
+use crate::finding::HasCode;
 use crate::gpo;
+use crate::inspect::inventory::Problem;
 use crate::policy;
 use crate::reg::write::{self as regfile, RegKey};
-use crate::report::{self, Row};
+use crate::report::{self, CertView, Entry, Format, GpoRef, Half, Location};
 use crate::store::{self, Store};
 use crate::template::Templates;
 use crate::text::printable;
@@ -18,7 +19,7 @@ use crate::text::printable;
 pub fn render(plan: &Plan, templates: &Templates) -> Result<Files, BuildError> {
     let mut files = Files::new();
     let meta = &plan.meta;
-    let backup_dir = format!("gpo-backup/{}", gpo::braced_upper(&meta.backup_id));
+    let backup_dir = backup_dir(plan);
     let registry_pol = policy::write(&plan.entries);
 
     files.insert(
@@ -52,10 +53,7 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<Files, BuildError> {
         format!("{backup_dir}/gpreport.xml"),
         gpo::report::gpreport_xml(meta, &report_certs, &registry_keys),
     );
-    files.insert(
-        format!("{backup_dir}/DomainSysvol/GPO/Machine/registry.pol"),
-        registry_pol.clone(),
-    );
+    files.insert(gpo_registry_pol(plan), registry_pol.clone());
     files.insert(POLICY_FILE.into(), registry_pol.clone());
 
     let machine_key = |i: &Item| {
@@ -112,19 +110,17 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<Files, BuildError> {
         crlf(&templates.render("README.txt", &ctx)?).into_bytes(),
     );
 
-    let rows = report_rows(plan);
+    let views = views(plan);
     files.insert(
         "report/certificates.json".into(),
-        report::to_json(&rows, plan.as_of),
+        report::to_json(&views, plan.as_of),
     );
-    files.insert("report/certificates.csv".into(), report::to_csv(&rows));
-    let certs: Vec<&Certificate> = plan.items.iter().map(|i| &i.cert).collect();
+    files.insert("report/certificates.csv".into(), report::to_csv(&views));
     files.insert(
         "report/report.html".into(),
         report::to_html(
             templates,
-            &rows,
-            &certs,
+            &views,
             &format!("certgpo bundle: {}", meta.display_name),
             &format!(
                 "GPO {} in {}, backup {}",
@@ -155,30 +151,74 @@ pub fn seal(files: &mut Files) {
     files.insert(SUMS_FILE.into(), sums.into_bytes());
 }
 
-fn report_rows(plan: &Plan) -> Vec<Row> {
+/// The bundle's GPO backup folder.
+fn backup_dir(plan: &Plan) -> String {
+    format!("gpo-backup/{}", gpo::braced_upper(&plan.meta.backup_id))
+}
+
+/// The registry.pol inside the GPO backup: the one Group Policy applies.
+fn gpo_registry_pol(plan: &Plan) -> String {
+    format!("{}/DomainSysvol/GPO/Machine/registry.pol", backup_dir(plan))
+}
+
+/// Every certificate of the bundle as the reports (and `build --json`) show it: an
+/// entry of the GPO's registry.pol, its Blob read back as `inspect` reads it.
+pub fn views(plan: &Plan) -> Vec<CertView> {
+    let meta = &plan.meta;
+    let gpo = GpoRef {
+        name: meta.display_name.clone(),
+        guid: gpo::braced_upper(&meta.gpo_guid),
+        backup_id: gpo::braced_upper(&meta.backup_id),
+        domain: meta.domain.clone(),
+    };
+    let file = gpo_registry_pol(plan);
+    // Byte offsets as `inspect` reports them, read back from the registry.pol written.
+    let pol = policy::write(&plan.entries);
+    let offsets: std::collections::HashMap<String, usize> = policy::entries(&pol)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.value == "Blob")
+        .map(|e| (e.key, e.offset))
+        .collect();
     plan.items
         .iter()
         .map(|i| {
-            let mut extra = Vec::new();
+            let location = Location {
+                file: file.clone(),
+                format: Format::RegistryPol,
+                gpo: Some(gpo.clone()),
+                half: Some(Half::Machine),
+                key: Some(i.policy_key()),
+                offset: offsets.get(&i.policy_key()).copied(),
+                line: None,
+                index: None,
+            };
+            // The Blob was built here, so it parses; `None` would only hide its properties.
+            let blob = crate::blob::parse(&i.blob).ok();
+            let mut problems = Vec::new();
             if i.store == Store::Root && !i.cert.self_signed {
-                extra.push("in Root but not self-signed".to_string());
+                problems.push(
+                    Problem::RootNotSelfSigned {
+                        issuer: i.cert.issuer_display.clone(),
+                    }
+                    .coded(),
+                );
             }
-            let mut row = Row::new(
-                &i.cert,
-                &plan.meta.display_name,
-                i.store.registry_name(),
-                extra,
+            CertView::new(
+                Entry {
+                    // The page's title names the bundle's one GPO; the column names it too.
+                    label: meta.display_name.clone(),
+                    location: &location,
+                    store: i.store.registry_name().to_string(),
+                    store_name: Some(i.store.console_name()),
+                    key_thumbprint: None,
+                    cert: Some(&i.cert),
+                    blob: blob.as_ref(),
+                    problems,
+                },
                 plan.as_of,
-            );
-            row.trusted_for = plan
-                .options
-                .extras
-                .purposes
-                .iter()
-                .map(|o| o.to_string())
-                .collect();
-            row.friendly_name = plan.options.extras.friendly_name.clone();
-            row
+            )
         })
         .collect()
 }

@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::cert::Certificate;
-pub use names::FetchFinding;
+pub use names::{FetchCode, FetchFinding};
 pub use target::Target;
 pub use transport::Proxy;
 

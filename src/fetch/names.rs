@@ -5,18 +5,37 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use serde::Serialize;
-
 use crate::cert::Certificate;
+use crate::finding::{HasCode, codes};
 
 use super::target::{Host, Target};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchFinding {
     SelfSigned,
     NameMismatch { name: String },
     MissingAutodiscover { name: String },
+}
+
+codes! {
+    /// The codes of [`FetchFinding`] (README.md, "Finding codes").
+    pub enum FetchCode {
+        SelfSigned = "self-signed" => Warn,
+        NameMismatch = "name-mismatch" => Bad,
+        MissingAutodiscover = "missing-autodiscover" => Warn,
+    }
+}
+
+impl HasCode for FetchFinding {
+    type Code = FetchCode;
+
+    fn code(&self) -> FetchCode {
+        match self {
+            FetchFinding::SelfSigned => FetchCode::SelfSigned,
+            FetchFinding::NameMismatch { .. } => FetchCode::NameMismatch,
+            FetchFinding::MissingAutodiscover { .. } => FetchCode::MissingAutodiscover,
+        }
+    }
 }
 
 impl fmt::Display for FetchFinding {

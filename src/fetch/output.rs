@@ -6,17 +6,17 @@ use std::path::Path;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::cert::{Certificate, Finding};
+use crate::cert::Certificate;
+use crate::finding::{Coded, HasCode};
 
-use super::{Capture, Engine, FetchError, FetchFinding, Stage, pinned, target::Starttls};
+use super::{Capture, Engine, FetchError, Stage, pinned, target::Starttls};
 
 #[derive(Serialize)]
 struct JsonCert<'a> {
     #[serde(flatten)]
     cert: &'a Certificate,
     days_left: i64,
-    findings: Vec<Finding>,
-    findings_text: Vec<String>,
+    findings: Vec<Coded>,
 }
 
 #[derive(Serialize)]
@@ -39,8 +39,7 @@ struct JsonTarget<'a> {
     cipher: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pin_matched: Option<bool>,
-    findings: Vec<FetchFinding>,
-    findings_text: Vec<String>,
+    findings: Vec<Coded>,
     notes: &'a [String],
     chain: Vec<JsonCert<'a>>,
 }
@@ -56,38 +55,30 @@ pub fn json(
     let items: Vec<JsonTarget> = results
         .iter()
         .map(|r| match r {
-            Ok(c) => {
-                let findings = c.findings();
-                JsonTarget {
-                    target: &c.target.input,
-                    endpoint: c.target.canonical(),
-                    starttls: c.target.starttls,
-                    ok: true,
-                    error: None,
-                    stage: None,
-                    sni: c.sni.as_deref(),
-                    engine: Some(c.engine),
-                    protocol: Some(&c.protocol),
-                    cipher: Some(&c.cipher),
-                    pin_matched: (!pins.is_empty()).then(|| pinned(c.leaf(), pins)),
-                    findings_text: findings.iter().map(|f| f.to_string()).collect(),
-                    findings,
-                    notes: &c.notes,
-                    chain: c
-                        .chain
-                        .iter()
-                        .map(|cert| {
-                            let f = cert.findings(now);
-                            JsonCert {
-                                cert,
-                                days_left: cert.days_left(now),
-                                findings_text: f.iter().map(|x| x.to_string()).collect(),
-                                findings: f,
-                            }
-                        })
-                        .collect(),
-                }
-            }
+            Ok(c) => JsonTarget {
+                target: &c.target.input,
+                endpoint: c.target.canonical(),
+                starttls: c.target.starttls,
+                ok: true,
+                error: None,
+                stage: None,
+                sni: c.sni.as_deref(),
+                engine: Some(c.engine),
+                protocol: Some(&c.protocol),
+                cipher: Some(&c.cipher),
+                pin_matched: (!pins.is_empty()).then(|| pinned(c.leaf(), pins)),
+                findings: c.findings().iter().map(HasCode::coded).collect(),
+                notes: &c.notes,
+                chain: c
+                    .chain
+                    .iter()
+                    .map(|cert| JsonCert {
+                        cert,
+                        days_left: cert.days_left(now),
+                        findings: cert.findings(now).iter().map(HasCode::coded).collect(),
+                    })
+                    .collect(),
+            },
             Err(e) => {
                 let (target, stage) = match e {
                     FetchError::Target { target, stage, .. } => (target.as_str(), Some(*stage)),
@@ -108,7 +99,6 @@ pub fn json(
                     cipher: None,
                     pin_matched: None,
                     findings: Vec::new(),
-                    findings_text: Vec::new(),
                     notes: &[],
                     chain: Vec::new(),
                 }

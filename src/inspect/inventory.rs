@@ -7,6 +7,8 @@ use serde::Serialize;
 
 use crate::blob::ParsedBlob;
 use crate::cert::Certificate;
+use crate::finding::{HasCode, codes};
+pub use crate::report::{Format, GpoRef, Half, Location};
 use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -15,59 +17,8 @@ pub struct Options {
     pub settings: bool,
 }
 
-/// The format a certificate entry was read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Format {
-    RegistryPol,
-    Reg,
-    GpReport,
-    Blob,
-    CertificateFile,
-}
-
-/// Which half of a GPO (or which hive of a .reg) an entry belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Half {
-    Machine,
-    User,
-}
-
-/// The GPO a backup holds.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct GpoRef {
-    pub name: String,
-    pub guid: String,
-    pub backup_id: String,
-    pub domain: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Location {
-    pub file: String,
-    pub format: Format,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gpo: Option<GpoRef>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub half: Option<Half>,
-    /// Registry key of the entry (registry.pol, .reg).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// Byte offset (registry.pol) of the entry.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub offset: Option<usize>,
-    /// Line (.reg) of the value.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
-    /// 1-based position in a certificate file or report.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub index: Option<usize>,
-}
-
 /// Something wrong with one certificate entry, beyond the certificate itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     /// The Blob does not parse (no 0x20 element, bad sizes...): Windows ignores it.
     UnreadableBlob {
@@ -97,6 +48,35 @@ pub enum Problem {
     RootNotSelfSigned {
         issuer: String,
     },
+}
+
+codes! {
+    /// The codes of [`Problem`] (README.md, "Finding codes").
+    pub enum ProblemCode {
+        UnreadableBlob = "unreadable-blob" => Bad,
+        UnreadableCertificate = "unreadable-certificate" => Bad,
+        KeyMismatch = "key-mismatch" => Bad,
+        KeyNotUpperCase = "key-not-upper-case" => Warn,
+        Sha1PropertyMismatch = "sha1-property-mismatch" => Warn,
+        BlobNotBinary = "blob-not-binary" => Bad,
+        RootNotSelfSigned = "root-not-self-signed" => Warn,
+    }
+}
+
+impl HasCode for Problem {
+    type Code = ProblemCode;
+
+    fn code(&self) -> ProblemCode {
+        match self {
+            Problem::UnreadableBlob { .. } => ProblemCode::UnreadableBlob,
+            Problem::UnreadableCertificate { .. } => ProblemCode::UnreadableCertificate,
+            Problem::KeyMismatch { .. } => ProblemCode::KeyMismatch,
+            Problem::KeyNotUpperCase { .. } => ProblemCode::KeyNotUpperCase,
+            Problem::Sha1PropertyMismatch { .. } => ProblemCode::Sha1PropertyMismatch,
+            Problem::BlobNotBinary { .. } => ProblemCode::BlobNotBinary,
+            Problem::RootNotSelfSigned { .. } => ProblemCode::RootNotSelfSigned,
+        }
+    }
 }
 
 impl std::fmt::Display for Problem {
@@ -182,8 +162,26 @@ impl Item {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Note {
     pub file: String,
-    pub kind: &'static str,
+    pub code: NoteCode,
     pub message: String,
+}
+
+codes! {
+    /// The codes of [`Note`] (README.md, "Finding codes"). `bad`: the GPO's
+    /// certificates do not apply, or the backup cannot be imported, as it is.
+    pub enum NoteCode {
+        RegistryPolUnsorted = "registry-pol-unsorted" => Warn,
+        BackupXmlMissing = "backup-xml-missing" => Bad,
+        BackupIdMismatch = "backup-id-mismatch" => Bad,
+        GpoGuidMismatch = "gpo-guid-mismatch" => Warn,
+        BackupFileMissing = "backup-file-missing" => Warn,
+        ExtensionGuids = "extension-guids" => Bad,
+        HalfDisabled = "half-disabled" => Bad,
+        ReportStale = "report-stale" => Warn,
+        ManifestMissingBackup = "manifest-missing-backup" => Warn,
+        ManifestUnlistedBackup = "manifest-unlisted-backup" => Warn,
+        BundleInconsistent = "bundle-inconsistent" => Warn,
+    }
 }
 
 /// A `[-key]` or `**DeleteKeys` that removes a certificate from a store.
@@ -266,12 +264,12 @@ impl Inventory {
     pub(super) fn note(
         &mut self,
         file: impl Into<String>,
-        kind: &'static str,
+        code: NoteCode,
         message: impl Into<String>,
     ) {
         self.notes.push(Note {
             file: file.into(),
-            kind,
+            code,
             message: message.into(),
         });
     }

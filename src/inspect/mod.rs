@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::finding::HasCode;
+use crate::report::{CertView, Entry};
 use inventory::{Inventory, Item};
 
 /// Everything that stops `inspect` (and the commands built on its walker).
@@ -67,114 +69,21 @@ impl crate::Diagnostic for InspectError {
     }
 }
 
-/// One certificate entry as `--json` and `--csv` show it.
-#[derive(Debug, Serialize)]
-pub struct CertView {
-    pub thumbprint: Option<String>,
-    pub sha256: Option<String>,
-    pub store: String,
-    pub store_name: Option<&'static str>,
-    pub subject: Option<String>,
-    pub issuer: Option<String>,
-    pub issued_to: Option<String>,
-    pub issued_by: Option<String>,
-    pub serial: Option<String>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub not_before: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub not_after: Option<OffsetDateTime>,
-    pub days_left: Option<i64>,
-    pub self_signed: Option<bool>,
-    pub is_ca: Option<bool>,
-    pub key_algorithm: Option<String>,
-    pub key_bits: Option<u32>,
-    pub signature_algorithm: Option<String>,
-    pub dns_names: Vec<String>,
-    /// EKU extension of the certificate itself.
-    pub eku: Vec<String>,
-    /// Property 0x0B of the Blob.
-    pub friendly_name: Option<String>,
-    /// Property 0x09 of the Blob: clients trust the certificate only for these.
-    pub eku_restriction: Option<Vec<String>>,
-    /// Blob property ids in order, by name.
-    pub blob_properties: Vec<String>,
-    pub location: inventory::Location,
-    pub findings: Vec<FindingView>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct FindingView {
-    pub kind: String,
-    pub message: String,
-}
-
-impl CertView {
-    pub fn new(item: &Item, now: OffsetDateTime) -> CertView {
-        let c = item.cert.as_ref();
-        CertView {
-            thumbprint: item.thumbprint(),
-            sha256: c.map(|c| c.sha256_hex()),
+/// An entry as every report shows it: its own problems, then its certificate's findings.
+pub fn view(item: &Item, now: OffsetDateTime) -> CertView {
+    CertView::new(
+        Entry {
+            label: item.location.label(),
+            location: &item.location,
             store: item.store_label(),
             store_name: item.known_store().map(|s| s.console_name()),
-            subject: c.map(|c| c.subject.clone()),
-            issuer: c.map(|c| c.issuer.clone()),
-            issued_to: c.map(|c| c.subject_display.clone()),
-            issued_by: c.map(|c| c.issuer_display.clone()),
-            serial: c.map(|c| c.serial.clone()),
-            not_before: c.map(|c| c.not_before),
-            not_after: c.map(|c| c.not_after),
-            days_left: c.map(|c| c.days_left(now)),
-            self_signed: c.map(|c| c.self_signed),
-            is_ca: c.map(|c| c.is_ca),
-            key_algorithm: c.map(|c| c.key_algorithm.clone()),
-            key_bits: c.map(|c| c.key_bits),
-            signature_algorithm: c.map(|c| c.signature_algorithm.clone()),
-            dns_names: c.map(|c| c.dns_names.clone()).unwrap_or_default(),
-            eku: c.map(|c| c.eku.clone()).unwrap_or_default(),
-            friendly_name: item.blob.as_ref().and_then(|b| b.friendly_name()),
-            eku_restriction: item.blob.as_ref().and_then(|b| b.eku()),
-            blob_properties: item
-                .blob
-                .as_ref()
-                .map(|b| {
-                    b.ids()
-                        .into_iter()
-                        .chain([crate::blob::CERT])
-                        .map(|id| crate::blob::property_name(id).to_string())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            location: item.location.clone(),
-            findings: findings(item, now),
-        }
-    }
-}
-
-/// The entry's own problems, then the certificate's findings (as `build` shows them).
-pub fn findings(item: &Item, now: OffsetDateTime) -> Vec<FindingView> {
-    let mut out: Vec<FindingView> = item
-        .problems
-        .iter()
-        .map(|p| FindingView {
-            kind: tag(p),
-            message: p.to_string(),
-        })
-        .collect();
-    if let Some(c) = &item.cert {
-        out.extend(c.findings(now).into_iter().map(|f| FindingView {
-            kind: tag(&f),
-            message: f.to_string(),
-        }));
-    }
-    out
-}
-
-/// The `kind` tag serde gives a finding enum.
-fn tag<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
-        .unwrap_or_default()
+            key_thumbprint: item.key_thumbprint.clone(),
+            cert: item.cert.as_ref(),
+            blob: item.blob.as_ref(),
+            problems: item.problems.iter().map(HasCode::coded).collect(),
+        },
+        now,
+    )
 }
 
 #[derive(Serialize)]
@@ -192,7 +101,7 @@ struct Report<'a> {
 impl<'a> Report<'a> {
     fn new(inv: &'a Inventory, now: OffsetDateTime, settings: bool) -> Report<'a> {
         Report {
-            certificates: inv.items.iter().map(|i| CertView::new(i, now)).collect(),
+            certificates: inv.items.iter().map(|i| view(i, now)).collect(),
             notes: &inv.notes,
             removals: &inv.removals,
             backups: &inv.backups,
@@ -217,70 +126,8 @@ pub fn write_json(
 
 /// `inspect --csv`: one row per certificate entry.
 pub fn write_csv(out: &mut dyn Write, inv: &Inventory, now: OffsetDateTime) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record([
-        "thumbprint",
-        "sha256",
-        "store",
-        "issued_to",
-        "issued_by",
-        "subject",
-        "not_before",
-        "not_after",
-        "days_left",
-        "self_signed",
-        "key",
-        "signature_algorithm",
-        "friendly_name",
-        "eku_restriction",
-        "file",
-        "format",
-        "gpo_name",
-        "gpo_guid",
-        "backup_id",
-        "registry_key",
-        "findings",
-    ])?;
-    let date = |d: Option<OffsetDateTime>| d.map(|d| d.date().to_string()).unwrap_or_default();
-    for item in &inv.items {
-        let v = CertView::new(item, now);
-        let gpo = v.location.gpo.clone().unwrap_or_default();
-        let format = serde_json::to_value(v.location.format)
-            .ok()
-            .and_then(|f| f.as_str().map(str::to_string))
-            .unwrap_or_default();
-        w.write_record([
-            v.thumbprint.clone().unwrap_or_default(),
-            v.sha256.clone().unwrap_or_default(),
-            v.store.clone(),
-            v.issued_to.clone().unwrap_or_default(),
-            v.issued_by.clone().unwrap_or_default(),
-            v.subject.clone().unwrap_or_default(),
-            date(v.not_before),
-            date(v.not_after),
-            v.days_left.map(|d| d.to_string()).unwrap_or_default(),
-            v.self_signed.map(|b| b.to_string()).unwrap_or_default(),
-            match (&v.key_algorithm, v.key_bits) {
-                (Some(a), Some(b)) => format!("{a} {b}"),
-                _ => String::new(),
-            },
-            v.signature_algorithm.clone().unwrap_or_default(),
-            v.friendly_name.clone().unwrap_or_default(),
-            v.eku_restriction.clone().unwrap_or_default().join(" "),
-            v.location.file.clone(),
-            format,
-            gpo.name,
-            gpo.guid,
-            gpo.backup_id,
-            v.location.key.clone().unwrap_or_default(),
-            v.findings
-                .iter()
-                .map(|f| f.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; "),
-        ])?;
-    }
-    w.flush()
+    let views: Vec<CertView> = inv.items.iter().map(|i| view(i, now)).collect();
+    crate::report::write_csv(out, &views)
 }
 
 /// Both halves of a GPMC version number hold the same 16-bit version
@@ -371,7 +218,7 @@ pub fn write_text(
             .unwrap_or_default();
         writeln!(out, "\n{store}{console}: {} certificates", items.len())?;
         for item in items {
-            let v = CertView::new(item, now);
+            let v = view(item, now);
             writeln!(
                 out,
                 "  {}  {}",
@@ -412,7 +259,7 @@ pub fn write_text(
             if let Some(n) = &v.friendly_name {
                 writeln!(out, "      friendly name: {n:?}")?;
             }
-            if let Some(e) = &v.eku_restriction {
+            if let Some(e) = &v.trusted_for {
                 writeln!(out, "      trusted only for: {}", e.join(", "))?;
             }
             for f in &v.findings {

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::InspectError;
 use super::inventory::{
-    BackupSummary, FileSummary, Format, GpoRef, Half, Inventory, Item, Location, Options, Problem,
-    Removal, Setting,
+    BackupSummary, FileSummary, Format, GpoRef, Half, Inventory, Item, Location, NoteCode, Options,
+    Problem, Removal, Setting,
 };
 use super::tree::Tree;
 use crate::blob;
@@ -489,7 +489,7 @@ fn read_policy(
     if let Some((offset, prev, key)) = unsorted {
         inv.note(
             file,
-            "registry-pol-unsorted",
+            NoteCode::RegistryPolUnsorted,
             format!(
                 "not sorted as GPMC sorts (key by key, ignoring case): the entry at byte offset {offset} ({key}) comes after {prev}; Windows applies it, but GPMC would rewrite the file"
             ),
@@ -810,7 +810,7 @@ fn read_backup(
     if backup.is_none() {
         inv.note(
             &shown_dir,
-            "backup-xml-missing",
+            NoteCode::BackupXmlMissing,
             "no Backup.xml: Import-GPO cannot import this backup",
         );
     }
@@ -818,7 +818,7 @@ fn read_backup(
         if !folder.is_empty() && !i.id.eq_ignore_ascii_case(&folder) {
             inv.note(
                 &shown_dir,
-                "backup-id-mismatch",
+                NoteCode::BackupIdMismatch,
                 format!(
                     "bkupInfo.xml gives the backup id {} but the folder is named {folder}: Import-GPO -BackupId looks for the folder",
                     i.id
@@ -830,7 +830,7 @@ fn read_backup(
         {
             inv.note(
                 &shown_dir,
-                "gpo-guid-mismatch",
+                NoteCode::GpoGuidMismatch,
                 format!(
                     "Backup.xml names the GPO {} but bkupInfo.xml names {}",
                     b.gpo_id, i.gpo_guid
@@ -859,7 +859,7 @@ fn read_backup(
                 if tree.find(&rel).is_none() {
                     inv.note(
                         &shown_dir,
-                        "backup-file-missing",
+                        NoteCode::BackupFileMissing,
                         format!("Backup.xml lists {loc} but the backup does not hold it"),
                     );
                 }
@@ -888,12 +888,16 @@ fn read_backup(
                 continue;
             }
             for p in extension_guid_problems(guids) {
-                inv.note(&shown_dir, "extension-guids", format!("{element} {p}"));
+                inv.note(
+                    &shown_dir,
+                    NoteCode::ExtensionGuids,
+                    format!("{element} {p}"),
+                );
             }
             if b.options & disabled_bit != 0 {
                 inv.note(
                     &shown_dir,
-                    "half-disabled",
+                    NoteCode::HalfDisabled,
                     format!(
                         "the GPO's {label} settings are disabled (Options = {}): its certificates do not apply",
                         b.options
@@ -923,7 +927,7 @@ fn read_backup(
             };
             inv.note(
                 report_file,
-                "report-stale",
+                NoteCode::ReportStale,
                 format!(
                     "gpreport.xml does not match registry.pol (the report is informational; registry.pol is what applies): {}{}",
                     if missing.is_empty() { String::new() } else { format!("not in the report: {}", show(&missing)) },
@@ -973,7 +977,7 @@ fn check_manifest(
         if !present.contains_key(&inst.id.to_ascii_uppercase()) {
             inv.note(
                 &shown,
-                "manifest-missing-backup",
+                NoteCode::ManifestMissingBackup,
                 format!(
                     "lists the backup {} of {:?}, but its folder is not there",
                     inst.id, inst.gpo_display_name
@@ -985,7 +989,7 @@ fn check_manifest(
     for (id, _) in present.iter().filter(|(id, _)| !ids.contains(*id)) {
         inv.note(
             &shown,
-            "manifest-unlisted-backup",
+            NoteCode::ManifestUnlistedBackup,
             format!(
                 "does not list the backup folder {id} (Import-GPO -BackupGpoName will not find it)"
             ),
@@ -1043,7 +1047,7 @@ fn read_bundle(
         if !machine_pols.contains(&bytes) {
             inv.note(
                 tree.display(&rel),
-                "bundle-inconsistent",
+                NoteCode::BundleInconsistent,
                 "differs from the registry.pol inside the GPO backup",
             );
         }
@@ -1064,7 +1068,7 @@ fn read_bundle(
         if in_reg != deployed {
             inv.note(
                 shown,
-                "bundle-inconsistent",
+                NoteCode::BundleInconsistent,
                 "does not hold the same certificates in the same stores as the GPO backup",
             );
         }
@@ -1086,7 +1090,7 @@ fn read_bundle(
                 if !file_name(rel).eq_ignore_ascii_case(&format!("{t}.cer")) {
                     inv.note(
                         &shown,
-                        "bundle-inconsistent",
+                        NoteCode::BundleInconsistent,
                         format!("is named after another thumbprint than its own ({t})"),
                     );
                 }
@@ -1097,7 +1101,7 @@ fn read_bundle(
     if !cert_files.is_empty() && in_certs != thumbs {
         inv.note(
             shown_root,
-            "bundle-inconsistent",
+            NoteCode::BundleInconsistent,
             "certs/ does not hold exactly the certificates of the GPO backup",
         );
     }
