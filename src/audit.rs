@@ -101,22 +101,10 @@ pub enum AuditFinding {
 
 codes! {
     /// The codes of [`AuditFinding`] (README.md, "Finding codes").
-    pub enum AuditCode {
-        WithinWarnDays = "within-warn-days" => Warn,
-        WithinFailDays = "within-fail-days" => Bad,
-        Duplicate = "duplicate" => Warn,
-    }
-}
-
-impl HasCode for AuditFinding {
-    type Code = AuditCode;
-
-    fn code(&self) -> AuditCode {
-        match self {
-            AuditFinding::WithinWarnDays { .. } => AuditCode::WithinWarnDays,
-            AuditFinding::WithinFailDays { .. } => AuditCode::WithinFailDays,
-            AuditFinding::Duplicate { .. } => AuditCode::Duplicate,
-        }
+    pub enum AuditCode for AuditFinding {
+        AuditFinding::WithinWarnDays { .. } => WithinWarnDays = "within-warn-days" => Warn,
+        AuditFinding::WithinFailDays { .. } => WithinFailDays = "within-fail-days" => Bad,
+        AuditFinding::Duplicate { .. } => Duplicate = "duplicate" => Warn,
     }
 }
 

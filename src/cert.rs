@@ -286,26 +286,12 @@ pub enum Finding {
 
 crate::finding::codes! {
     /// The codes of [`Finding`] (README.md, "Finding codes").
-    pub enum FindingCode {
-        Expired = "expired" => Bad,
-        ExpiresSoon = "expires-soon" => Warn,
-        NotYetValid = "not-yet-valid" => Warn,
-        WeakKey = "weak-key" => Warn,
-        WeakSignature = "weak-signature" => Warn,
-    }
-}
-
-impl crate::finding::HasCode for Finding {
-    type Code = FindingCode;
-
-    fn code(&self) -> FindingCode {
-        match self {
-            Finding::Expired { .. } => FindingCode::Expired,
-            Finding::ExpiresSoon { .. } => FindingCode::ExpiresSoon,
-            Finding::NotYetValid => FindingCode::NotYetValid,
-            Finding::WeakKey { .. } => FindingCode::WeakKey,
-            Finding::WeakSignature { .. } => FindingCode::WeakSignature,
-        }
+    pub enum FindingCode for Finding {
+        Finding::Expired { .. } => Expired = "expired" => Bad,
+        Finding::ExpiresSoon { .. } => ExpiresSoon = "expires-soon" => Warn,
+        Finding::NotYetValid => NotYetValid = "not-yet-valid" => Warn,
+        Finding::WeakKey { .. } => WeakKey = "weak-key" => Warn,
+        Finding::WeakSignature { .. } => WeakSignature = "weak-signature" => Warn,
     }
 }
 

@@ -41,18 +41,45 @@ pub trait Code: Copy + 'static {
 
 /// Declares a fieldless enum of finding codes with its text and level, and implements
 /// [`Code`] for it. `ALL` and `as_str` come from the same list, so a code cannot be
-/// left out of `ALL` (nor, through the test, out of README.md).
+/// left out of `ALL` (nor, through `tests/finding_codes.rs`, out of README.md).
+///
+/// With `for Finding` and a pattern of `Finding` before each code, it also implements
+/// [`HasCode`] for `Finding` from that list: the `match` is exhaustive, so a new kind of
+/// finding does not compile until the list gives it a code.
 macro_rules! codes {
     (
         $(#[$meta:meta])*
+        pub enum $name:ident for $finding:ty {
+            $( $pat:pat => $variant:ident = $text:literal => $level:ident, )+
+        }
+    ) => {
+        $crate::finding::codes! {
+            $(#[$meta])*
+            pub enum $name {
+                $( $variant = $text => $level, )+
+            }
+        }
+
+        impl $crate::finding::HasCode for $finding {
+            type Code = $name;
+
+            fn code(&self) -> $name {
+                match self {
+                    $( $pat => $name::$variant, )+
+                }
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
         pub enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $text:literal => $level:ident, )+
+            $( $variant:ident = $text:literal => $level:ident, )+
         }
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum $name {
-            $( $(#[$vmeta])* $variant, )+
+            $( $variant, )+
         }
 
         impl $crate::finding::Code for $name {

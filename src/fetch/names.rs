@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::cert::Certificate;
-use crate::finding::{HasCode, codes};
+use crate::finding::codes;
 
 use super::target::{Host, Target};
 
@@ -19,22 +19,10 @@ pub enum FetchFinding {
 
 codes! {
     /// The codes of [`FetchFinding`] (README.md, "Finding codes").
-    pub enum FetchCode {
-        SelfSigned = "self-signed" => Warn,
-        NameMismatch = "name-mismatch" => Bad,
-        MissingAutodiscover = "missing-autodiscover" => Warn,
-    }
-}
-
-impl HasCode for FetchFinding {
-    type Code = FetchCode;
-
-    fn code(&self) -> FetchCode {
-        match self {
-            FetchFinding::SelfSigned => FetchCode::SelfSigned,
-            FetchFinding::NameMismatch { .. } => FetchCode::NameMismatch,
-            FetchFinding::MissingAutodiscover { .. } => FetchCode::MissingAutodiscover,
-        }
+    pub enum FetchCode for FetchFinding {
+        FetchFinding::SelfSigned => SelfSigned = "self-signed" => Warn,
+        FetchFinding::NameMismatch { .. } => NameMismatch = "name-mismatch" => Bad,
+        FetchFinding::MissingAutodiscover { .. } => MissingAutodiscover = "missing-autodiscover" => Warn,
     }
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::blob::ParsedBlob;
 use crate::cert::Certificate;
-use crate::finding::{HasCode, codes};
+use crate::finding::codes;
 pub use crate::report::{Format, GpoRef, Half, Location};
 use crate::store::Store;
 
@@ -52,30 +52,14 @@ pub enum Problem {
 
 codes! {
     /// The codes of [`Problem`] (README.md, "Finding codes").
-    pub enum ProblemCode {
-        UnreadableBlob = "unreadable-blob" => Bad,
-        UnreadableCertificate = "unreadable-certificate" => Bad,
-        KeyMismatch = "key-mismatch" => Bad,
-        KeyNotUpperCase = "key-not-upper-case" => Warn,
-        Sha1PropertyMismatch = "sha1-property-mismatch" => Warn,
-        BlobNotBinary = "blob-not-binary" => Bad,
-        RootNotSelfSigned = "root-not-self-signed" => Warn,
-    }
-}
-
-impl HasCode for Problem {
-    type Code = ProblemCode;
-
-    fn code(&self) -> ProblemCode {
-        match self {
-            Problem::UnreadableBlob { .. } => ProblemCode::UnreadableBlob,
-            Problem::UnreadableCertificate { .. } => ProblemCode::UnreadableCertificate,
-            Problem::KeyMismatch { .. } => ProblemCode::KeyMismatch,
-            Problem::KeyNotUpperCase { .. } => ProblemCode::KeyNotUpperCase,
-            Problem::Sha1PropertyMismatch { .. } => ProblemCode::Sha1PropertyMismatch,
-            Problem::BlobNotBinary { .. } => ProblemCode::BlobNotBinary,
-            Problem::RootNotSelfSigned { .. } => ProblemCode::RootNotSelfSigned,
-        }
+    pub enum ProblemCode for Problem {
+        Problem::UnreadableBlob { .. } => UnreadableBlob = "unreadable-blob" => Bad,
+        Problem::UnreadableCertificate { .. } => UnreadableCertificate = "unreadable-certificate" => Bad,
+        Problem::KeyMismatch { .. } => KeyMismatch = "key-mismatch" => Bad,
+        Problem::KeyNotUpperCase { .. } => KeyNotUpperCase = "key-not-upper-case" => Warn,
+        Problem::Sha1PropertyMismatch { .. } => Sha1PropertyMismatch = "sha1-property-mismatch" => Warn,
+        Problem::BlobNotBinary { .. } => BlobNotBinary = "blob-not-binary" => Bad,
+        Problem::RootNotSelfSigned { .. } => RootNotSelfSigned = "root-not-self-signed" => Warn,
     }
 }
 
