@@ -11,8 +11,7 @@ use serde::Serialize;
 /// How serious an entry is, from its worst finding: `bad` entries are shown red and
 /// are what `audit --fail-days` counts (expired, ignored by Windows, inside the
 /// deadline); `warn` entries are worth a look; `ok` entries have no finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     Ok,
     Warn,
@@ -26,6 +25,12 @@ impl Level {
             Level::Warn => "warn",
             Level::Bad => "bad",
         }
+    }
+}
+
+impl Serialize for Level {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -97,8 +97,8 @@ pub struct Entry<'a> {
     pub store: String,
     /// The store's node in the certificate console, when certgpo knows the store.
     pub store_name: Option<&'static str>,
-    /// The thumbprint a registry key is named after, shown when the certificate is unreadable.
-    pub key_thumbprint: Option<String>,
+    /// The certificate's SHA-1, else the one its registry key is named after.
+    pub thumbprint: Option<String>,
     /// `None` when the entry's certificate could not be read.
     pub cert: Option<&'a Certificate>,
     pub blob: Option<&'a ParsedBlob>,
@@ -174,7 +174,7 @@ impl CertView {
             issuer: c.map(|c| c.issuer.clone()),
             issued_to: c.map(|c| c.subject_display.clone()),
             issued_by: c.map(|c| c.issuer_display.clone()),
-            thumbprint: c.map(Certificate::thumbprint).or(entry.key_thumbprint),
+            thumbprint: entry.thumbprint,
             sha256: c.map(Certificate::sha256_hex),
             serial: c.map(|c| c.serial.clone()),
             not_before: c.map(|c| date_time(c.not_before)),

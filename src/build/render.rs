@@ -212,7 +212,7 @@ pub fn views(plan: &Plan) -> Vec<CertView> {
                     location: &location,
                     store: i.store.registry_name().to_string(),
                     store_name: Some(i.store.console_name()),
-                    key_thumbprint: None,
+                    thumbprint: Some(i.cert.thumbprint()),
                     cert: Some(&i.cert),
                     blob: blob.as_ref(),
                     problems,

@@ -77,7 +77,7 @@ pub fn view(item: &Item, now: OffsetDateTime) -> CertView {
             location: &item.location,
             store: item.store_label(),
             store_name: item.known_store().map(|s| s.console_name()),
-            key_thumbprint: item.key_thumbprint.clone(),
+            thumbprint: item.thumbprint(),
             cert: item.cert.as_ref(),
             blob: item.blob.as_ref(),
             problems: item.problems.iter().map(HasCode::coded).collect(),
