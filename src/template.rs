@@ -94,8 +94,8 @@ fn tera_error(name: &str, e: &tera::Error) -> TemplateError {
 }
 
 /// Text for an HTML page: tera's escaping of `& < > " ' /`, after every control
-/// character but tab and newline has become U+FFFD. HTML forbids control characters
-/// (HTML Living Standard §13.2.3.5, "control-character-in-input-stream"), and an ESC
+/// character but tab and newline has become U+FFFD. The HTML Living Standard makes
+/// control characters a parse error ("control-character-in-input-stream"), and an ESC
 /// or NUL from a certificate subject would otherwise reach the page raw.
 fn html_text(s: &str) -> String {
     tera::escape_html(&crate::text::lines(s))

@@ -8,12 +8,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::certgpo;
+use common::{certgpo, example};
 use serde_json::Value;
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exch2010-selfsigned.cer")
-}
 
 fn run(args: &[&std::ffi::OsStr]) -> Vec<u8> {
     let o = certgpo().args(args).output().unwrap();
@@ -151,19 +147,14 @@ fn build_inspect_and_audit_show_the_same_view_and_csv_columns() {
 /// the CN gets a 0x01 that is patched to 0x00 in the DER, and openssl signs it again.
 fn hostile_certificate(dir: &Path) -> PathBuf {
     let cn = "=cmd|' \\/C calc'!A0 <img src=x onerror=alert(1)> \u{1b}[31mred \u{1}nul";
-    let openssl = |args: &[&str]| {
-        let o = Command::new("openssl")
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
     let subject = format!("/CN={cn}");
-    openssl(&[
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.der",
-        "-outform", "DER", "-days", "365", "-utf8", "-subj", &subject,
-    ]);
+    common::openssl(
+        dir,
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.der",
+            "-outform", "DER", "-days", "365", "-utf8", "-subj", &subject,
+        ],
+    );
     let mut patched = std::fs::read(dir.join("c.der")).unwrap();
     let at: Vec<usize> = patched
         .windows(4)
@@ -176,17 +167,20 @@ fn hostile_certificate(dir: &Path) -> PathBuf {
         patched[i] = 0;
     }
     std::fs::write(dir.join("patched.der"), patched).unwrap();
-    openssl(&[
-        "x509",
-        "-inform",
-        "DER",
-        "-in",
-        "patched.der",
-        "-key",
-        "k.pem",
-        "-out",
-        "hostile.pem",
-    ]);
+    common::openssl(
+        dir,
+        &[
+            "x509",
+            "-inform",
+            "DER",
+            "-in",
+            "patched.der",
+            "-key",
+            "k.pem",
+            "-out",
+            "hostile.pem",
+        ],
+    );
     dir.join("hostile.pem")
 }
 
