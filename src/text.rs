@@ -13,6 +13,12 @@ pub fn printable(s: &str) -> String {
         .collect()
 }
 
+/// The characters of Unicode's Bidi_Control property (UAX #9, section 2): invisible,
+/// they change the order in which the text around them is shown.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Whole lines of human output: as [`printable`], but newlines and tabs stay.
 pub fn lines(s: &str) -> String {
     s.chars()

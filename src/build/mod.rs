@@ -14,11 +14,11 @@ mod write;
 
 pub use plan::{Item, Options, Plan, backup_id, plan, policy_entries};
 pub use render::{render, seal};
-use write::check_out;
-pub use write::{write_dir, write_file_atomic, zip_bytes};
+use write::{check_out, check_zip, write_outputs};
+pub use write::zip_bytes;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -74,8 +74,19 @@ pub enum BuildError {
     },
     #[error("{0}")]
     Conflict(String),
-    #[error("--out {0} exists and is not empty")]
+    #[error("--out {} exists and is not empty", .0.display())]
     OutNotEmpty(PathBuf),
+    #[error("--out {} is a file; --out names a directory (created if absent)", .0.display())]
+    OutIsFile(PathBuf),
+    #[error(
+        "--out {} is not a bundle certgpo wrote (it holds {holds}), so --force will not replace it",
+        path.display()
+    )]
+    OutNotBundle { path: PathBuf, holds: String },
+    #[error("--zip {} exists and is not a zip file, so --force will not replace it", .0.display())]
+    ZipNotZip(PathBuf),
+    #[error(transparent)]
+    Output(#[from] crate::atomic::OutputError),
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,
@@ -103,6 +114,12 @@ impl crate::Diagnostic for BuildError {
             BuildError::OutNotEmpty(_) => {
                 Some("choose a new directory, or pass --force to replace it".into())
             }
+            BuildError::OutNotBundle { .. } => Some(
+                "--force replaces only an earlier bundle (README.txt, SHA256SUMS and gpo-backup/) or an empty folder; choose another --out"
+                    .into(),
+            ),
+            BuildError::ZipNotZip(_) => Some("choose another --zip".into()),
+            BuildError::Output(e) => e.hint(),
             _ => None,
         }
     }
@@ -225,7 +242,8 @@ impl crate::Diagnostic for PipelineError {
     }
 }
 
-/// The whole build: inputs -> certificates -> plan -> render -> atomic write.
+/// The whole build: inputs -> certificates -> plan -> render -> atomic write of the
+/// bundle, its zip and the lock file together.
 /// Warnings and notes go to standard error as they arise.
 pub fn build(req: Request) -> Result<Built, PipelineError> {
     let mut opts = req.plan.clone();
@@ -258,17 +276,17 @@ pub fn build(req: Request) -> Result<Built, PipelineError> {
     if let Some(base) = &base {
         base.carry_over(&mut files, &plan);
     }
-    let zip = match &req.zip {
-        Some(_) => Some(zip_bytes(&files)?),
-        None => None,
-    };
-    write_dir(&files, &req.out, req.force)?;
-    if let Some(f) = &fetched {
-        f.save_lock()?;
-        eprintln!("note: pins recorded in {}", f.lock_path().display());
+    check_outputs(&req)?;
+    let mut others = Vec::new();
+    if let Some(path) = &req.zip {
+        others.push(("--zip", path.clone(), zip_bytes(&files)?));
     }
-    if let (Some(path), Some(bytes)) = (&req.zip, &zip) {
-        write_file_atomic(path, bytes)?;
+    if let Some(f) = &fetched {
+        others.push(("--lock", f.lock_path().to_path_buf(), f.lock_bytes()));
+    }
+    write_outputs(&files, &req.out, &others)?;
+    if let Some(f) = &fetched {
+        eprintln!("note: pins recorded in {}", f.lock_path().display());
     }
     let mut warnings = loaded.warnings;
     warnings.extend(plan.warnings.iter().cloned());
@@ -279,31 +297,56 @@ pub fn build(req: Request) -> Result<Built, PipelineError> {
     })
 }
 
-/// Refuse outputs that would swallow an input, before any fetching or rendering is
-/// done for nothing (`write_dir` checks `--out` again at the end).
+/// Refuse outputs that would destroy an input or something that is not certgpo's,
+/// before any fetching or rendering is done for nothing, and again just before writing
+/// (a long fetch leaves time for the file system to change). Paths are compared once
+/// symbolic links are resolved.
 fn check_outputs(req: &Request) -> Result<(), BuildError> {
-    let abs = |p: &std::path::Path| {
-        std::path::absolute(p).map_err(|source| BuildError::Io {
+    let resolved = |p: &Path| {
+        crate::atomic::resolved(p).map_err(|source| BuildError::Io {
             path: p.to_path_buf(),
             source,
         })
     };
-    let out_abs = abs(&req.out)?;
-    if let Some(zip) = &req.zip
-        && abs(zip)?.starts_with(&out_abs)
+    let out = resolved(&req.out)?;
+    let lock = req
+        .fetch
+        .as_ref()
+        .map(|f| pins::lock_path(f.pins.lock.as_deref(), &req.out));
+    let mut inputs: Vec<(&'static str, &Path)> = req.certs.iter().map(|c| ("--cert", c.as_path())).collect();
+    inputs.extend(req.templates.as_deref().map(|t| ("--templates", t)));
+    inputs.extend(req.fetch.as_ref().and_then(|f| f.discover.as_deref()).map(|d| ("--discover", d)));
+    inputs.extend(lock.as_deref().map(|l| ("--lock", l)));
+    if let Some(zip) = &req.zip {
+        if resolved(zip)?.starts_with(&out) {
+            return Err(BuildError::Conflict(format!(
+                "--zip {} is inside --out {}; the zip must live outside the bundle",
+                zip.display(),
+                req.out.display()
+            )));
+        }
+        let mut zip_inputs = inputs.clone();
+        zip_inputs.extend(req.base.as_ref().map(|b| ("--base", b.path.as_path())));
+        crate::atomic::check_file_output("--zip", zip, req.force, &zip_inputs)?;
+        check_zip(zip)?;
+    }
+    if let Some(lock) = &lock
+        && resolved(lock)?.starts_with(&out)
     {
         return Err(BuildError::Conflict(format!(
-            "--zip {} is inside --out {}; the zip must live outside the bundle",
-            zip.display(),
+            "--lock {} is inside --out {}; the lock file must live outside the bundle",
+            lock.display(),
             req.out.display()
         )));
     }
+    // --base is left out: it is read whole before anything is written, and updating a
+    // bundle in place (`--base b --out b --force`) is what it is for.
     if req.force {
-        for c in &req.certs {
-            if abs(c)?.starts_with(&out_abs) {
+        for (option, input) in &inputs {
+            if resolved(input)?.starts_with(&out) {
                 return Err(BuildError::Conflict(format!(
-                    "--cert {} is inside --out {}, which --force would delete",
-                    c.display(),
+                    "{option} {} is inside --out {}, which --force would delete",
+                    input.display(),
                     req.out.display()
                 )));
             }

@@ -44,6 +44,15 @@ pub enum PinError {
         sha256: String,
     },
     #[error(
+        "{target}: the server certificate {leaf} and its root {root} match no --expect fingerprint; nothing was written"
+    )]
+    ExpectMismatchChain {
+        target: String,
+        /// `SHA1 (subject, SHA-256 ...)`, the leaf's as `Get-ExchangeCertificate` shows it.
+        leaf: String,
+        root: String,
+    },
+    #[error(
         "{target}: the certificate changed since {lock}: pinned {pinned}, now {now} ({subject}); nothing was written"
     )]
     Changed {
@@ -53,7 +62,7 @@ pub enum PinError {
         now: String,
         subject: String,
     },
-    #[error("{path}: not a certgpo lock file: {detail}")]
+    #[error("{path}: not a certgpo lock file ({detail})")]
     BadLock { path: String, detail: String },
     #[error("cannot read or write {path}: {source}")]
     Io {
@@ -66,7 +75,9 @@ impl crate::Diagnostic for PinError {
     fn kind(&self) -> crate::Kind {
         match self {
             PinError::Fetch(f) => f.kind(),
-            PinError::ExpectMismatch { .. } | PinError::Changed { .. } => crate::Kind::PinMismatch,
+            PinError::ExpectMismatch { .. }
+            | PinError::ExpectMismatchChain { .. }
+            | PinError::Changed { .. } => crate::Kind::PinMismatch,
             _ => crate::Kind::Error,
         }
     }
@@ -81,8 +92,11 @@ impl crate::Diagnostic for PinError {
                 "pass --expect <SHA-1 or SHA-256> as shown by `Get-ExchangeCertificate | fl Thumbprint` on the server, run in a terminal to confirm it, or pass --trust-on-first-use"
                     .into(),
             ),
-            PinError::ExpectMismatch { .. } => Some("compare with `Get-ExchangeCertificate | fl Thumbprint` on the server; a different certificate may mean a TLS-inspecting proxy or a man in the middle".into()),
+            PinError::ExpectMismatch { .. } | PinError::ExpectMismatchChain { .. } => Some("compare with `Get-ExchangeCertificate | fl Thumbprint` on the server; a different certificate may mean a TLS-inspecting proxy or a man in the middle".into()),
             PinError::Changed { .. } => Some("if the server's certificate was renewed on purpose, check the new fingerprint on the server and run again with --update-pins".into()),
+            PinError::BadLock { .. } => Some(
+                "point --lock at the lock file, or move this one away to start again".into(),
+            ),
             _ => None,
         }
     }
@@ -106,42 +120,90 @@ pub struct Lock {
 }
 
 impl Lock {
+    /// Read and check the lock file (a missing one is an empty lock). Fingerprints and
+    /// endpoints are brought to one spelling, so that a pin written by hand in lower
+    /// case or with colons still matches, and one address written another way
+    /// (`2130706433`, `[::ffff:127.0.0.1]`) is still the same endpoint.
     pub fn load(path: &Path) -> Result<Lock, PinError> {
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let lock: Lock = serde_json::from_slice(&bytes).map_err(|e| PinError::BadLock {
-                    path: path.display().to_string(),
-                    detail: e.to_string(),
-                })?;
-                if lock.version != 1 {
-                    return Err(PinError::BadLock {
-                        path: path.display().to_string(),
-                        detail: format!("unknown version {}", lock.version),
-                    });
-                }
-                Ok(lock)
+        let bad = |detail: String| PinError::BadLock {
+            path: path.display().to_string(),
+            detail,
+        };
+        let lock: Lock = match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| bad(json_problem(&e)))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Lock {
+                    version: 1,
+                    pins: BTreeMap::new(),
+                });
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lock {
-                version: 1,
-                pins: BTreeMap::new(),
-            }),
-            Err(source) => Err(PinError::Io {
-                path: path.display().to_string(),
-                source,
-            }),
+            Err(source) => {
+                return Err(PinError::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        if lock.version != 1 {
+            return Err(bad(format!("unknown version {}", lock.version)));
         }
+        let mut pins = BTreeMap::new();
+        for (key, entry) in lock.pins {
+            let pin = |why: String| bad(format!("the pin for {key:?} {why}"));
+            let normal = normal_key(&key).map_err(&pin)?;
+            let entry = LockEntry {
+                sha1: normal_fingerprint(&entry.sha1, 20)
+                    .ok_or_else(|| pin(format!("has sha1 {:?}, not 40 hex digits", entry.sha1)))?,
+                sha256: normal_fingerprint(&entry.sha256, 32).ok_or_else(|| {
+                    pin(format!("has sha256 {:?}, not 64 hex digits", entry.sha256))
+                })?,
+                ..entry
+            };
+            if let Some(other) = pins.insert(normal.clone(), entry.clone())
+                && other.sha256 != entry.sha256
+            {
+                return Err(bad(format!(
+                    "two different pins for {normal}, one of them under {key:?}"
+                )));
+            }
+        }
+        Ok(Lock { version: 1, pins })
     }
 
-    /// Write atomically (temporary file beside it, then rename).
-    pub fn save(&self, path: &Path) -> Result<(), PinError> {
-        let io = |source| PinError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut text = serde_json::to_string_pretty(self).map_err(|e| io(e.into()))?;
+    /// The file's bytes: pretty JSON, keys sorted, a final newline.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
-        crate::atomic::write_file(path, text.as_bytes()).map_err(io)
+        text.into_bytes()
     }
+}
+
+/// Why a lock file is not one, without serde's words for a person who never saw JSON.
+fn json_problem(e: &serde_json::Error) -> String {
+    match e.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+            format!("not JSON: line {} column {}", e.line(), e.column())
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// A fingerprint of `len` bytes, as upper-case hex without separators.
+fn normal_fingerprint(text: &str, len: usize) -> Option<String> {
+    crate::hex::parse_fingerprint(text)
+        .filter(|d| d.len() == len)
+        .map(|d| crate::hex::upper(&d))
+}
+
+/// A lock key (`scheme://host:port`, then ` sni=NAME` when the name sent differs from
+/// the host) in the form [`key`] writes.
+fn normal_key(text: &str) -> Result<String, String> {
+    let (endpoint, sni) = match text.split_once(" sni=") {
+        Some((e, s)) => (e, Some(s)),
+        None => (text, None),
+    };
+    let target = fetch::Target::parse(endpoint).map_err(|e| format!("names no endpoint: {e}"))?;
+    Ok(key_of(&target, sni))
 }
 
 /// How the admin approves what was fetched.
@@ -197,10 +259,16 @@ fn links(chain: &[Certificate]) -> bool {
 
 /// The lock key of a capture: the endpoint, plus the SNI when it differs from the host.
 fn key(c: &Capture) -> String {
-    match (&c.sni, c.target.dns_name()) {
-        (Some(sni), Some(host)) if sni == host => c.target.canonical(),
-        (Some(sni), _) => format!("{} sni={sni}", c.target.canonical()),
-        (None, _) => c.target.canonical(),
+    key_of(&c.target, c.sni.as_deref())
+}
+
+/// A DNS name compares case-insensitively and without its final dot (RFC 4343).
+fn key_of(target: &fetch::Target, sni: Option<&str>) -> String {
+    let sni = sni.map(|s| s.trim_end_matches('.').to_ascii_lowercase());
+    match (sni, target.dns_name()) {
+        (Some(sni), Some(host)) if sni == host => target.canonical(),
+        (Some(sni), _) => format!("{} sni={sni}", target.canonical()),
+        (None, _) => target.canonical(),
     }
 }
 
@@ -219,11 +287,7 @@ pub fn approve(
         let by_expect = fetch::pinned(anchor, &policy.expect)
             || (fetch::pinned(c.leaf(), &policy.expect) && links(&c.chain));
         if !policy.expect.is_empty() && !by_expect {
-            return Err(PinError::ExpectMismatch {
-                target: c.target.input.clone(),
-                sha1: anchor.thumbprint(),
-                sha256: anchor.sha256_hex(),
-            });
+            return Err(expect_mismatch(c, anchor));
         }
         if let Some(entry) = lock.pins.get(&k) {
             if entry.sha256 == anchor.sha256_hex() {
@@ -278,6 +342,32 @@ pub fn approve(
     Ok(out)
 }
 
+/// What matched no `--expect`: the server certificate (what `Get-ExchangeCertificate`
+/// shows) and, when it is another certificate, the root that would be trusted.
+fn expect_mismatch(c: &Capture, anchor: &Certificate) -> PinError {
+    let leaf = c.leaf();
+    if leaf.sha256 == anchor.sha256 {
+        return PinError::ExpectMismatch {
+            target: c.target.input.clone(),
+            sha1: anchor.thumbprint(),
+            sha256: anchor.sha256_hex(),
+        };
+    }
+    let describe = |cert: &Certificate| {
+        format!(
+            "{} ({}, SHA-256 {})",
+            cert.thumbprint(),
+            crate::text::printable(&cert.subject),
+            cert.sha256_hex()
+        )
+    };
+    PinError::ExpectMismatchChain {
+        target: c.target.input.clone(),
+        leaf: describe(leaf),
+        root: describe(anchor),
+    }
+}
+
 fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
@@ -316,7 +406,7 @@ pub fn ask(c: &Capture, anchor: &Certificate) -> Result<bool, PinError> {
 }
 
 /// What `build --fetch` hands back: the approved certificates, ready for `plan`, and
-/// the lock to save once the bundle is written.
+/// the lock to write together with the bundle.
 pub struct Fetched {
     pub loaded: Vec<Loaded>,
     lock: Lock,
@@ -324,8 +414,9 @@ pub struct Fetched {
 }
 
 impl Fetched {
-    pub fn save_lock(&self) -> Result<(), PinError> {
-        self.lock.save(&self.lock_path)
+    /// The lock file as it is to be written with the bundle.
+    pub fn lock_bytes(&self) -> Vec<u8> {
+        self.lock.to_bytes()
     }
 
     pub fn lock_path(&self) -> &Path {
@@ -333,15 +424,17 @@ impl Fetched {
     }
 }
 
-/// Fetch `targets`, approve each trust anchor, and return them. Nothing is written.
+/// Fetch `targets`, approve each trust anchor, and return them with the updated lock.
+/// Nothing is written: the lock file is written with the bundle.
 pub fn fetch_for_build(
     targets: &[String],
     opts: FetchOptions,
     policy: Policy,
 ) -> Result<Fetched, PinError> {
     let parsed = fetch::collect_targets(targets, None)?;
-    let captures = fetch::fetch_for_build(parsed, opts)?;
+    // A bad lock file is found before the network is touched.
     let mut lock = Lock::load(&policy.lock_path)?;
+    let captures = fetch::fetch_for_build(parsed, opts)?;
     let certs = approve(&captures, &policy, &mut lock, &mut ask)?;
     let loaded = captures
         .iter()

@@ -304,7 +304,9 @@ fn validate_domain(d: &str) -> Result<(), BuildError> {
 }
 
 /// Names end up in XML, scripts and the registry: control characters have no safe
-/// representation in several of those, so they are refused outright.
+/// representation in several of those, so they are refused outright. So are the
+/// bidirectional controls: they reorder what an admin reads in GPMC or a report
+/// (U+202E shows `exe.txt` as `txt.exe`).
 fn validate_text(option: &'static str, s: &str, max: usize) -> Result<(), BuildError> {
     let problem = if s.trim().is_empty() {
         "must not be empty"
@@ -312,6 +314,8 @@ fn validate_text(option: &'static str, s: &str, max: usize) -> Result<(), BuildE
         "is too long"
     } else if s.chars().any(char::is_control) {
         "must not contain control characters"
+    } else if s.chars().any(crate::text::is_bidi_control) {
+        "must not contain bidirectional controls (U+202A to U+202E, U+2066 to U+2069, U+200E, U+200F, U+061C)"
     } else {
         return Ok(());
     };
@@ -332,5 +336,8 @@ mod tests {
         assert!(validate_domain("-bad.local").is_err());
         assert!(validate_domain("a..b").is_err());
         assert!(validate_text("--gpo-name", "a\nb", 10).is_err());
+        assert!(validate_text("--gpo-name", "Roots \u{202E}lmx.exe", 30).is_err());
+        assert!(validate_text("--friendly-name", "a\u{2067}b", 10).is_err());
+        assert!(validate_text("--gpo-name", "Zertifikate für Ämter", 30).is_ok());
     }
 }

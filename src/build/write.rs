@@ -1,9 +1,12 @@
-//! Putting a bundle on disk: atomically, and as a deterministic zip.
+//! Putting a bundle on disk: checked against what `--out` holds, written atomically
+//! together with its zip and lock file, and the deterministic zip itself.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{BuildError, Files};
+use crate::atomic;
+use crate::text::printable;
 
 /// A deterministic zip of the bundle: entries sorted, DOS time 1980-01-01 00:00,
 /// mode 0644, deflate. The same files always give the same bytes.
@@ -23,75 +26,95 @@ pub fn zip_bytes(files: &Files) -> Result<Vec<u8>, BuildError> {
     Ok(w.finish().map_err(zerr)?.into_inner())
 }
 
-/// Write `files` under `out` atomically: into a temporary directory beside `out`,
-/// renamed into place at the end, so a failure leaves no partial bundle.
-pub fn write_dir(files: &Files, out: &Path, force: bool) -> Result<(), BuildError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| BuildError::Io { path, source }
-    };
-    check_out(out, force)?;
-    let parent = crate::atomic::parent_dir(out);
-    std::fs::create_dir_all(&parent).map_err(io(&parent))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".certgpo-build-")
-        .tempdir_in(&parent)
-        .map_err(io(&parent))?;
-    for (rel, bytes) in files {
-        let path = tmp.path().join(rel);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
-        }
-        std::fs::write(&path, bytes).map_err(io(&path))?;
+/// Put the bundle in `out`, with the other outputs of the build (`--zip`, the lock
+/// file), all or nothing: each is staged beside its destination, then all are committed
+/// together (`crate::atomic`).
+pub(super) fn write_outputs(
+    files: &Files,
+    out: &Path,
+    others: &[(&'static str, PathBuf, Vec<u8>)],
+) -> Result<(), BuildError> {
+    for stale in atomic::remove_stale(&atomic::parent_dir(out)) {
+        eprintln!(
+            "note: removed {}, left by an interrupted certgpo run",
+            printable(&stale.display().to_string())
+        );
     }
-    // Move an existing (empty, or --force) output aside first, and delete it only once
-    // the new bundle is in place.
-    let old = if out.exists() {
-        let aside = tempfile::Builder::new()
-            .prefix(".certgpo-old-")
-            .tempdir_in(&parent)
-            .map_err(io(&parent))?;
-        let target = aside.path().join("old");
-        std::fs::rename(out, &target).map_err(io(out))?;
-        Some(aside)
-    } else {
-        None
-    };
-    let kept = tmp.keep();
-    if let Err(source) = std::fs::rename(&kept, out) {
-        if let Some(aside) = &old {
-            let _ = std::fs::rename(aside.path().join("old"), out);
-        }
-        let _ = std::fs::remove_dir_all(&kept);
-        return Err(BuildError::Io {
-            path: out.to_path_buf(),
-            source,
-        });
+    let mut staged = vec![atomic::stage_dir("--out", out, files)?];
+    for (option, path, bytes) in others {
+        staged.push(atomic::stage_file(option, path, bytes)?);
     }
-    drop(old);
+    atomic::commit(staged)?;
     Ok(())
 }
 
+/// `--out` must be absent or an empty folder; `--force` also lets it replace an earlier
+/// bundle, and nothing else (a home folder given by mistake stays whole).
 pub(super) fn check_out(out: &Path, force: bool) -> Result<(), BuildError> {
-    match std::fs::read_dir(out) {
-        Ok(mut entries) => {
-            if entries.next().is_some() && !force {
-                return Err(BuildError::OutNotEmpty(out.to_path_buf()));
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(BuildError::Io {
-            path: out.to_path_buf(),
-            source,
-        }),
+    let io = |source| BuildError::Io {
+        path: out.to_path_buf(),
+        source,
+    };
+    match std::fs::metadata(out) {
+        Ok(m) if !m.is_dir() => return Err(BuildError::OutIsFile(out.to_path_buf())),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(e)),
     }
+    let mut names: Vec<String> = std::fs::read_dir(out)
+        .map_err(io)?
+        .flatten()
+        .map(|e| {
+            let slash = if e.file_type().is_ok_and(|t| t.is_dir()) {
+                "/"
+            } else {
+                ""
+            };
+            format!("{}{slash}", printable(&e.file_name().to_string_lossy()))
+        })
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    if !force {
+        return Err(BuildError::OutNotEmpty(out.to_path_buf()));
+    }
+    if is_bundle(out) {
+        return Ok(());
+    }
+    names.sort();
+    const SHOWN: usize = 5;
+    let more = names.len().saturating_sub(SHOWN);
+    names.truncate(SHOWN);
+    let mut holds = names.join(", ");
+    if more > 0 {
+        holds.push_str(&format!(" and {more} more"));
+    }
+    Err(BuildError::OutNotBundle {
+        path: out.to_path_buf(),
+        holds,
+    })
 }
 
-/// Write a file atomically (temporary file beside it, then rename).
-pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
-    crate::atomic::write_file(path, bytes).map_err(|source| BuildError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+/// A folder certgpo wrote: README.txt, SHA256SUMS and gpo-backup/ (see README.md,
+/// "What is in a bundle").
+fn is_bundle(dir: &Path) -> bool {
+    dir.join("README.txt").is_file()
+        && dir.join(super::SUMS_FILE).is_file()
+        && dir.join("gpo-backup").is_dir()
+}
+
+/// An existing `--zip` is replaced (with `--force`) only when it is a zip: a local file
+/// header or, for an empty archive, the end of central directory (APPNOTE.TXT 4.3.7,
+/// 4.3.16).
+pub(super) fn check_zip(zip: &Path) -> Result<(), BuildError> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let is_zip = std::fs::File::open(zip)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06");
+    match std::fs::metadata(zip) {
+        Ok(m) if m.is_file() && !is_zip => Err(BuildError::ZipNotZip(zip.to_path_buf())),
+        _ => Ok(()),
+    }
 }

@@ -41,7 +41,7 @@ pub enum FetchError {
         detail: String,
     },
     #[error(
-        "{target}: the server presented {sha1} (SHA-256 {sha256}), which matches no --expect fingerprint"
+        "{target}: the server presented {sha1} (SHA-256 {sha256}), which matches no --expect fingerprint; nothing was written"
     )]
     PinMismatch {
         target: String,

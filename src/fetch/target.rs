@@ -1,7 +1,7 @@
 //! TARGET parsing: `host`, `host:port`, `[v6]:port` and `scheme://host[:port][/path]`
 //! for the services an Exchange server runs.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use serde::Serialize;
 
@@ -172,13 +172,18 @@ fn parse_host(host: &str) -> Result<Host, String> {
     if host.is_empty() {
         return Err("no host name".into());
     }
+    // One address, one spelling: an IPv4-mapped IPv6 address is the IPv4 address
+    // (RFC 4291, 2.5.5.2), so that the lock file knows it under one key.
     if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(Host::Ip(ip));
+        return Ok(Host::Ip(ip.to_canonical()));
     }
     if host.contains(':') {
         return Err("not a valid IPv6 address".into());
     }
     let name = host.trim_end_matches('.');
+    if let Some(v4) = ipv4_numbers(name)? {
+        return Ok(Host::Ip(IpAddr::V4(v4)));
+    }
     if name.len() > 253 {
         return Err("host name longer than 253 characters".into());
     }
@@ -197,6 +202,57 @@ fn parse_host(host: &str) -> Result<Host, String> {
         }
     }
     Ok(Host::Name(name.to_ascii_lowercase()))
+}
+
+/// A host name that ends in a number is an IPv4 address written in one to four
+/// decimal, octal (leading 0) or hexadecimal (0x) parts: `127.000.000.001`,
+/// `2130706433` and `0x7f.1` are all 127.0.0.1. The WHATWG URL Standard's IPv4 parser
+/// (<https://url.spec.whatwg.org/#concept-ipv4-parser>), which matches what inet_aton(3)
+/// and so getaddrinfo do with such a name before any DNS lookup. `None` for a DNS name.
+fn ipv4_numbers(name: &str) -> Result<Option<Ipv4Addr>, String> {
+    let parts: Vec<&str> = name.split('.').collect();
+    let last = parts.last().copied().unwrap_or_default();
+    let ends_in_number =
+        !last.is_empty() && (last.bytes().all(|b| b.is_ascii_digit()) || ipv4_number(last).is_some());
+    if !ends_in_number {
+        return Ok(None);
+    }
+    let bad = || "ends in a number but is not an IPv4 address".to_string();
+    let numbers: Vec<u64> = parts
+        .iter()
+        .map(|p| ipv4_number(p))
+        .collect::<Option<_>>()
+        .ok_or_else(bad)?;
+    let Some((&last, init)) = numbers.split_last() else {
+        return Err(bad());
+    };
+    // Each leading part is one byte; the last fills the bytes that remain.
+    if numbers.len() > 4 || init.iter().any(|n| *n > 255) || last >= 1 << (8 * (5 - numbers.len())) {
+        return Err(bad());
+    }
+    let mut address = last;
+    for (i, n) in init.iter().enumerate() {
+        address += n << (8 * (3 - i));
+    }
+    u32::try_from(address).map(|a| Some(Ipv4Addr::from(a))).map_err(|_| bad())
+}
+
+/// One part of [`ipv4_numbers`]: decimal, 0-prefixed octal or 0x-prefixed hex.
+fn ipv4_number(part: &str) -> Option<u64> {
+    let (radix, digits) = if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+        (16, hex)
+    } else if part.len() > 1 && part.starts_with('0') {
+        (8, &part[1..])
+    } else {
+        (10, part)
+    };
+    if part.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    if digits.is_empty() {
+        return Some(0);
+    }
+    u64::from_str_radix(digits, radix).ok()
 }
 
 #[cfg(test)]
@@ -234,6 +290,26 @@ mod tests {
     }
 
     #[test]
+    fn one_address_one_spelling() {
+        for same in [
+            "127.0.0.1:19500",
+            "127.000.000.001:19500",
+            "2130706433:19500",
+            "0x7f.1:19500",
+            "127.1:19500",
+            "[::ffff:127.0.0.1]:19500",
+            "https://127.0.0.1.:19500/x",
+        ] {
+            assert_eq!(t(same).canonical(), "https://127.0.0.1:19500", "{same}");
+            assert_eq!(t(same).dns_name(), None, "{same}");
+        }
+        // Octal, as inet_aton reads it.
+        assert_eq!(t("010.0.0.1").host_str(), "8.0.0.1");
+        assert_eq!(t("mail.contoso.com").dns_name(), Some("mail.contoso.com"));
+        assert_eq!(t("0xmail.com").dns_name(), Some("0xmail.com"));
+    }
+
+    #[test]
     fn refusals() {
         for bad in [
             "",
@@ -248,6 +324,12 @@ mod tests {
             "user@host",
             "héllo.com",
             "https://",
+            "256.1.1.1",
+            "1.2.3.4.5",
+            "09.1.1.1",
+            "4294967296",
+            "1.2.65536",
+            "host.123",
         ] {
             assert!(Target::parse(bad).is_err(), "{bad:?} accepted");
         }

@@ -53,6 +53,8 @@ pub enum InspectError {
         path: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Output(#[from] crate::atomic::OutputError),
 }
 
 impl crate::Diagnostic for InspectError {
@@ -64,6 +66,7 @@ impl crate::Diagnostic for InspectError {
             InspectError::Policy { .. } => Some(
                 "registry.pol is [key;value;type;size;data] in UTF-16LE after the 8-byte header PReg 01 00 00 00".into(),
             ),
+            InspectError::Output(e) => e.hint(),
             _ => None,
         }
     }
@@ -312,7 +315,7 @@ pub fn extract(inv: &Inventory, dir: &Path) -> Result<usize, InspectError> {
             continue;
         }
         let path: PathBuf = dir.join(format!("{thumb}.cer"));
-        crate::atomic::write_file(&path, &cert.der).map_err(write_err(&path))?;
+        crate::atomic::write_file("--extract", &path, &cert.der)?;
     }
     Ok(done.len())
 }

@@ -12,7 +12,7 @@ use crate::exit::{Failure, code};
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   # Nightly: every GPO backup of the domain, alarm 30 days before anything expires
-  certgpo audit ./AllGpoBackups --warn-days 90 --fail-days 30 --output audit.html
+  certgpo audit ./AllGpoBackups --warn-days 90 --fail-days 30 --output audit.html --force
 
   # For a spreadsheet
   certgpo audit ./AllGpoBackups bundle.zip --format csv > inventory.csv
@@ -41,9 +41,18 @@ pub struct AuditArgs {
     /// Write the report to FILE (atomically) instead of standard output
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Replace an existing --output file
+    #[arg(long, requires = "output")]
+    pub force: bool,
 }
 
 pub fn run(args: AuditArgs) -> Result<u8, Failure> {
+    if let Some(path) = &args.output {
+        let inputs: Vec<(&'static str, &std::path::Path)> =
+            args.paths.iter().map(|p| ("", p.as_path())).collect();
+        certgpo::atomic::check_file_output("--output", path, args.force, &inputs)?;
+    }
     let inv = walk::read_inputs(&args.paths, inventory::Options::default())?;
     for w in &inv.warnings {
         eprintln!("warning: {w}");
@@ -61,8 +70,7 @@ pub fn run(args: AuditArgs) -> Result<u8, Failure> {
     let done = audit::audit(&inv, &opts, time::OffsetDateTime::now_utc())?;
     match &args.output {
         Some(path) => {
-            certgpo::atomic::write_file(path, &done.report)
-                .map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))?;
+            certgpo::atomic::write_file("--output", path, &done.report)?;
             eprintln!("wrote {}", path.display());
         }
         None => crate::output::bytes(&done.report)?,

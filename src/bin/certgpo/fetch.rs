@@ -104,10 +104,7 @@ pub fn finish(
         for e in &mismatches {
             eprintln!("error: {e}");
         }
-        let f: Failure = last.into();
-        return Err(f.hint(
-            "compare with `Get-ExchangeCertificate | fl Thumbprint` on the server; a different certificate may mean a TLS-inspecting proxy or a man in the middle. Nothing was written",
-        ));
+        return Err(last.into());
     }
     if let Some(dir) = out {
         let captures: Vec<&Capture> = results.iter().flatten().collect();
