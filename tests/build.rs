@@ -389,15 +389,27 @@ fn refuses_bad_and_conflicting_options() {
         std::fs::read_to_string(out.join("keep.txt")).unwrap(),
         "mine"
     );
-    // --force replaces it wholesale.
+    // --force replaces only an earlier bundle (tests/outputs.rs has the rest).
     certgpo()
         .args(["build", "--force", "--cert"])
         .arg(&ex)
         .arg("--out")
         .arg(&out)
         .assert()
-        .success();
-    assert!(!out.join("keep.txt").exists() && out.join("SHA256SUMS").exists());
+        .code(2)
+        .stderr(predicates::str::contains("is not a bundle certgpo wrote"));
+    std::fs::remove_file(out.join("keep.txt")).unwrap();
+    for force in [false, true] {
+        certgpo()
+            .args(["build", "--cert"])
+            .arg(&ex)
+            .arg("--out")
+            .arg(&out)
+            .args(force.then_some("--force"))
+            .assert()
+            .success();
+    }
+    assert!(out.join("SHA256SUMS").exists());
     // ...but never when an input lives inside it.
     std::fs::copy(&ex, out.join("input.cer")).unwrap();
     certgpo()

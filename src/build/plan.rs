@@ -309,20 +309,20 @@ fn validate_domain(d: &str) -> Result<(), BuildError> {
 /// (U+202E shows `exe.txt` as `txt.exe`).
 fn validate_text(option: &'static str, s: &str, max: usize) -> Result<(), BuildError> {
     let problem = if s.trim().is_empty() {
-        "must not be empty"
+        format!("must not be empty (at most {max} characters)")
     } else if s.chars().count() > max {
-        "is too long"
+        format!("is too long (at most {max} characters)")
     } else if s.chars().any(char::is_control) {
-        "must not contain control characters"
+        format!("must not contain control characters (at most {max} characters)")
     } else if s.chars().any(crate::text::is_bidi_control) {
-        "must not contain bidirectional controls (U+202A to U+202E, U+2066 to U+2069, U+200E, U+200F, U+061C)"
+        "must not contain bidirectional controls (U+202A to U+202E, U+2066 to U+2069, U+200E, U+200F, U+061C)".into()
     } else {
         return Ok(());
     };
     Err(BuildError::BadOption {
         option,
         value: s.to_string(),
-        problem: format!("{problem} (at most {max} characters)"),
+        problem,
     })
 }
 
