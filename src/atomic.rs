@@ -11,7 +11,7 @@
 //! marker (process id and host), so that a later run can recognise and remove what a
 //! SIGKILL left behind ([`remove_stale`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -178,14 +178,16 @@ pub fn write_file(option: &'static str, path: &Path, bytes: &[u8]) -> Result<(),
 
 /// Temporary paths that exist now. The lock is also held while outputs are put in
 /// place, so an interruption never sees half of a commit.
-static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static PENDING: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
-fn pending() -> MutexGuard<'static, Vec<PathBuf>> {
-    PENDING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+fn pending() -> MutexGuard<'static, BTreeSet<PathBuf>> {
+    PENDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn forget(pending: &mut Vec<PathBuf>, path: &Path) {
-    pending.retain(|p| p != path);
+fn forget(pending: &mut BTreeSet<PathBuf>, path: &Path) {
+    pending.remove(path);
 }
 
 fn remove(path: &Path) {
@@ -207,7 +209,7 @@ fn remove(path: &Path) {
 /// place after the clean-up.
 pub fn interrupted(exit: impl FnOnce() -> Infallible) -> Infallible {
     let mut pending = pending();
-    for path in pending.drain(..) {
+    for path in std::mem::take(&mut *pending) {
         remove(&path);
     }
     exit()
@@ -340,9 +342,8 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> OutputError + '_ {
 }
 
 /// A staged file gets the permissions of any new file (0666 less the umask), not
-/// tempfile's 0600:
-/// a bundle is meant to be read by whoever deploys it. An admin who wants them private
-/// sets a stricter umask.
+/// tempfile's 0600: a bundle is meant to be read by whoever deploys it. An admin who
+/// wants it private sets a stricter umask. (Folders already get 0777 less the umask.)
 fn new_file_builder() -> tempfile::Builder<'static, 'static> {
     let mut b = tempfile::Builder::new();
     b.prefix(NEW_FILE);
@@ -364,7 +365,7 @@ pub fn stage_file(option: &'static str, dest: &Path, bytes: &[u8]) -> Result<Sta
             .tempfile_in(parent_dir(dest))
             .map_err(&err)?;
         let (file, tmp) = file.keep().map_err(|e| err(e.error))?;
-        pending.push(tmp.clone());
+        pending.insert(tmp.clone());
         (file, tmp)
     };
     let (mut file, tmp) = staged;
@@ -374,9 +375,7 @@ pub fn stage_file(option: &'static str, dest: &Path, bytes: &[u8]) -> Result<Sta
         dest: dest.to_path_buf(),
         committed: false,
     };
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(&err)?;
+    file.write_all(bytes).map_err(&err)?;
     Ok(staged)
 }
 
@@ -397,7 +396,7 @@ pub fn stage_dir(
             .tempdir_in(&parent)
             .map_err(&err)?
             .keep();
-        pending.push(tmp.clone());
+        pending.insert(tmp.clone());
         tmp
     };
     let staged = Staged {
@@ -471,7 +470,10 @@ pub fn commit(mut staged: Vec<Staged>) -> Result<(), OutputError> {
 
 /// Move what `s.dest` holds aside (into a marked folder beside it), then the staged
 /// output into place; on failure put the old one back.
-fn put_in_place(s: &Staged, pending: &mut Vec<PathBuf>) -> Result<Option<PathBuf>, OutputError> {
+fn put_in_place(
+    s: &Staged,
+    pending: &mut BTreeSet<PathBuf>,
+) -> Result<Option<PathBuf>, OutputError> {
     let err = io_error(&s.dest);
     if s.tmp.is_dir() {
         std::fs::remove_file(s.tmp.join(OWNER)).map_err(&err)?;
@@ -483,8 +485,9 @@ fn put_in_place(s: &Staged, pending: &mut Vec<PathBuf>) -> Result<Option<PathBuf
                 .tempdir_in(parent_dir(&s.dest))
                 .map_err(&err)?
                 .keep();
-            pending.push(aside.clone());
-            let moved = write_owner(&aside).and_then(|()| std::fs::rename(&s.dest, aside.join("old")));
+            pending.insert(aside.clone());
+            let moved =
+                write_owner(&aside).and_then(|()| std::fs::rename(&s.dest, aside.join("old")));
             if let Err(e) = moved {
                 remove(&aside);
                 forget(pending, &aside);

@@ -5,8 +5,8 @@
 //! `tests/architecture.rs` fails when a module imports one of a higher layer.
 //!
 //! 1. Foundations: `codec` (bounded byte reader, UTF-16), `hex`, `text`, `named` (values picked by name), `atomic`
-//!    (files written whole or not at all), `error` (message + hint), `finding` (finding
-//!    codes and levels).
+//!    (outputs written whole or not at all, together, never over an input), `error`
+//!    (message + hint), `finding` (finding codes and levels).
 //! 2. Formats, each reading and writing its own bytes: `cert` (certificate files),
 //!    `pkcs7`, `purpose` (extended key usages), `store` (certificate stores and their registry keys), `blob` (the
 //!    registry Blob), `policy` (registry.pol), `reg` (.reg), `gpo` (GPMC backup XML),

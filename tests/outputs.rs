@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,27 +16,6 @@ use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exch2010-selfsigned.cer")
-}
-
-/// Every file under `dir` (hidden ones too), by relative path.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("readable dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).expect("under dir");
-                out.insert(
-                    rel.to_string_lossy().into_owned(),
-                    std::fs::read(&p).expect("readable file"),
-                );
-            }
-        }
-    }
-    out
 }
 
 /// The names in `dir` that are certgpo's temporary files or folders.
@@ -58,7 +36,10 @@ fn build(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
         .args(args)
         .output()
         .expect("run certgpo");
-    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 fn build_ok(dir: &Path, args: &[&str]) {
@@ -69,7 +50,10 @@ fn build_ok(dir: &Path, args: &[&str]) {
 fn refused(dir: &Path, args: &[&str], message: &str) {
     let (code, stderr) = build(dir, args);
     assert_eq!(code, Some(2), "{args:?}: {stderr}");
-    assert!(stderr.contains(message), "{args:?}: wanted {message:?} in {stderr}");
+    assert!(
+        stderr.contains(message),
+        "{args:?}: wanted {message:?} in {stderr}"
+    );
 }
 
 /// A temporary folder holding a copy of the example certificate as `in.cer`.
@@ -93,16 +77,24 @@ fn the_bundle_and_its_zip_succeed_or_fail_together() {
 
     // With --force over an earlier bundle, the earlier bundle stays as it was.
     build_ok(dir, &["--cert", "in.cer", "--out", "b", "--zip", "b.zip"]);
-    let (before, zip_before) = (tree(&dir.join("b")), std::fs::read(dir.join("b.zip")).unwrap());
+    let sums = || std::fs::read(dir.join("b/SHA256SUMS")).unwrap();
+    let (before, zip_before) = (sums(), std::fs::read(dir.join("b.zip")).unwrap());
     refused(
         dir,
         &[
-            "--cert", "in.cer", "--gpo-name", "Other", "--out", "b", "--force", "--zip",
+            "--cert",
+            "in.cer",
+            "--gpo-name",
+            "Other",
+            "--out",
+            "b",
+            "--force",
+            "--zip",
             "missing/b.zip",
         ],
         "the folder missing does not exist",
     );
-    assert_eq!(tree(&dir.join("b")), before, "the earlier bundle is untouched");
+    assert_eq!(sums(), before, "the earlier bundle is untouched");
     assert_eq!(std::fs::read(dir.join("b.zip")).unwrap(), zip_before);
     assert!(leftovers(dir).is_empty(), "{:?}", leftovers(dir));
 }
@@ -124,7 +116,9 @@ fn no_output_replaces_an_input_or_an_existing_file() {
     std::fs::hard_link(dir.join("in.cer"), dir.join("link.zip")).unwrap();
     refused(
         dir,
-        &["--cert", "in.cer", "--out", "b", "--zip", "link.zip", "--force"],
+        &[
+            "--cert", "in.cer", "--out", "b", "--zip", "link.zip", "--force",
+        ],
         "is the input --cert in.cer",
     );
     input_intact();
@@ -137,14 +131,30 @@ fn no_output_replaces_an_input_or_an_existing_file() {
         &["--cert", "in.cer", "--out", "b2", "--zip", "b.zip"],
         "--zip b.zip already exists",
     );
-    build_ok(dir, &["--cert", "in.cer", "--out", "b2", "--zip", "b.zip", "--force"]);
+    build_ok(
+        dir,
+        &[
+            "--cert", "in.cer", "--out", "b2", "--zip", "b.zip", "--force",
+        ],
+    );
     std::fs::write(dir.join("notes.zip"), "my notes").unwrap();
     refused(
         dir,
-        &["--cert", "in.cer", "--out", "b3", "--zip", "notes.zip", "--force"],
+        &[
+            "--cert",
+            "in.cer",
+            "--out",
+            "b3",
+            "--zip",
+            "notes.zip",
+            "--force",
+        ],
         "--zip notes.zip exists and is not a zip file",
     );
-    assert_eq!(std::fs::read_to_string(dir.join("notes.zip")).unwrap(), "my notes");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.zip")).unwrap(),
+        "my notes"
+    );
 
     // An input reached through a symbolic link into --out is still inside it.
     std::fs::copy(example(), dir.join("b/mine.cer")).unwrap();
@@ -169,7 +179,10 @@ fn no_output_replaces_an_input_or_an_existing_file() {
         &["--cert", "in.cer", "--out", "home", "--force"],
         "--out home is not a bundle certgpo wrote (it holds .ssh/, notes.txt)",
     );
-    assert_eq!(std::fs::read_to_string(home.join(".ssh/id_ed25519")).unwrap(), "secret");
+    assert_eq!(
+        std::fs::read_to_string(home.join(".ssh/id_ed25519")).unwrap(),
+        "secret"
+    );
     std::fs::create_dir(dir.join("empty")).unwrap();
     build_ok(dir, &["--cert", "in.cer", "--out", "empty"]);
     build_ok(dir, &["--cert", "in.cer", "--out", "empty", "--force"]);
@@ -191,22 +204,39 @@ fn audit_output_never_replaces_an_input_nor_an_existing_report() {
             .args(args)
             .output()
             .expect("run certgpo");
-        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
     };
     let (code, stderr) = audit(&["b/policy/registry.pol", "--output", "b/policy/registry.pol"]);
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("is the input b/policy/registry.pol"), "{stderr}");
+    assert!(
+        stderr.contains("is the input b/policy/registry.pol"),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read(&pol).unwrap(), before);
 
     let (code, stderr) = audit(&["b", "--output", "audit.html"]);
     assert_eq!(code, Some(0), "{stderr}");
     let (code, stderr) = audit(&["b", "--output", "audit.html", "--format", "json"]);
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("--output audit.html already exists"), "{stderr}");
-    assert!(std::fs::read_to_string(dir.join("audit.html")).unwrap().contains("<html"));
+    assert!(
+        stderr.contains("--output audit.html already exists"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("audit.html"))
+            .unwrap()
+            .contains("<html")
+    );
     let (code, stderr) = audit(&["b", "--output", "audit.html", "--format", "json", "--force"]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(std::fs::read_to_string(dir.join("audit.html")).unwrap().starts_with('{'));
+    assert!(
+        std::fs::read_to_string(dir.join("audit.html"))
+            .unwrap()
+            .starts_with('{')
+    );
     assert!(leftovers(dir).is_empty(), "{:?}", leftovers(dir));
 }
 
@@ -226,16 +256,29 @@ fn files_are_written_with_the_umask() {
             .current_dir(dir)
             .output()
             .expect("run sh");
-        assert!(o.status.success(), "{args}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{args}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     };
     run("build --cert in.cer --out b --zip b.zip");
     run("audit b --output audit.html");
     run("inspect b --extract certs");
     let mode = |p: &str| std::fs::metadata(dir.join(p)).unwrap().permissions().mode() & 0o777;
-    for file in ["b.zip", "audit.html", "b/SHA256SUMS", "b/policy/registry.pol"] {
+    for file in [
+        "b.zip",
+        "audit.html",
+        "b/SHA256SUMS",
+        "b/policy/registry.pol",
+    ] {
         assert_eq!(mode(file), 0o640, "{file}");
     }
-    let extracted = std::fs::read_dir(dir.join("certs")).unwrap().next().unwrap().unwrap();
+    let extracted = std::fs::read_dir(dir.join("certs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
     let extracted = format!("certs/{}", extracted.file_name().to_string_lossy());
     assert_eq!(mode(&extracted), 0o640, "{extracted}");
     for folder in ["b", "b/policy"] {
@@ -350,7 +393,10 @@ mod pins {
         );
         let mut lock = Lock::load(&path).unwrap();
         let entry = &lock.pins["https://127.0.0.1:19500"];
-        assert_eq!((entry.sha1.clone(), entry.sha256.clone()), (a.thumbprint(), a.sha256_hex()));
+        assert_eq!(
+            (entry.sha1.clone(), entry.sha256.clone()),
+            (a.thumbprint(), a.sha256_hex())
+        );
         let approved = approve(
             &[capture("127.0.0.1:19500", &a)],
             &policy(&path, false),
@@ -395,7 +441,10 @@ mod pins {
             &a.sha256_hex(),
         );
         let lock = Lock::load(&path).unwrap();
-        assert_eq!(lock.pins.keys().collect::<Vec<_>>(), ["https://127.0.0.1:19500"]);
+        assert_eq!(
+            lock.pins.keys().collect::<Vec<_>>(),
+            ["https://127.0.0.1:19500"]
+        );
     }
 }
 
@@ -428,14 +477,22 @@ fn send(pid: u32, signal: &str) {
     assert!(ok, "kill -{signal} {pid}");
 }
 
+/// `certgpo build --domain contoso.local --out out` in `dir`, to add more to.
+#[cfg(unix)]
+fn build_into_out(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certgpo"));
+    cmd.current_dir(dir)
+        .args(["build", "--domain", "contoso.local", "--out", "out"]);
+    cmd
+}
+
 #[cfg(unix)]
 /// Start a build of `certs` into `dir/out` and send `signal` as soon as its temporary
 /// folder is there; returns how the process ended, or `None` when the build finished
 /// before the folder could be seen (the caller tries again).
 fn interrupt_build(dir: &Path, certs: &Path, signal: &str) -> Option<std::process::ExitStatus> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_certgpo"))
-        .current_dir(dir)
-        .args(["build", "--domain", "contoso.local", "--out", "out", "--cert"])
+    let mut child = build_into_out(dir)
+        .arg("--cert")
         .arg(certs)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -445,9 +502,9 @@ fn interrupt_build(dir: &Path, certs: &Path, signal: &str) -> Option<std::proces
     loop {
         // Once the folder carries its owner marker: a SIGKILL before that leaves an
         // empty folder, recognised only once it is an hour old.
-        let marked = leftovers(dir)
-            .iter()
-            .any(|n| n.starts_with(".certgpo-build-") && dir.join(n).join(".certgpo-owner").exists());
+        let marked = leftovers(dir).iter().any(|n| {
+            n.starts_with(".certgpo-build-") && dir.join(n).join(".certgpo-owner").exists()
+        });
         if marked {
             send(child.id(), signal);
             return Some(child.wait().expect("wait for certgpo"));
@@ -473,24 +530,34 @@ fn interrupted_builds_leave_no_temporary_folder() {
         let status = (0..5)
             .find_map(|_| interrupt_build(dir, &certs, signal))
             .expect("the temporary folder was seen in five tries");
-        assert_eq!(status.signal(), Some(number), "ended by SIG{signal}: {status}");
+        assert_eq!(
+            status.signal(),
+            Some(number),
+            "ended by SIG{signal}: {status}"
+        );
         assert!(!dir.join("out").exists(), "SIG{signal}: no partial bundle");
         if signal != "KILL" {
-            assert!(leftovers(dir).is_empty(), "SIG{signal}: {:?}", leftovers(dir));
+            assert!(
+                leftovers(dir).is_empty(),
+                "SIG{signal}: {:?}",
+                leftovers(dir)
+            );
         }
     }
     // After SIGKILL nothing could clean up; the next run recognises the folder.
     let left = leftovers(dir);
     assert!(!left.is_empty(), "SIGKILL leaves the temporary folder");
-    let o = certgpo()
-        .current_dir(dir)
-        .args(["build", "--domain", "contoso.local", "--out", "out", "--cert"])
+    let o = build_into_out(dir)
+        .arg("--cert")
         .arg(&certs)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
-    assert!(stderr.contains("left by an interrupted certgpo run"), "{stderr}");
+    assert!(
+        stderr.contains("left by an interrupted certgpo run"),
+        "{stderr}"
+    );
     assert!(leftovers(dir).is_empty(), "{:?}", leftovers(dir));
 
     // A temporary-looking folder that is not certgpo's (no owner marker) stays.
@@ -509,9 +576,8 @@ fn sigterm_during_a_fetch_ends_the_build() {
     let tmp = tempfile::tempdir().unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_certgpo"))
-        .current_dir(tmp.path())
-        .args(["build", "--domain", "contoso.local", "--out", "out", "--fetch"])
+    let mut child = build_into_out(tmp.path())
+        .arg("--fetch")
         .arg(format!("127.0.0.1:{port}"))
         .args(["--trust-on-first-use", "--timeout", "60"])
         .stdout(Stdio::null())
@@ -525,7 +591,10 @@ fn sigterm_during_a_fetch_ends_the_build() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(t0.elapsed() < Duration::from_secs(10), "still running after SIGTERM");
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "still running after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.signal(), Some(15), "{status}");

@@ -14,8 +14,8 @@ mod write;
 
 pub use plan::{Item, Options, Plan, backup_id, plan, policy_entries};
 pub use render::{render, seal};
-use write::{check_out, check_zip, write_outputs};
 pub use write::zip_bytes;
+use write::{check_out, check_zip, write_outputs};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -313,9 +313,15 @@ fn check_outputs(req: &Request) -> Result<(), BuildError> {
         .fetch
         .as_ref()
         .map(|f| pins::lock_path(f.pins.lock.as_deref(), &req.out));
-    let mut inputs: Vec<(&'static str, &Path)> = req.certs.iter().map(|c| ("--cert", c.as_path())).collect();
+    let mut inputs: Vec<(&'static str, &Path)> =
+        req.certs.iter().map(|c| ("--cert", c.as_path())).collect();
     inputs.extend(req.templates.as_deref().map(|t| ("--templates", t)));
-    inputs.extend(req.fetch.as_ref().and_then(|f| f.discover.as_deref()).map(|d| ("--discover", d)));
+    inputs.extend(
+        req.fetch
+            .as_ref()
+            .and_then(|f| f.discover.as_deref())
+            .map(|d| ("--discover", d)),
+    );
     inputs.extend(lock.as_deref().map(|l| ("--lock", l)));
     if let Some(zip) = &req.zip {
         if resolved(zip)?.starts_with(&out) {

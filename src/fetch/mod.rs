@@ -60,6 +60,8 @@ pub enum FetchError {
         path: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Output(#[from] crate::atomic::OutputError),
     #[error("{0}")]
     Usage(String),
 }
@@ -74,6 +76,7 @@ impl crate::Diagnostic for FetchError {
 
     fn hint(&self) -> Option<String> {
         let hint = match self {
+            FetchError::Output(e) => return e.hint(),
             FetchError::PinMismatch { .. } => Some(
                 "compare with `Get-ExchangeCertificate | fl Thumbprint` on the server; a different certificate may mean a TLS-inspecting proxy or a man in the middle",
             ),

@@ -187,14 +187,10 @@ pub fn text(results: &[Result<Capture, FetchError>], now: OffsetDateTime) -> Str
 }
 
 /// Save each chain as `<stem>_<LEAF-SHA1>.pem` (the chain, leaf first) and
-/// `<stem>_<LEAF-SHA1>_<n>.der` (one per certificate). Everything is written into a
-/// temporary directory first and renamed into place, so no file is ever partial and
-/// a failure leaves nothing behind. Returns the number of files written.
+/// `<stem>_<LEAF-SHA1>_<n>.der` (one per certificate). Every file is staged beside its
+/// destination and all are put in place together (`crate::atomic`), so no file is ever
+/// partial and a failure leaves nothing behind. Returns the number of files written.
 pub fn write_chains(dir: &Path, captures: &[&Capture]) -> Result<usize, FetchError> {
-    let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| FetchError::Write { path, source }
-    };
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     for c in captures {
         let stem = format!("{}_{}", c.target.file_stem(), c.leaf().thumbprint());
@@ -213,19 +209,14 @@ pub fn write_chains(dir: &Path, captures: &[&Capture]) -> Result<usize, FetchErr
     if files.is_empty() {
         return Ok(0);
     }
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".certgpo-fetch-")
-        .tempdir_in(dir)
-        .map_err(io(dir))?;
-    for (name, bytes) in &files {
-        let p = tmp.path().join(name);
-        std::fs::write(&p, bytes).map_err(io(&p))?;
-    }
-    for (name, _) in &files {
-        let from = tmp.path().join(name);
-        let to = dir.join(name);
-        std::fs::rename(&from, &to).map_err(io(&to))?;
-    }
+    std::fs::create_dir_all(dir).map_err(|source| FetchError::Write {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let staged = files
+        .iter()
+        .map(|(name, bytes)| crate::atomic::stage_file("--out", &dir.join(name), bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+    crate::atomic::commit(staged)?;
     Ok(files.len())
 }

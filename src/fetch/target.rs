@@ -212,8 +212,8 @@ fn parse_host(host: &str) -> Result<Host, String> {
 fn ipv4_numbers(name: &str) -> Result<Option<Ipv4Addr>, String> {
     let parts: Vec<&str> = name.split('.').collect();
     let last = parts.last().copied().unwrap_or_default();
-    let ends_in_number =
-        !last.is_empty() && (last.bytes().all(|b| b.is_ascii_digit()) || ipv4_number(last).is_some());
+    let ends_in_number = !last.is_empty()
+        && (last.bytes().all(|b| b.is_ascii_digit()) || ipv4_number(last).is_some());
     if !ends_in_number {
         return Ok(None);
     }
@@ -227,25 +227,29 @@ fn ipv4_numbers(name: &str) -> Result<Option<Ipv4Addr>, String> {
         return Err(bad());
     };
     // Each leading part is one byte; the last fills the bytes that remain.
-    if numbers.len() > 4 || init.iter().any(|n| *n > 255) || last >= 1 << (8 * (5 - numbers.len())) {
+    if numbers.len() > 4 || init.iter().any(|n| *n > 255) || last >= 1 << (8 * (5 - numbers.len()))
+    {
         return Err(bad());
     }
     let mut address = last;
     for (i, n) in init.iter().enumerate() {
         address += n << (8 * (3 - i));
     }
-    u32::try_from(address).map(|a| Some(Ipv4Addr::from(a))).map_err(|_| bad())
+    u32::try_from(address)
+        .map(|a| Some(Ipv4Addr::from(a)))
+        .map_err(|_| bad())
 }
 
 /// One part of [`ipv4_numbers`]: decimal, 0-prefixed octal or 0x-prefixed hex.
 fn ipv4_number(part: &str) -> Option<u64> {
-    let (radix, digits) = if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
-        (16, hex)
-    } else if part.len() > 1 && part.starts_with('0') {
-        (8, &part[1..])
-    } else {
-        (10, part)
-    };
+    let (radix, digits) =
+        if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+            (16, hex)
+        } else if part.len() > 1 && part.starts_with('0') {
+            (8, &part[1..])
+        } else {
+            (10, part)
+        };
     if part.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }

@@ -66,7 +66,7 @@ pub struct BuildArgs {
     #[command(flatten)]
     pub connect: crate::connect::ConnectArgs,
 
-    /// Output directory (written atomically; must be absent or empty unless --force)
+    /// Output directory (written atomically; must be absent or empty, or an earlier bundle with --force)
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 
@@ -105,7 +105,7 @@ pub struct BuildArgs {
     #[arg(long, value_name = "FILE")]
     pub zip: Option<PathBuf>,
 
-    /// Replace a non-empty --out directory
+    /// Replace an earlier bundle in --out, and an earlier --zip (nothing else)
     #[arg(long)]
     pub force: bool,
 
