@@ -146,13 +146,13 @@ pub fn check_file_output(
             path: path.to_path_buf(),
         }),
         Ok(_) => Ok(()),
-        Err(_) => folder_exists(option, path),
+        Err(_) => check_folder(option, path),
     }
 }
 
 /// The folder `path` is to be written into must exist: say so by name rather than
 /// with the error of a temporary file inside it.
-fn folder_exists(option: &'static str, path: &Path) -> Result<(), OutputError> {
+pub fn check_folder(option: &'static str, path: &Path) -> Result<(), OutputError> {
     let folder = parent_dir(path);
     match std::fs::metadata(&folder) {
         Ok(m) if m.is_dir() => Ok(()),
@@ -357,7 +357,7 @@ fn new_file_builder() -> tempfile::Builder<'static, 'static> {
 
 /// Write `bytes` into a temporary file beside `dest`.
 pub fn stage_file(option: &'static str, dest: &Path, bytes: &[u8]) -> Result<Staged, OutputError> {
-    folder_exists(option, dest)?;
+    check_folder(option, dest)?;
     let err = io_error(dest);
     let staged = {
         let mut pending = pending();

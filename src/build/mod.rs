@@ -336,6 +336,10 @@ fn check_outputs(req: &Request) -> Result<(), BuildError> {
         crate::atomic::check_file_output("--zip", zip, req.force, &zip_inputs)?;
         check_zip(zip)?;
     }
+    // The default lock file goes beside --out, whose folder the build creates.
+    if let Some(lock) = req.fetch.as_ref().and_then(|f| f.pins.lock.as_deref()) {
+        crate::atomic::check_folder("--lock", lock)?;
+    }
     if let Some(lock) = &lock
         && resolved(lock)?.starts_with(&out)
     {
