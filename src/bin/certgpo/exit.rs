@@ -33,6 +33,11 @@ impl Failure {
             hint: None,
         }
     }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Failure {
+        self.hint = Some(hint.into());
+        self
+    }
 }
 
 /// Every library error becomes a failure with its own message, hint and kind.

@@ -47,7 +47,7 @@ pub fn run(args: ManArgs) -> Result<u8, Failure> {
         man.render(&mut page)
             .map_err(|e| Failure::new(format!("cannot render a manual page: {e}")))?;
         let path = args.out.join(man.get_filename());
-        certgpo::atomic::write_file(&path, &page).map_err(|e| write_error(&path, e))?;
+        certgpo::atomic::write_file("--out", &path, &page)?;
         written += 1;
     }
     eprintln!("wrote {written} manual pages to {}", args.out.display());
