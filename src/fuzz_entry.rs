@@ -9,7 +9,7 @@ pub fn registry_pol(data: &[u8]) {
         for e in entries.flatten() {
             let _ = e.action().to_string();
             let _ = crate::policy::display_data(e.kind, e.data);
-            let _ = crate::inspect::walk::certificate_key(&e.key);
+            let _ = crate::store::CertKey::parse(&e.key);
         }
     }
 }
@@ -28,15 +28,18 @@ pub fn reg(data: &[u8]) {
     let _ = crate::reg::parse::parse(data);
 }
 
-/// Backup.xml, bkupInfo.xml, manifest.xml and gpreport.xml readers on the same bytes.
+/// Backup.xml, bkupInfo.xml, manifest.xml and gpreport.xml readers on the same bytes,
+/// and the Backup.xml writer on what its reader read.
 pub fn backup_xml(data: &[u8]) {
-    use crate::gpo::parse as read;
-    if let Ok(b) = read::parse_backup_xml(data, "Backup.xml") {
-        let _ = crate::inspect::walk::extension_guid_problems(&b.machine_extension_guids);
+    use crate::gpo::{backup_xml, bkup_info, extension_guids, gpreport, manifest};
+    if let Ok(b) = backup_xml::parse(data, "Backup.xml") {
+        let _ = extension_guids::problems(&b.machine_extension_guids);
+        let _ = extension_guids::complete(&b.machine_extension_guids);
+        let _ = backup_xml::write(&b);
     }
-    let _ = read::parse_bkup_info(data, "bkupInfo.xml");
-    let _ = read::parse_manifest(data, "manifest.xml");
-    if let Ok(r) = read::parse_report(data, "gpreport.xml") {
+    let _ = bkup_info::parse(data, "bkupInfo.xml");
+    let _ = manifest::parse(data, "manifest.xml");
+    if let Ok(r) = gpreport::parse(data, "gpreport.xml") {
         for c in r.certificates {
             blob(&c.blob);
         }

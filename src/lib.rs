@@ -8,18 +8,22 @@
 //!    (outputs written whole or not at all, together, never over an input), `error`
 //!    (message + hint), `finding` (finding codes and levels).
 //! 2. Formats, each reading and writing its own bytes: `cert` (certificate files),
-//!    `pkcs7`, `purpose` (extended key usages), `store` (certificate stores and their registry keys), `blob` (the
-//!    registry Blob), `policy` (registry.pol), `reg` (.reg), `gpo` (GPMC backup XML),
-//!    `report` (the one certificate view, as JSON/CSV/HTML), `template`.
+//!    `pkcs7`, `purpose` (extended key usages), `store` (certificate stores and their
+//!    registry keys: `CertKey`), `blob` (the registry Blob), `policy` (registry.pol),
+//!    `reg` (.reg: `parse` and `write` over one `RegKey`), `gpo` (a GPMC backup: one
+//!    module per file with its `parse` and `write`, `folder` the backup folder's layout
+//!    and its one reader), `bundle` (the layout of a certgpo bundle), `report` (the one
+//!    certificate view, as JSON/CSV/HTML), `template`.
 //! 3. Engines: `inspect` (reads any input into an inventory), `fetch` (TLS capture),
 //!    `discover` (Autodiscover endpoints from AD and DNS).
-//! 4. Pipelines behind the commands: `build` (certificates -> plan -> render -> write,
-//!    with its `--base` and pin steps), `diff`, `audit`.
+//! 4. Pipelines behind the commands: `build` (base -> certificates -> plan -> render ->
+//!    write, with its `--base` and pin steps), `diff`, `audit`.
 
 pub mod atomic;
 pub mod audit;
 pub mod blob;
 pub mod build;
+pub mod bundle;
 pub mod cert;
 pub mod codec;
 pub mod diff;

@@ -709,3 +709,44 @@ fn templates_can_be_overridden() {
         "template Deploy-CertGpo.ps1",
     );
 }
+
+/// `--remove` of a thumbprint the base does not hold is refused before anything
+/// touches the network: the server named by `--fetch` sees no connection.
+#[test]
+fn remove_is_checked_against_the_base_before_fetching() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b");
+    let build = |remove: &[&str]| {
+        certgpo()
+            .args(["build", "--base"])
+            .arg(data("nsa-cert"))
+            .args(remove)
+            .args([
+                "--fetch",
+                &target,
+                "--trust-on-first-use",
+                "--timeout",
+                "2s",
+            ])
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let o = build(&["--remove", "0000000000000000000000000000000000000000"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("holds no such certificate"), "{err}");
+    assert!(!out.exists());
+    // A connection would wait in the listener's backlog, accepted or not.
+    listener.set_nonblocking(true).unwrap();
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("certgpo connected to {target}: {other:?}"),
+    }
+    // The same listener does see a build that gets as far as fetching.
+    assert_eq!(build(&[]).status.code(), Some(2));
+    assert!(listener.accept().is_ok(), "the fetch reached the listener");
+}

@@ -366,10 +366,8 @@ fn build_base_changes_exactly_the_two_entries_and_raises_the_version() {
 
     // Same GPO, higher version, the base's other files and Backup.xml carried over.
     let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
-    let b_old =
-        certgpo::gpo::parse::parse_backup_xml(&read(&base_dir, "Backup.xml"), "old").unwrap();
-    let b_new =
-        certgpo::gpo::parse::parse_backup_xml(&read(&new_dir, "Backup.xml"), "new").unwrap();
+    let b_old = certgpo::gpo::backup_xml::parse(&read(&base_dir, "Backup.xml"), "old").unwrap();
+    let b_new = certgpo::gpo::backup_xml::parse(&read(&new_dir, "Backup.xml"), "new").unwrap();
     assert_eq!(b_new.gpo_id, b_old.gpo_id);
     assert_eq!(b_new.display_name, "DoD Root Certificates");
     assert_eq!(b_new.domain, b_old.domain);
@@ -379,7 +377,7 @@ fn build_base_changes_exactly_the_two_entries_and_raises_the_version() {
     assert_eq!(b_old.machine_version, 74 << 16 | 74);
     assert_eq!(b_new.machine_version, 75 << 16 | 75);
     assert!(b_new.machine_version > b_old.machine_version);
-    let info = certgpo::gpo::parse::parse_bkup_info(&read(&new_dir, "bkupInfo.xml"), "i").unwrap();
+    let info = certgpo::gpo::bkup_info::parse(&read(&new_dir, "bkupInfo.xml"), "i").unwrap();
     assert_eq!(info.gpo_guid, b_old.gpo_id);
     assert_eq!(info.gpo_domain_controller, "SRV.SHB.GOV");
     assert_ne!(

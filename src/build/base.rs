@@ -1,26 +1,28 @@
 //! `certgpo build --base`: update an existing GPO instead of replacing it.
 //!
-//! The new backup keeps the base GPO's GUID, name, domain, Backup.xml (security
-//! groups, descriptor, extensions), every file it carries, and every registry.pol
-//! instruction that is not a certificate being removed; new certificates are
-//! inserted where GPMC's key order puts them, and the machine version goes up by
-//! one, so that `Import-GPO` over the existing GPO updates it.
+//! A step of the build pipeline, in two halves: [`Base::read`] reads the backup
+//! and checks the request against it (before any certificate is loaded or fetched),
+//! and the planner asks it for the merged registry.pol, the GPO's identity and its
+//! Backup.xml. The new backup keeps the base GPO's GUID, name, domain, Backup.xml
+//! (security groups, descriptor, extensions), every file it carries, and every
+//! registry.pol instruction that is not a certificate being removed; new
+//! certificates are inserted where GPMC's key order puts them, and the machine
+//! version goes up by one, so that `Import-GPO` over the existing GPO updates it.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Files, Item, Options, Plan};
+use super::{BaseRequest, Item, Options};
 use crate::cert::{Certificate, Origin};
-use crate::gpo::parse::{self as gpo_read, BackupInst, BackupXml};
-use crate::gpo::{EFS_CSE, PKI_TOOL, PKI_TOOL_DEFAULT_DOMAIN, REGISTRY_CSE};
+use crate::gpo::backup_xml::BackupXml;
+use crate::gpo::bkup_info::BackupInst;
+use crate::gpo::{GpoMeta, extension_guids, folder};
 use crate::inspect::InspectError;
 use crate::inspect::tree::Tree;
-use crate::inspect::walk;
 use crate::policy::{self, Entry};
-use crate::store::{self, Store};
+use crate::store::{self, CertKey, Container, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BaseError {
@@ -40,6 +42,10 @@ pub enum BaseError {
     NoMachinePolicy(String),
     #[error("--base {path}: {what}")]
     Unusable { path: String, what: String },
+    #[error(
+        "--base {path}: Backup.xml holds {what}, which certgpo cannot carry into the new backup"
+    )]
+    Unknown { path: String, what: String },
     #[error("{0}")]
     Conflict(String),
     #[error("--remove {0:?} is not a SHA-1 thumbprint (40 hex digits)")]
@@ -67,45 +73,38 @@ impl crate::Diagnostic for BaseError {
     }
 }
 
-/// The GPO backup a build starts from.
+/// The GPO backup a build starts from, and what to take out of it.
 pub struct Base {
     shown: String,
     backup: BackupXml,
-    backup_xml: String,
+    gpo_guid: Uuid,
     info: Option<BackupInst>,
     entries: Vec<Entry>,
     policy_file: String,
     /// Files of the base backup carried into the new one, by path inside the backup.
     carried: Vec<(String, Vec<u8>)>,
+    /// `--remove`, as upper-case thumbprints, each one in the base.
+    remove: BTreeSet<String>,
+    drop_expired: bool,
 }
 
-const MACHINE_POL: &str = "DomainSysvol/GPO/Machine/registry.pol";
-
 impl Base {
-    /// Read the base, and align the build options with it (its domain).
-    pub fn read(path: &Path, opts: &mut Options) -> Result<Base, BaseError> {
-        let shown = path.display().to_string();
+    /// Read the base and check the request against it: its options (`--all-stores`,
+    /// `--domain`) and every `--remove` thumbprint, which must be in the base.
+    pub fn read(req: &BaseRequest, opts: &Options) -> Result<Base, BaseError> {
+        let shown = req.path.display().to_string();
         if opts.all_stores {
             return Err(BaseError::Conflict(
                 "--all-stores has no effect with --base: the base's registry.pol keeps its own store keys"
                     .into(),
             ));
         }
-        let mut tree = if path.is_dir() {
-            Tree::dir(path)?
+        let mut tree = if req.path.is_dir() {
+            Tree::dir(&req.path)?
         } else {
-            Tree::zip(path)?
+            Tree::zip(&req.path)?
         };
-        let dirs: BTreeSet<String> = tree
-            .files()
-            .iter()
-            .filter(|f| {
-                f.rsplit('/')
-                    .next()
-                    .is_some_and(|n| n.eq_ignore_ascii_case("Backup.xml"))
-            })
-            .map(|f| f.rsplit_once('/').map_or("", |(d, _)| d).to_string())
-            .collect();
+        let dirs = folder::backup_dirs(tree.files());
         let dir = match dirs.len() {
             0 => return Err(BaseError::NoBackup(shown)),
             1 => dirs.into_iter().next().unwrap_or_default(),
@@ -117,65 +116,40 @@ impl Base {
                 });
             }
         };
-        let prefix = if dir.is_empty() {
-            String::new()
-        } else {
-            format!("{dir}/")
-        };
-        let mut carried = Vec::new();
-        let mut backup_bytes = None;
-        let mut info_bytes = None;
-        let mut pol = None;
-        let files: Vec<String> = tree
-            .files()
-            .iter()
-            .filter(|f| f.starts_with(&prefix))
-            .cloned()
-            .collect();
-        for rel in files {
-            let inner = rel[prefix.len()..].to_string();
-            let bytes = tree.read(&rel)?;
-            let shown_file = tree.display(&rel);
-            match inner.to_ascii_lowercase().as_str() {
-                "backup.xml" => backup_bytes = Some((bytes, shown_file)),
-                "bkupinfo.xml" => info_bytes = Some((bytes, shown_file)),
-                // Rewritten for the new content.
-                "gpreport.xml" => {}
-                p if p == MACHINE_POL.to_ascii_lowercase() => pol = Some((bytes, shown_file)),
-                _ => carried.push((inner, bytes)),
-            }
+        let read = folder::read(&mut tree, &dir)?;
+        let backup = read
+            .backup
+            .ok_or_else(|| BaseError::NoBackup(shown.clone()))?
+            .value;
+        if let Some(what) = &backup.first_unknown {
+            return Err(BaseError::Unknown {
+                path: shown,
+                what: what.clone(),
+            });
         }
-        let (backup_bytes, backup_file) =
-            backup_bytes.ok_or_else(|| BaseError::NoBackup(shown.clone()))?;
-        let backup =
-            gpo_read::parse_backup_xml(&backup_bytes, &backup_file).map_err(InspectError::from)?;
-        let backup_xml = String::from_utf8(backup_bytes).map_err(|_| BaseError::Unusable {
-            path: backup_file.clone(),
-            what: "Backup.xml is not UTF-8 (GPMC writes UTF-8)".into(),
-        })?;
         let lists_machine_pol = backup.extensions.iter().any(|e| {
             e.objects.iter().any(|o| {
                 o.location
                     .as_deref()
-                    .is_some_and(|l| l.replace('\\', "/").eq_ignore_ascii_case(MACHINE_POL))
+                    .is_some_and(|l| folder::tree_path(l).eq_ignore_ascii_case(folder::MACHINE_POL))
             })
         });
         if !lists_machine_pol {
             return Err(BaseError::NoMachinePolicy(shown));
         }
-        let info = match info_bytes {
-            Some((b, f)) => Some(gpo_read::parse_bkup_info(&b, &f).map_err(InspectError::from)?),
-            None => None,
-        };
-        let (entries, policy_file) = match pol {
-            Some((bytes, file)) => (
-                policy::parse(&bytes).map_err(|source| InspectError::Policy {
-                    file: file.clone(),
+        let gpo_guid = parse_guid(&backup.gpo_id).ok_or_else(|| BaseError::Unusable {
+            path: shown.clone(),
+            what: format!("Backup.xml's GPO ID {:?} is not a GUID", backup.gpo_id),
+        })?;
+        let (entries, policy_file) = match read.machine_pol {
+            Some(pol) => (
+                policy::parse(&pol.value).map_err(|source| InspectError::Policy {
+                    file: pol.shown.clone(),
                     source,
                 })?,
-                file,
+                pol.shown,
             ),
-            None => (Vec::new(), format!("{shown}/{MACHINE_POL}")),
+            None => (Vec::new(), format!("{shown}/{}", folder::MACHINE_POL)),
         };
         if let Some(d) = &opts.domain
             && !d.eq_ignore_ascii_case(&backup.domain)
@@ -185,72 +159,114 @@ impl Base {
                 backup.domain
             )));
         }
-        opts.domain = Some(backup.domain.clone());
-        opts.gpo_name = backup.display_name.clone();
-        Ok(Base {
+        // gpreport.xml is written anew; the User half's registry.pol and every other
+        // file go into the new backup as they are.
+        let mut carried = Vec::new();
+        if let Some(pol) = read.user_pol {
+            carried.push((folder::USER_POL.to_string(), pol.value));
+        }
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        for inner in read.others {
+            let bytes = tree.read(&format!("{prefix}{inner}"))?;
+            carried.push((inner, bytes));
+        }
+        let mut base = Base {
             shown,
             backup,
-            backup_xml,
-            info,
+            gpo_guid,
+            info: read.info.map(|i| i.value),
             entries,
             policy_file,
             carried,
-        })
+            remove: BTreeSet::new(),
+            drop_expired: req.drop_expired,
+        };
+        base.remove = base.check_removals(&req.remove)?;
+        Ok(base)
     }
 
-    /// Merge the base into a plan made from the new certificates.
-    pub fn apply(
-        &self,
-        plan: &mut Plan,
-        remove: &[String],
-        drop_expired: bool,
-        now: OffsetDateTime,
-    ) -> Result<(), BaseError> {
-        let mut to_remove = BTreeSet::new();
+    /// `--remove` as upper-case thumbprints, refused unless each is in the base.
+    fn check_removals(&self, remove: &[String]) -> Result<BTreeSet<String>, BaseError> {
+        let mut out = BTreeSet::new();
         for r in remove {
             match crate::hex::parse_fingerprint(r) {
                 Some(b) if b.len() == 20 => {
-                    to_remove.insert(crate::hex::upper(&b));
+                    out.insert(crate::hex::upper(&b));
                 }
                 _ => return Err(BaseError::BadThumbprint(r.clone())),
             }
         }
-        let mut removed = BTreeSet::new();
-        let mut entries = Vec::with_capacity(self.entries.len() + plan.items.len() * 3);
+        let held: BTreeSet<String> = self
+            .entries
+            .iter()
+            .filter_map(cert_entry)
+            .map(|k| k.thumbprint.to_ascii_uppercase())
+            .collect();
+        match out.difference(&held).next() {
+            Some(missing) => Err(BaseError::NotInBase {
+                thumbprint: missing.clone(),
+                path: self.shown.clone(),
+            }),
+            None => Ok(out),
+        }
+    }
+
+    /// The base GPO's name, which the new backup keeps.
+    pub(super) fn display_name(&self) -> &str {
+        &self.backup.display_name
+    }
+
+    /// The base GPO's domain, which the new backup keeps.
+    pub(super) fn domain(&self) -> &str {
+        &self.backup.domain
+    }
+
+    /// The base's registry.pol with `new` certificates merged in and the removed ones
+    /// taken out, and every certificate the result holds (registry.pol order).
+    pub(super) fn merge(
+        &self,
+        new: Vec<Item>,
+        now: OffsetDateTime,
+        notes: &mut Vec<String>,
+        warnings: &mut Vec<String>,
+    ) -> Result<(Vec<Entry>, Vec<Item>), BaseError> {
+        let mut entries = Vec::with_capacity(self.entries.len() + new.len() * 3);
         let mut items = Vec::new();
         for (index, e) in self.entries.iter().enumerate() {
-            let Some((store_name, thumb)) = cert_entry(e) else {
+            let Some(key) = cert_entry(e) else {
                 entries.push(e.clone());
                 continue;
             };
-            let thumb = thumb.to_ascii_uppercase();
+            let thumb = key.thumbprint.to_ascii_uppercase();
+            if self.remove.contains(&thumb) {
+                continue;
+            }
             let cert = crate::blob::parse(&e.data)
                 .ok()
                 .and_then(|b| Certificate::from_der(b.der).ok());
-            if to_remove.contains(&thumb) {
-                removed.insert(thumb);
-                continue;
-            }
             if let Some(c) = &cert
                 && c.not_after < now
             {
-                if drop_expired {
-                    plan.notes.push(format!(
+                if self.drop_expired {
+                    notes.push(format!(
                         "{thumb} ({}) in the base expired on {}: dropped (--drop-expired)",
                         crate::text::printable(&c.subject_display),
                         c.not_after.date()
                     ));
-                    removed.insert(thumb);
                     continue;
                 }
-                plan.warnings.push(format!(
+                warnings.push(format!(
                     "{thumb} ({}) in the base expired on {}: kept as it is (--remove {thumb} or --drop-expired takes it out)",
                     crate::text::printable(&c.subject_display),
                     c.not_after.date()
                 ));
             }
             entries.push(e.clone());
-            match (cert, Store::from_registry_name(&store_name)) {
+            match (cert, key.known_store()) {
                 (Some(cert), Some(store)) => items.push(Item {
                     cert,
                     store,
@@ -260,31 +276,25 @@ impl Base {
                         index: index + 1,
                     }],
                 }),
-                _ => plan.warnings.push(format!(
-                    "{} in the base is kept in registry.pol but left out of the reports (unreadable, or store {store_name} is not one certgpo lists)",
-                    e.key
+                _ => warnings.push(format!(
+                    "{} in the base is kept in registry.pol but left out of the reports (unreadable, or store {} is not one certgpo lists)",
+                    e.key, key.store
                 )),
             }
-        }
-        if let Some(missing) = to_remove.difference(&removed).next() {
-            return Err(BaseError::NotInBase {
-                thumbprint: missing.clone(),
-                path: self.shown.clone(),
-            });
         }
         let kept: BTreeSet<(Store, String)> = items
             .iter()
             .map(|i| (i.store, i.cert.thumbprint()))
             .collect();
-        for item in std::mem::take(&mut plan.items) {
+        for item in new {
             let thumb = item.cert.thumbprint();
-            if to_remove.contains(&thumb) {
+            if self.remove.contains(&thumb) {
                 return Err(BaseError::Conflict(format!(
                     "{thumb} is both given with --cert and taken out with --remove"
                 )));
             }
             if kept.contains(&(item.store, thumb.clone())) {
-                plan.notes.push(format!(
+                notes.push(format!(
                     "{thumb} is already in the base's {} store: kept as it is",
                     item.store.registry_name()
                 ));
@@ -292,15 +302,14 @@ impl Base {
             }
             insert_sorted(
                 &mut entries,
-                Entry::binary(item.policy_key(), "Blob", item.blob.clone()),
+                Entry::binary(item.key().policy_path(), "Blob", item.blob.clone()),
             );
-            let root = format!(r"{}\{}", store::POLICY_ROOT, item.store.registry_name());
+            let store_name = item.store.registry_name();
+            let certs_key = store::policy_container_key(store_name, Container::Certificates);
             // GPMC writes a store's `Certificates` key alone only while it is empty.
-            entries.retain(|e| {
-                !(is_key_only(e) && e.key.eq_ignore_ascii_case(&format!(r"{root}\Certificates")))
-            });
-            for sub in ["CRLs", "CTLs"] {
-                let key = format!(r"{root}\{sub}");
+            entries.retain(|e| !(is_key_only(e) && e.key.eq_ignore_ascii_case(&certs_key)));
+            for c in Container::EMPTY_BESIDE_CERTIFICATES {
+                let key = store::policy_container_key(store_name, c);
                 if !entries.iter().any(|e| e.key.eq_ignore_ascii_case(&key)) {
                     insert_sorted(&mut entries, Entry::key_only(key));
                 }
@@ -312,14 +321,13 @@ impl Base {
             .entries
             .iter()
             .filter_map(cert_entry)
-            .map(|(s, _)| s)
+            .map(|k| k.store)
             .collect::<BTreeSet<_>>()
         {
-            let root = format!(r"{}\{store_name}", store::POLICY_ROOT);
-            let certs_key = format!(r"{root}\Certificates");
+            let certs_key = store::policy_container_key(&store_name, Container::Certificates);
             let still = entries
                 .iter()
-                .any(|e| cert_entry(e).is_some_and(|(s, _)| s.eq_ignore_ascii_case(&store_name)));
+                .any(|e| cert_entry(e).is_some_and(|k| k.store.eq_ignore_ascii_case(&store_name)));
             if !still
                 && !entries
                     .iter()
@@ -328,15 +336,45 @@ impl Base {
                 insert_sorted(&mut entries, Entry::key_only(certs_key));
             }
         }
-        items.sort_by(|a, b| policy::key_order(&a.policy_key(), &b.policy_key()));
+        items.sort_by(|a, b| policy::key_order(&a.key().policy_path(), &b.key().policy_path()));
+        if self.backup.options & 2 != 0 {
+            warnings.push(format!(
+                "the base GPO's computer settings are disabled (Options = {}): its certificates do not apply until they are enabled",
+                self.backup.options
+            ));
+        }
+        Ok((entries, items))
+    }
 
-        let meta = &mut plan.meta;
-        meta.gpo_guid = parse_guid(&self.backup.gpo_id).ok_or_else(|| BaseError::Unusable {
-            path: self.shown.clone(),
-            what: format!("Backup.xml's GPO ID {:?} is not a GUID", self.backup.gpo_id),
-        })?;
-        meta.display_name = self.backup.display_name.clone();
-        meta.domain = self.backup.domain.clone();
+    /// A time after both the base backup and every certificate of `items`, so that
+    /// the new backup is deterministic and newer than the base.
+    pub(super) fn time_after(&self, items: &[Item]) -> Option<OffsetDateTime> {
+        let base_time = self
+            .info
+            .as_ref()
+            .and_then(|i| parse_gpmc_time(&i.backup_time))
+            .map(|t| t + time::Duration::seconds(1));
+        items
+            .iter()
+            .map(|i| i.cert.not_before)
+            .chain(base_time)
+            .max()
+    }
+
+    /// The base GPO's identity, one machine version up: `derived` gives what the base
+    /// does not say (its domain GUID and controller without a bkupInfo.xml).
+    pub(super) fn identity(&self, derived: GpoMeta) -> Result<GpoMeta, BaseError> {
+        let mut meta = GpoMeta {
+            gpo_guid: self.gpo_guid,
+            display_name: self.backup.display_name.clone(),
+            domain: self.backup.domain.clone(),
+            comment: format!(
+                "certgpo {} update of backup {}",
+                env!("CARGO_PKG_VERSION"),
+                self.info.as_ref().map_or("", |i| i.id.as_str())
+            ),
+            ..derived
+        };
         if let Some(info) = &self.info {
             if let Some(g) = parse_guid(&info.gpo_domain_guid) {
                 meta.domain_guid = g;
@@ -345,69 +383,35 @@ impl Base {
                 meta.domain_controller = info.gpo_domain_controller.clone();
             }
         }
-        meta.comment = format!(
-            "certgpo {} update of backup {}",
-            env!("CARGO_PKG_VERSION"),
-            self.info.as_ref().map_or("", |i| i.id.as_str())
-        );
         let v = self.backup.machine_version;
         let current = (v & 0xFFFF).max(v >> 16);
         meta.machine_version =
             u16::try_from(current + 1).map_err(|_| BaseError::Version(self.shown.clone()))?;
-        if plan.options.timestamp.is_none() {
-            // Deterministic, and after both the base backup and every certificate.
-            let base_time = self
-                .info
-                .as_ref()
-                .and_then(|i| parse_gpmc_time(&i.backup_time))
-                .map(|t| t + time::Duration::seconds(1));
-            meta.time = items
-                .iter()
-                .map(|i| i.cert.not_before)
-                .chain(base_time)
-                .max()
-                .unwrap_or(meta.time);
-        }
-        meta.backup_id = super::backup_id(&meta.gpo_guid, meta.time, &policy::write(&entries));
-        if self.backup.options & 2 != 0 {
-            plan.warnings.push(format!(
-                "the base GPO's computer settings are disabled (Options = {}): its certificates do not apply until they are enabled",
-                self.backup.options
-            ));
-        }
-        plan.entries = entries;
-        plan.items = items;
-        Ok(())
+        Ok(meta)
     }
 
-    /// Put the base's Backup.xml (new version, extension GUIDs made complete) and
-    /// every other file of the base backup into the new bundle.
-    pub fn carry_over(&self, files: &mut Files, plan: &Plan) {
-        let dir = format!(
-            "gpo-backup/{}",
-            crate::gpo::braced_upper(&plan.meta.backup_id)
-        );
-        let mut xml = replace_element(
-            &self.backup_xml,
-            "MachineVersionNumber",
-            &plan.meta.machine_version_number().to_string(),
-        );
-        xml = replace_element(
-            &xml,
-            "MachineExtensionGuids",
-            &complete_extension_guids(&self.backup.machine_extension_guids),
-        );
-        files.insert(format!("{dir}/Backup.xml"), xml.into_bytes());
-        for (rel, bytes) in &self.carried {
-            files.insert(format!("{dir}/{rel}"), bytes.clone());
+    /// The base's Backup.xml for the new backup: the new machine version, and the
+    /// extension GUIDs completed with the Registry and Public Key pairs.
+    pub(super) fn backup_xml(&self, meta: &GpoMeta) -> BackupXml {
+        BackupXml {
+            machine_version: meta.machine_version_number(),
+            machine_extension_guids: extension_guids::complete(
+                &self.backup.machine_extension_guids,
+            ),
+            ..self.backup.clone()
         }
-        super::seal(files);
+    }
+
+    /// Every other file of the base backup, by path inside the backup folder.
+    pub(super) fn carried(&self) -> &[(String, Vec<u8>)] {
+        &self.carried
     }
 }
 
-fn cert_entry(e: &Entry) -> Option<(String, String)> {
+/// The certificate key of a registry.pol entry that sets a certificate's Blob.
+fn cert_entry(e: &Entry) -> Option<CertKey> {
     if e.value.eq_ignore_ascii_case("Blob") {
-        walk::certificate_key(&e.key)
+        CertKey::parse(&e.key)
     } else {
         None
     }
@@ -438,76 +442,9 @@ fn parse_gpmc_time(s: &str) -> Option<OffsetDateTime> {
         .map(|t| t.assume_utc())
 }
 
-/// Replace the content of `<name>...</name>` (or `<name/>`) with a CDATA value.
-fn replace_element(xml: &str, name: &str, value: &str) -> String {
-    let open = format!("<{name}>");
-    let close = format!("</{name}>");
-    let empty = format!("<{name}/>");
-    let replacement = format!("<{name}>{}</{name}>", crate::gpo::cdata(value));
-    if let Some(start) = xml.find(&open)
-        && let Some(len) = xml[start..].find(&close)
-    {
-        let end = start + len + close.len();
-        return format!("{}{replacement}{}", &xml[..start], &xml[end..]);
-    }
-    xml.replacen(&empty, &replacement, 1)
-}
-
-/// The base's extension list with the Registry and Public Key pairs present and the
-/// whole list sorted as MS-GPOL requires.
-fn complete_extension_guids(value: &str) -> String {
-    let mut groups = walk::parse_extension_guids(value).unwrap_or_default();
-    for cse in [REGISTRY_CSE, EFS_CSE] {
-        match groups.iter_mut().find(|g| g[0].eq_ignore_ascii_case(cse)) {
-            Some(g) => {
-                let has = g[1..].iter().any(|t| {
-                    t.eq_ignore_ascii_case(PKI_TOOL)
-                        || t.eq_ignore_ascii_case(PKI_TOOL_DEFAULT_DOMAIN)
-                });
-                if !has {
-                    g.push(PKI_TOOL.to_string());
-                }
-            }
-            None => groups.push(vec![cse.to_string(), PKI_TOOL.to_string()]),
-        }
-    }
-    for g in &mut groups {
-        g[1..].sort_by_key(|t| t.to_ascii_uppercase());
-    }
-    groups.sort_by_key(|g| g[0].to_ascii_uppercase());
-    groups.iter().map(|g| format!("[{}]", g.concat())).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn extension_guids_are_completed_and_sorted() {
-        let full = crate::gpo::MACHINE_EXTENSION_GUIDS;
-        assert_eq!(complete_extension_guids(full), full);
-        assert_eq!(complete_extension_guids(""), full);
-        let with_other = format!(
-            "[{{0ACDD40C-75AC-47AB-BAA0-BF6DE7E7FE63}}{{2A8FDC61-2347-4C87-92F6-B05EB91A201A}}]{}",
-            &full[..78]
-        );
-        let done = complete_extension_guids(&with_other);
-        assert!(done.starts_with("[{0ACDD40C"), "{done}");
-        assert!(done.ends_with(&full[78..]), "{done}");
-        assert!(walk::extension_guid_problems(&done).is_empty());
-    }
-
-    #[test]
-    fn elements_are_replaced() {
-        assert_eq!(
-            replace_element("<a><V><![CDATA[1]]></V></a>", "V", "2"),
-            "<a><V><![CDATA[2]]></V></a>"
-        );
-        assert_eq!(
-            replace_element("<a><V/></a>", "V", "x"),
-            "<a><V><![CDATA[x]]></V></a>"
-        );
-    }
 
     #[test]
     fn insertion_keeps_gpmc_order() {

@@ -1,10 +1,11 @@
 //! `certgpo build`: from certificates to a complete, reproducible bundle.
 //!
-//! `plan.rs` decides (stores, Blobs, registry.pol entries, GPO identity), `render.rs`
-//! turns the plan into the bundle's files in memory, and `write.rs` puts them on disk
-//! atomically or into a deterministic zip. This file holds the command itself. Keeping
-//! the steps apart lets tests and other commands (`build --base`, `inspect`, `diff`)
-//! reuse each one without touching the file system.
+//! `base.rs` reads the GPO backup of `--base` and checks the request against it,
+//! `plan.rs` decides (stores, Blobs, registry.pol entries, GPO identity, merged into
+//! the base when there is one), `render.rs` turns the plan into the bundle's files in
+//! memory (laid out as `crate::bundle` says), and `write.rs` puts them on disk
+//! atomically or into a deterministic zip. This file holds the command itself.
+//! Keeping the steps apart lets tests reuse each one without touching the file system.
 
 pub mod base;
 pub mod pins;
@@ -13,7 +14,7 @@ mod render;
 mod write;
 
 pub use plan::{Item, Options, Plan, backup_id, plan, policy_entries};
-pub use render::{render, seal};
+pub use render::render;
 pub use write::zip_bytes;
 use write::{check_out, check_zip, write_outputs};
 
@@ -31,12 +32,6 @@ use crate::text::printable;
 
 /// The GPO name used when `--gpo-name` is not given.
 pub const DEFAULT_GPO_NAME: &str = "certgpo - Trusted Certificates";
-
-/// Directory and file names inside the bundle (part of the interface).
-pub const POLICY_FILE: &str = "policy/registry.pol";
-pub const TRUST_REG: &str = "reg/trust-machine-store.reg";
-pub const REMOVE_REG: &str = "reg/remove-machine-store.reg";
-pub const SUMS_FILE: &str = "SHA256SUMS";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -246,9 +241,10 @@ impl crate::Diagnostic for PipelineError {
 /// bundle, its zip and the lock file together.
 /// Warnings and notes go to standard error as they arise.
 pub fn build(req: Request) -> Result<Built, PipelineError> {
-    let mut opts = req.plan.clone();
+    // The base first: a `--remove` it cannot honour is refused before anything is
+    // loaded or fetched.
     let base = match &req.base {
-        Some(b) => Some(base::Base::read(&b.path, &mut opts)?),
+        Some(b) => Some(base::Base::read(b, &req.plan)?),
         None => None,
     };
     check_outputs(&req)?;
@@ -262,20 +258,14 @@ pub fn build(req: Request) -> Result<Built, PipelineError> {
         eprintln!("warning: {}", printable(w));
     }
     let now = OffsetDateTime::now_utc();
-    let mut plan = plan(loaded.certs, opts, now)?;
-    if let (Some(base), Some(b)) = (&base, &req.base) {
-        base.apply(&mut plan, &b.remove, b.drop_expired, now)?;
-    }
+    let plan = plan(loaded.certs, req.plan.clone(), base.as_ref(), now)?;
     for n in &plan.notes {
         eprintln!("note: {n}");
     }
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
-    let mut files = render(&plan, &templates)?;
-    if let Some(base) = &base {
-        base.carry_over(&mut files, &plan);
-    }
+    let files = render(&plan, &templates)?;
     check_outputs(&req)?;
     let mut others = Vec::new();
     if let Some(path) = &req.zip {

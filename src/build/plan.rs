@@ -7,13 +7,15 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::BuildError;
+use super::base::Base;
+use super::{BuildError, PipelineError};
 use crate::blob::{self, BlobStyle, Extras};
 use crate::cert::{Certificate, Loaded, Origin};
 use crate::gpo::GpoMeta;
+use crate::gpo::backup_xml::BackupXml;
 use crate::policy::{self, Entry};
 use crate::report;
-use crate::store::{self, Store, StoreChoice};
+use crate::store::{self, CertKey, Container, Store, StoreChoice};
 use crate::text::printable;
 
 /// Namespace of every GUID certgpo derives (UUID v5), so that the same inputs give the
@@ -44,13 +46,9 @@ pub struct Item {
 }
 
 impl Item {
-    pub fn policy_key(&self) -> String {
-        format!(
-            r"{}\{}\Certificates\{}",
-            store::POLICY_ROOT,
-            self.store.registry_name(),
-            self.cert.thumbprint()
-        )
+    /// The certificate's key in its store.
+    pub fn key(&self) -> CertKey {
+        CertKey::new(self.store, self.cert.thumbprint())
     }
 }
 
@@ -61,6 +59,11 @@ pub struct Plan {
     pub items: Vec<Item>,
     pub entries: Vec<Entry>,
     pub meta: GpoMeta,
+    /// Backup.xml: GPMC's for a new GPO, or the base's one version up.
+    pub backup: BackupXml,
+    /// Files of the base backup that go into the new one unchanged, by path inside
+    /// the backup folder.
+    pub carried: Vec<(String, Vec<u8>)>,
     /// The clock the findings were evaluated at.
     pub as_of: OffsetDateTime,
     pub warnings: Vec<String>,
@@ -68,11 +71,21 @@ pub struct Plan {
     pub options: Options,
 }
 
-/// Decide stores, Blobs, registry.pol and the GPO identity.
+/// Decide stores, Blobs, registry.pol and the GPO identity; with a `base`, merge
+/// the certificates into it and keep its GPO.
 ///
 /// `now` is the real clock: expiry refusals always use it, so an old
 /// SOURCE_DATE_EPOCH cannot sneak an expired certificate through.
-pub fn plan(loaded: Vec<Loaded>, opts: Options, now: OffsetDateTime) -> Result<Plan, BuildError> {
+pub fn plan(
+    loaded: Vec<Loaded>,
+    mut opts: Options,
+    base: Option<&Base>,
+    now: OffsetDateTime,
+) -> Result<Plan, PipelineError> {
+    if let Some(b) = base {
+        opts.gpo_name = b.display_name().to_string();
+        opts.domain = Some(b.domain().to_string());
+    }
     validate_text("--gpo-name", &opts.gpo_name, 255)?;
     if let Some(f) = &opts.extras.friendly_name {
         validate_text("--friendly-name", f, 255)?;
@@ -107,7 +120,8 @@ pub fn plan(loaded: Vec<Loaded>, opts: Options, now: OffsetDateTime) -> Result<P
                 thumbprint: cert.thumbprint(),
                 subject: printable(&cert.subject),
                 date: report::date_time(cert.not_after),
-            });
+            }
+            .into());
         }
         let store = match opts.store.explicit() {
             Some(s) => s,
@@ -119,7 +133,8 @@ pub fn plan(loaded: Vec<Loaded>, opts: Options, now: OffsetDateTime) -> Result<P
                     thumbprint: cert.thumbprint(),
                     subject: printable(&cert.subject),
                     issuer: printable(&cert.issuer),
-                });
+                }
+                .into());
             }
         };
         if store == Store::Root && !cert.self_signed {
@@ -142,7 +157,8 @@ pub fn plan(loaded: Vec<Loaded>, opts: Options, now: OffsetDateTime) -> Result<P
                 file,
                 thumbprint: cert.thumbprint(),
                 size: blob.len(),
-            });
+            }
+            .into());
         }
         items.push(Item {
             cert,
@@ -151,7 +167,7 @@ pub fn plan(loaded: Vec<Loaded>, opts: Options, now: OffsetDateTime) -> Result<P
             origins,
         });
     }
-    items.sort_by(|a, b| policy::key_order(&a.policy_key(), &b.policy_key()));
+    items.sort_by(|a, b| policy::key_order(&a.key().policy_path(), &b.key().policy_path()));
 
     let domain = match &opts.domain {
         Some(d) => {
@@ -167,17 +183,24 @@ pub fn plan(loaded: Vec<Loaded>, opts: Options, now: OffsetDateTime) -> Result<P
         }
     };
 
-    let entries = policy_entries(&items, opts.all_stores);
+    let (entries, items) = match base {
+        Some(b) => b.merge(items, now, &mut notes, &mut warnings)?,
+        None => (policy_entries(&items, opts.all_stores), items),
+    };
     let registry_pol = policy::write(&entries);
-    let time = opts.timestamp.unwrap_or_else(|| derived_time(&items));
+    let time = match (opts.timestamp, base) {
+        (Some(t), _) => t,
+        (None, Some(b)) => b.time_after(&items).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        (None, None) => derived_time(&items),
+    };
     let domain_key = domain.to_ascii_lowercase();
     let gpo_guid = Uuid::new_v5(
         &GUID_NAMESPACE,
         format!("gpo\0{domain_key}\0{}", opts.gpo_name).as_bytes(),
     );
-    let meta = GpoMeta {
+    let mut meta = GpoMeta {
         gpo_guid,
-        backup_id: backup_id(&gpo_guid, time, &registry_pol),
+        backup_id: Uuid::nil(),
         domain_guid: Uuid::new_v5(&GUID_NAMESPACE, format!("domain\0{domain_key}").as_bytes()),
         domain_controller: domain.clone(),
         domain,
@@ -186,10 +209,20 @@ pub fn plan(loaded: Vec<Loaded>, opts: Options, now: OffsetDateTime) -> Result<P
         time,
         machine_version: 1,
     };
+    if let Some(b) = base {
+        meta = b.identity(meta)?;
+    }
+    meta.backup_id = backup_id(&meta.gpo_guid, time, &registry_pol);
+    let backup = match base {
+        Some(b) => b.backup_xml(&meta),
+        None => BackupXml::new_gpo(&meta),
+    };
     Ok(Plan {
         items,
         entries,
         meta,
+        backup,
+        carried: base.map(|b| b.carried().to_vec()).unwrap_or_default(),
         as_of,
         warnings,
         notes,
@@ -211,24 +244,18 @@ pub fn backup_id(gpo_guid: &Uuid, time: OffsetDateTime, registry_pol: &[u8]) -> 
 pub fn policy_entries(items: &[Item], all_stores: bool) -> Vec<Entry> {
     let mut entries: Vec<Entry> = items
         .iter()
-        .map(|i| Entry::binary(i.policy_key(), "Blob", i.blob.clone()))
+        .map(|i| Entry::binary(i.key().policy_path(), "Blob", i.blob.clone()))
         .collect();
     let used: BTreeSet<&str> = items.iter().map(|i| i.store.registry_name()).collect();
     for s in &used {
-        for sub in ["CRLs", "CTLs"] {
-            entries.push(Entry::key_only(format!(
-                r"{}\{s}\{sub}",
-                store::POLICY_ROOT
-            )));
+        for c in Container::EMPTY_BESIDE_CERTIFICATES {
+            entries.push(Entry::key_only(store::policy_container_key(s, c)));
         }
     }
     if all_stores {
         for s in store::GPMC_STORE_KEYS.iter().filter(|s| !used.contains(*s)) {
-            for sub in ["Certificates", "CRLs", "CTLs"] {
-                entries.push(Entry::key_only(format!(
-                    r"{}\{s}\{sub}",
-                    store::POLICY_ROOT
-                )));
+            for c in Container::ALL {
+                entries.push(Entry::key_only(store::policy_container_key(s, c)));
             }
         }
     }

@@ -4,14 +4,16 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::plan::{Item, Plan};
-use super::{BuildError, Files, POLICY_FILE, REMOVE_REG, SUMS_FILE, TRUST_REG};
+use super::{BuildError, Files};
+use crate::bundle;
 use crate::finding::HasCode;
-use crate::gpo;
+use crate::gpo::bkup_info::BackupInst;
+use crate::gpo::{self, folder, gpreport};
 use crate::inspect::inventory::Problem;
 use crate::policy;
-use crate::reg::write::{self as regfile, RegKey};
+use crate::reg::{self, RegKey, RegValue};
 use crate::report::{self, CertView, Entry, Format, GpoRef, Half, Location};
-use crate::store::{self, Store};
+use crate::store::Store;
 use crate::template::Templates;
 use crate::text::printable;
 
@@ -19,25 +21,24 @@ use crate::text::printable;
 pub fn render(plan: &Plan, templates: &Templates) -> Result<Files, BuildError> {
     let mut files = Files::new();
     let meta = &plan.meta;
-    let backup_dir = backup_dir(plan);
+    let backup_dir = bundle::backup_dir(&meta.backup_id);
+    let in_backup = |name: &str| format!("{backup_dir}/{name}");
     let registry_pol = policy::write(&plan.entries);
 
+    let inst = BackupInst::of(meta);
     files.insert(
-        "gpo-backup/manifest.xml".into(),
-        gpo::backup::manifest_xml(&[meta]),
+        bundle::manifest(),
+        gpo::manifest::write(std::slice::from_ref(&inst)),
     );
     files.insert(
-        format!("{backup_dir}/Backup.xml"),
-        gpo::backup::backup_xml(meta),
+        in_backup(folder::BACKUP_XML),
+        gpo::backup_xml::write(&plan.backup),
     );
-    files.insert(
-        format!("{backup_dir}/bkupInfo.xml"),
-        gpo::backup::bkup_info_xml(meta),
-    );
-    let report_certs: Vec<gpo::report::ReportCert> = plan
+    files.insert(in_backup(folder::BKUP_INFO), gpo::bkup_info::write(&inst));
+    let report_certs: Vec<gpreport::ReportCert> = plan
         .items
         .iter()
-        .map(|i| gpo::report::ReportCert {
+        .map(|i| gpreport::ReportCert {
             store: i.store,
             cert: &i.cert,
             blob: &i.blob,
@@ -46,78 +47,75 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<Files, BuildError> {
     let registry_keys: Vec<String> = plan
         .entries
         .iter()
-        .filter(|e| e.value.is_empty() && gpo::report::is_unrecognised_store_key(&e.key))
+        .filter(|e| e.value.is_empty() && gpreport::is_unrecognised_store_key(&e.key))
         .map(|e| e.key.clone())
         .collect();
     files.insert(
-        format!("{backup_dir}/gpreport.xml"),
-        gpo::report::gpreport_xml(meta, &report_certs, &registry_keys),
+        in_backup(folder::GPREPORT),
+        gpreport::write(meta, &report_certs, &registry_keys),
     );
     files.insert(gpo_registry_pol(plan), registry_pol.clone());
-    files.insert(POLICY_FILE.into(), registry_pol.clone());
+    for (rel, bytes) in &plan.carried {
+        files.insert(in_backup(rel), bytes.clone());
+    }
+    files.insert(bundle::POLICY_FILE.into(), registry_pol.clone());
 
-    let machine_key = |i: &Item| {
-        format!(
-            r"HKEY_LOCAL_MACHINE\{}\{}\Certificates\{}",
-            store::MACHINE_ROOT,
-            i.store.machine_name(),
-            i.cert.thumbprint()
-        )
-    };
+    let machine_key = |i: &Item| i.key().machine_path();
     let trust: Vec<RegKey> = plan
         .items
         .iter()
-        .map(|i| RegKey::Set {
-            path: machine_key(i),
-            values: vec![("Blob".into(), i.blob.clone())],
+        .map(|i| {
+            RegKey::set(
+                machine_key(i),
+                vec![RegValue::binary("Blob", i.blob.clone())],
+            )
         })
         .collect();
     let remove: Vec<RegKey> = plan
         .items
         .iter()
-        .map(|i| RegKey::Delete {
-            path: machine_key(i),
-        })
+        .map(|i| RegKey::delete(machine_key(i)))
         .collect();
-    files.insert(TRUST_REG.into(), regfile::write(&trust));
-    files.insert(REMOVE_REG.into(), regfile::write(&remove));
+    files.insert(bundle::TRUST_REG.into(), reg::write::write(&trust));
+    files.insert(bundle::REMOVE_REG.into(), reg::write::write(&remove));
 
     for i in &plan.items {
         let t = i.cert.thumbprint();
-        files.insert(format!("certs/{t}.cer"), i.cert.der.clone());
+        files.insert(bundle::cert_file(&t, "cer"), i.cert.der.clone());
         files.insert(
-            format!("certs/{t}.pem"),
+            bundle::cert_file(&t, "pem"),
             crate::cert::to_pem(&i.cert.der).into_bytes(),
         );
     }
     let ders: Vec<&[u8]> = plan.items.iter().map(|i| i.cert.der.as_slice()).collect();
-    files.insert("certs/certificates.p7b".into(), crate::pkcs7::encode(&ders));
+    files.insert(bundle::P7B.into(), crate::pkcs7::encode(&ders));
 
-    let ctx = template_context(plan, &backup_dir, &registry_pol);
+    let ctx = template_context(plan, &registry_pol);
     for name in ["Deploy-CertGpo.ps1", "Remove-CertGpo.ps1"] {
         // Windows PowerShell 5.1 reads a BOM-less script as the ANSI code page, which
         // would garble a non-ASCII GPO name; a UTF-8 BOM makes it read UTF-8.
         let mut bytes = b"\xEF\xBB\xBF".to_vec();
         bytes.extend(crlf(&templates.render(name, &ctx)?).into_bytes());
-        files.insert(format!("scripts/{name}"), bytes);
+        files.insert(format!("{}/{name}", bundle::SCRIPTS), bytes);
     }
+    let name = "Publish-ToActiveDirectory.cmd";
     files.insert(
-        "scripts/Publish-ToActiveDirectory.cmd".into(),
-        crlf(&templates.render("Publish-ToActiveDirectory.cmd", &ctx)?).into_bytes(),
+        format!("{}/{name}", bundle::SCRIPTS),
+        crlf(&templates.render(name, &ctx)?).into_bytes(),
     );
     files.insert(
-        "README.txt".into(),
+        bundle::README.into(),
         crlf(&templates.render("README.txt", &ctx)?).into_bytes(),
     );
 
     let views = views(plan);
     files.insert(
-        "report/certificates.json".into(),
+        bundle::REPORT_JSON.into(),
         report::to_json(&views, plan.as_of),
     );
-    files.insert("report/certificates.csv".into(), report::to_csv(&views));
+    files.insert(bundle::REPORT_CSV.into(), report::to_csv(&views));
     files.insert(
-        "report/report.html".into(),
+        bundle::REPORT_HTML.into(),
         report::to_html(
             templates,
             &views,
@@ -141,24 +139,22 @@ pub fn file_sha256(bytes: &[u8]) -> String {
     crate::hex::upper(&Sha256::digest(bytes)).to_ascii_lowercase()
 }
 
-/// (Re)write SHA256SUMS over every other file of the bundle.
-pub fn seal(files: &mut Files) {
-    files.remove(SUMS_FILE);
+/// Write SHA256SUMS over every other file of the bundle.
+fn seal(files: &mut Files) {
     let sums: String = files
         .iter()
         .map(|(path, bytes)| format!("{}  {path}\n", file_sha256(bytes)))
         .collect();
-    files.insert(SUMS_FILE.into(), sums.into_bytes());
-}
-
-/// The bundle's GPO backup folder.
-fn backup_dir(plan: &Plan) -> String {
-    format!("gpo-backup/{}", gpo::braced_upper(&plan.meta.backup_id))
+    files.insert(bundle::SUMS_FILE.into(), sums.into_bytes());
 }
 
 /// The registry.pol inside the GPO backup: the one Group Policy applies.
 fn gpo_registry_pol(plan: &Plan) -> String {
-    format!("{}/DomainSysvol/GPO/Machine/registry.pol", backup_dir(plan))
+    format!(
+        "{}/{}",
+        bundle::backup_dir(&plan.meta.backup_id),
+        folder::MACHINE_POL
+    )
 }
 
 /// Every certificate of the bundle as the reports (and `build --json`) show it: an
@@ -189,8 +185,8 @@ pub fn views(plan: &Plan) -> Vec<CertView> {
                 format: Format::RegistryPol,
                 gpo: Some(gpo.clone()),
                 half: Some(Half::Machine),
-                key: Some(i.policy_key()),
-                offset: offsets.get(&i.policy_key()).copied(),
+                key: Some(i.key().policy_path()),
+                offset: offsets.get(&i.key().policy_path()).copied(),
                 line: None,
                 index: None,
             };
@@ -239,7 +235,7 @@ struct CertContext {
     dspublish: &'static str,
 }
 
-fn template_context(plan: &Plan, backup_dir: &str, registry_pol: &[u8]) -> tera::Context {
+fn template_context(plan: &Plan, registry_pol: &[u8]) -> tera::Context {
     let certs: Vec<CertContext> = plan
         .items
         .iter()
@@ -284,10 +280,13 @@ fn template_context(plan: &Plan, backup_dir: &str, registry_pol: &[u8]) -> tera:
     ctx.insert("domain", &meta.domain);
     ctx.insert("timestamp", &report::date_time(meta.time));
     ctx.insert("certs", &certs);
-    let rel = backup_dir.trim_start_matches("gpo-backup/");
     ctx.insert(
         "policy_rel",
-        &format!(r"{rel}\DomainSysvol\GPO\Machine\registry.pol"),
+        &format!(
+            r"{}\{}",
+            gpo::braced_upper(&meta.backup_id),
+            folder::windows_path(folder::MACHINE_POL)
+        ),
     );
     ctx.insert(
         "policy_sha256",

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{BuildError, Files};
 use crate::atomic;
+use crate::bundle;
 use crate::text::printable;
 
 /// A deterministic zip of the bundle: entries sorted, DOS time 1980-01-01 00:00,
@@ -99,9 +100,9 @@ pub(super) fn check_out(out: &Path, force: bool) -> Result<(), BuildError> {
 /// A folder certgpo wrote: README.txt, SHA256SUMS and gpo-backup/ (see README.md,
 /// "What is in a bundle").
 fn is_bundle(dir: &Path) -> bool {
-    dir.join("README.txt").is_file()
-        && dir.join(super::SUMS_FILE).is_file()
-        && dir.join("gpo-backup").is_dir()
+    dir.join(bundle::README).is_file()
+        && dir.join(bundle::SUMS_FILE).is_file()
+        && dir.join(bundle::GPO_BACKUP).is_dir()
 }
 
 /// An existing `--zip` is replaced (with `--force`) only when it is a zip: a local file

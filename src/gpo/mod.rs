@@ -1,13 +1,58 @@
-//! The GPMC backup of the GPO: Backup.xml, bkupInfo.xml and manifest.xml
-//! (`backup`), and the settings report gpreport.xml (`report`), byte for byte in the
-//! shape of real GPMC output (docs/spec/windows-formats.md §4).
+//! The GPMC backup of a GPO (docs/spec/windows-formats.md §4), one module per file, each with the `parse`
+//! and `write` of its format, byte for byte in the shape of real GPMC output:
+//! `backup_xml` (Backup.xml), `bkup_info` (bkupInfo.xml), `manifest` (manifest.xml
+//! of a backup set), `gpreport` (the settings report gpreport.xml). `xml` is the
+//! reader and escaping they share, `security` the GPO's default DACL,
+//! `extension_guids` the CSE/tool GUID lists, and `folder` the layout of a backup
+//! folder and its one reader.
 
-pub mod backup;
-pub mod parse;
-pub mod report;
+pub mod backup_xml;
+pub mod bkup_info;
+pub mod extension_guids;
+pub mod folder;
+pub mod gpreport;
+pub mod manifest;
+pub mod security;
+pub mod xml;
 
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+use crate::codec::Short;
+
+/// Why a GPMC XML file cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GpoReadError {
+    #[error("{file}: bad text encoding {source}")]
+    Encoding { file: String, source: Short },
+    #[error("{file}: malformed XML at byte offset {offset}: {what}")]
+    Xml {
+        file: String,
+        offset: usize,
+        what: String,
+    },
+    #[error(
+        "{file}: elements nested more than {limit} deep at byte offset {offset}; GPMC's files are far shallower, so certgpo stops there"
+    )]
+    TooDeep {
+        file: String,
+        offset: usize,
+        limit: usize,
+    },
+    #[error("{file}: expected the root element <{expected}>, found <{found}>")]
+    Root {
+        file: String,
+        expected: &'static str,
+        found: String,
+    },
+    #[error("{file}: <{element}> holds {found:?}, expected {expected}")]
+    Value {
+        file: String,
+        element: String,
+        found: String,
+        expected: &'static str,
+    },
+}
 
 /// Registry client-side extension (MS-GPREG 1.9).
 pub const REGISTRY_CSE: &str = "{35378EAC-683F-11D2-A89A-00C04FBBCFA2}";
@@ -19,9 +64,9 @@ pub const PKI_TOOL: &str = "{53D6AB1D-2488-11D1-A28C-00C04FB94F17}";
 pub const PKI_TOOL_DEFAULT_DOMAIN: &str = "{53D6AB1B-2488-11D1-A28C-00C04FB94F17}";
 /// GPMC's catch-all for files no extension claims.
 pub const UNKNOWN_EXTENSION: &str = "{F15C46CD-82A0-4C2D-A210-5D0D3182A418}";
-/// Exactly what GPMC registers when Public Key Policies are saved
-/// (docs/spec/windows-formats.md §2.4): the (Registry CSE, Public Key tool) and (EFS
-/// recovery CSE, Public Key tool) pairs, sorted by CSE GUID, as MS-GPOL requires.
+/// Exactly what GPMC registers when Public Key Policies are saved (docs/spec/windows-formats.md §2.4): the
+/// (Registry CSE, Public Key tool) and (EFS recovery CSE, Public Key tool) pairs,
+/// sorted by CSE GUID, as MS-GPOL requires.
 pub const MACHINE_EXTENSION_GUIDS: &str = "[{35378EAC-683F-11D2-A89A-00C04FBBCFA2}{53D6AB1D-2488-11D1-A28C-00C04FB94F17}][{B1BE8D72-6EAC-11D2-A4EA-00C04F79F83A}{53D6AB1D-2488-11D1-A28C-00C04FB94F17}]";
 
 /// GPO flags (MS-GPOD): the user half is disabled because the GPO carries only
@@ -63,17 +108,6 @@ pub fn braced_lower(u: &Uuid) -> String {
     format!("{{{}}}", u.hyphenated())
 }
 
-/// Text inside a CDATA section: `]]>` cannot appear there, so it is split across two
-/// sections, the standard escape.
-pub fn cdata(s: &str) -> String {
-    format!("<![CDATA[{}]]>", s.replace("]]>", "]]]]><![CDATA[>"))
-}
-
-/// Text or attribute content, XML-escaped (`& < > ' "`).
-pub fn text(s: &str) -> String {
-    quick_xml::escape::escape(s).into_owned()
-}
-
 /// `2016-08-05T16:52:16`: GPMC's local-time form without a zone. We write UTC.
 pub fn gpmc_time(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
@@ -98,11 +132,5 @@ mod tests {
             MACHINE_EXTENSION_GUIDS,
             format!("[{REGISTRY_CSE}{PKI_TOOL}][{EFS_CSE}{PKI_TOOL}]")
         );
-    }
-
-    #[test]
-    fn cdata_cannot_be_closed_early() {
-        assert_eq!(cdata("a]]>b"), "<![CDATA[a]]]]><![CDATA[>b]]>");
-        assert_eq!(text("<&>\"'"), "&lt;&amp;&gt;&quot;&apos;");
     }
 }

@@ -38,7 +38,7 @@ pub enum InspectError {
         source: crate::reg::parse::RegError,
     },
     #[error(transparent)]
-    Gpo(#[from] crate::gpo::parse::GpoReadError),
+    Gpo(#[from] crate::gpo::GpoReadError),
     #[error("{file}: malformed Blob: {source}")]
     Blob {
         file: String,

@@ -204,6 +204,23 @@ impl Tree {
     }
 }
 
+/// `gpo::folder` reads backup folders from a tree.
+impl crate::gpo::folder::Source for Tree {
+    type Error = InspectError;
+    fn files(&self) -> &[String] {
+        Tree::files(self)
+    }
+    fn find(&self, rel: &str) -> Option<&str> {
+        Tree::find(self, rel)
+    }
+    fn read(&mut self, rel: &str) -> Result<Vec<u8>, InspectError> {
+        Tree::read(self, rel)
+    }
+    fn display(&self, rel: &str) -> String {
+        Tree::display(self, rel)
+    }
+}
+
 fn list_dir(
     root: &Path,
     dir: &Path,

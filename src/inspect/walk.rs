@@ -16,11 +16,13 @@ use super::inventory::{
 };
 use super::tree::Tree;
 use crate::blob;
-use crate::gpo::parse as gpo;
-use crate::gpo::{EFS_CSE, PKI_TOOL, PKI_TOOL_DEFAULT_DOMAIN, REGISTRY_CSE};
+use crate::bundle;
+use crate::gpo::folder::{self, BackupFolder};
+use crate::gpo::gpreport::{self, Report};
+use crate::gpo::{extension_guids, manifest};
 use crate::policy::{self, Action, REG_BINARY};
-use crate::reg::parse::{self as reg, ValueData};
-use crate::store::Store;
+use crate::reg::{self, ValueData};
+use crate::store::{self, CertKey, Store};
 
 /// Read every input; the first unreadable one stops with an error naming it.
 pub fn read_inputs(paths: &[PathBuf], opts: Options) -> Result<Inventory, InspectError> {
@@ -42,11 +44,11 @@ fn read_path(path: &Path, opts: Options, inv: &mut Inventory) -> Result<(), Insp
         return walk_tree(&mut tree, opts, inv, true);
     }
     // A file of a backup stands for the whole backup (or backup set).
-    let name = file_name(&shown).to_ascii_lowercase();
-    if matches!(
-        name.as_str(),
-        "backup.xml" | "bkupinfo.xml" | "manifest.xml"
-    ) && let Some(parent) = path.parent()
+    let name = file_name(&shown);
+    if [folder::BACKUP_XML, folder::BKUP_INFO, folder::MANIFEST]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
+        && let Some(parent) = path.parent()
     {
         let parent = if parent.as_os_str().is_empty() {
             Path::new(".")
@@ -105,7 +107,7 @@ fn sniff(bytes: &[u8], file: &str) -> Sniffed {
     {
         return Sniffed::Reg;
     }
-    if file_name(&lower) == "gpreport.xml" {
+    if file_name(&lower).eq_ignore_ascii_case(folder::GPREPORT) {
         return Sniffed::Report;
     }
     // A Blob starts with a property id and the reserved field 1; no certificate
@@ -168,19 +170,17 @@ fn walk_tree(
             .map(|f| parent(f).to_string())
             .collect()
     };
-    // A certgpo bundle: policy/registry.pol beside a gpo-backup folder.
-    let bundles: BTreeSet<String> = named("registry.pol")
-        .into_iter()
-        .filter(|d| file_name(d).eq_ignore_ascii_case("policy"))
-        .map(|d| parent(&d).to_string())
+    // A certgpo bundle: its policy file beside its GPO backup folder.
+    let bundles: BTreeSet<String> = files
+        .iter()
+        .filter_map(|f| bundle_root(f))
         .filter(|root| {
-            let gb = join(root, "gpo-backup");
+            let gb = join(root, bundle::GPO_BACKUP);
             files.iter().any(|f| under(f, &gb))
         })
         .collect();
-    let mut backups: BTreeSet<String> = named("Backup.xml");
-    backups.extend(named("bkupInfo.xml"));
-    let manifests = named("manifest.xml");
+    let backups = folder::backup_dirs(&files);
+    let manifests = named(folder::MANIFEST);
 
     for root in &bundles {
         read_bundle(tree, root, opts, inv)?;
@@ -209,7 +209,7 @@ fn walk_tree(
         } else if ext == "reg" {
             let bytes = tree.read(rel)?;
             read_reg(&bytes, &shown, opts, inv)?;
-        } else if lower == "gpreport.xml" {
+        } else if lower.eq_ignore_ascii_case(folder::GPREPORT) {
             let bytes = tree.read(rel)?;
             read_report_file(&bytes, &shown, inv)?;
         } else if CERT_EXTENSIONS.contains(&ext.as_str()) {
@@ -238,22 +238,16 @@ fn walk_tree(
     Ok(())
 }
 
-/// Classify a registry key `...\SystemCertificates\<Store>\Certificates\<Thumb>`,
-/// in any hive and under the policy or the machine root.
-pub fn certificate_key(key: &str) -> Option<(String, String)> {
-    let (parent, thumb) = key.trim_end_matches('\\').rsplit_once('\\')?;
-    Some((certificates_key(parent)?, thumb.to_string()))
-}
-
-/// The store whose `Certificates` key this is (`...\SystemCertificates\<Store>\Certificates`).
-fn certificates_key(key: &str) -> Option<String> {
-    let parts: Vec<&str> = key.split('\\').filter(|p| !p.is_empty()).collect();
-    let at = parts
-        .iter()
-        .position(|p| p.eq_ignore_ascii_case("SystemCertificates"))?;
-    match &parts[at + 1..] {
-        [store, certs] if certs.eq_ignore_ascii_case("Certificates") => Some(store.to_string()),
-        _ => None,
+/// The root of the bundle whose policy file `rel` is (`<root>/policy/registry.pol`).
+fn bundle_root(rel: &str) -> Option<String> {
+    let at = rel.len().checked_sub(bundle::POLICY_FILE.len())?;
+    let (root, tail) = (rel.get(..at)?, rel.get(at..)?);
+    if !tail.eq_ignore_ascii_case(bundle::POLICY_FILE) {
+        return None;
+    }
+    match root.strip_suffix('/') {
+        Some(r) => Some(r.to_string()),
+        None => root.is_empty().then(String::new),
     }
 }
 
@@ -450,7 +444,7 @@ fn read_policy(
             });
         }
         if let Action::DeleteKeys(keys) = &action
-            && let Some(store) = certificates_key(&e.key)
+            && let Some(store) = store::certificates_store_of(&e.key)
         {
             for thumb in keys {
                 inv.removals.push(Removal {
@@ -463,7 +457,7 @@ fn read_policy(
         }
         if action == Action::Set
             && e.value.eq_ignore_ascii_case("Blob")
-            && let Some((store, thumb)) = certificate_key(&e.key)
+            && let Some(CertKey { store, thumbprint }) = CertKey::parse(&e.key)
         {
             certificates += 1;
             let location = Location {
@@ -476,7 +470,7 @@ fn read_policy(
                 line: None,
                 index: None,
             };
-            let mut item = blob_item(inv, e.data, location, Some(store), Some(thumb));
+            let mut item = blob_item(inv, e.data, location, Some(store), Some(thumbprint));
             if e.kind != REG_BINARY {
                 item.problems.push(Problem::BlobNotBinary {
                     type_name: policy::type_name(e.kind),
@@ -511,7 +505,7 @@ fn read_reg(
     opts: Options,
     inv: &mut Inventory,
 ) -> Result<(), InspectError> {
-    let parsed = reg::parse(bytes).map_err(|source| InspectError::Reg {
+    let parsed = reg::parse::parse(bytes).map_err(|source| InspectError::Reg {
         file: file.to_string(),
         source,
     })?;
@@ -520,11 +514,11 @@ fn read_reg(
     for key in &parsed.keys {
         let half = hive_half(&key.path);
         if key.delete {
-            if let Some((store, thumb)) = certificate_key(&key.path) {
+            if let Some(CertKey { store, thumbprint }) = CertKey::parse(&key.path) {
                 inv.removals.push(Removal {
                     file: file.to_string(),
                     store,
-                    thumbprint: thumb.to_ascii_uppercase(),
+                    thumbprint: thumbprint.to_ascii_uppercase(),
                     key: key.path.clone(),
                 });
             }
@@ -571,7 +565,7 @@ fn read_reg(
                 .as_deref()
                 .is_some_and(|n| n.eq_ignore_ascii_case("Blob"));
             if let (true, ValueData::Set { kind, bytes }) = (is_blob, &v.data)
-                && let Some((store, thumb)) = certificate_key(&key.path)
+                && let Some(CertKey { store, thumbprint }) = CertKey::parse(&key.path)
             {
                 certificates += 1;
                 let location = Location {
@@ -584,7 +578,7 @@ fn read_reg(
                     line: Some(v.line),
                     index: None,
                 };
-                let mut item = blob_item(inv, bytes, location, Some(store), Some(thumb));
+                let mut item = blob_item(inv, bytes, location, Some(store), Some(thumbprint));
                 if *kind != REG_BINARY {
                     item.problems.push(Problem::BlobNotBinary {
                         type_name: policy::type_name(*kind),
@@ -624,7 +618,7 @@ fn report_store(element: &str) -> Option<String> {
 
 fn report_items(
     inv: &mut Inventory,
-    report: &gpo::Report,
+    report: &Report,
     file: &str,
     gpo: Option<&GpoRef>,
 ) -> Vec<Item> {
@@ -649,7 +643,7 @@ fn report_items(
 }
 
 fn read_report_file(bytes: &[u8], file: &str, inv: &mut Inventory) -> Result<(), InspectError> {
-    let report = gpo::parse_report(bytes, file)?;
+    let report = gpreport::parse(bytes, file)?;
     let gpo = GpoRef {
         name: report.name.clone(),
         guid: report.identifier.clone(),
@@ -668,90 +662,6 @@ fn read_report_file(bytes: &[u8], file: &str, inv: &mut Inventory) -> Result<(),
     Ok(())
 }
 
-/// Check a `MachineExtensionGuids` / `UserExtensionGuids` value for a GPO that
-/// carries certificates; each string returned is one problem.
-pub fn extension_guid_problems(value: &str) -> Vec<String> {
-    let groups = match parse_extension_guids(value) {
-        Ok(g) => g,
-        Err(e) => return vec![e],
-    };
-    let mut out = Vec::new();
-    let has_tool = |g: &Vec<String>| {
-        g[1..].iter().any(|t| {
-            t.eq_ignore_ascii_case(PKI_TOOL) || t.eq_ignore_ascii_case(PKI_TOOL_DEFAULT_DOMAIN)
-        })
-    };
-    match groups.iter().find(|g| g[0].eq_ignore_ascii_case(REGISTRY_CSE)) {
-        None => out.push(format!(
-            "lacks the Registry extension pair [{REGISTRY_CSE}{PKI_TOOL}]: Group Policy does not apply registry.pol, so no certificate reaches the clients"
-        )),
-        Some(g) if !has_tool(g) => out.push(format!(
-            "the Registry extension {REGISTRY_CSE} lacks the Public Key Policies tool {PKI_TOOL} (GPMC writes [{REGISTRY_CSE}{PKI_TOOL}])"
-        )),
-        Some(_) => {}
-    }
-    match groups.iter().find(|g| g[0].eq_ignore_ascii_case(EFS_CSE)) {
-        None => out.push(format!(
-            "lacks the Public Key Policies pair [{EFS_CSE}{PKI_TOOL}] that GPMC writes for certificates"
-        )),
-        Some(g) if !has_tool(g) => out.push(format!(
-            "the Public Key extension {EFS_CSE} lacks the tool {PKI_TOOL}"
-        )),
-        Some(_) => {}
-    }
-    let upper: Vec<String> = groups.iter().map(|g| g[0].to_ascii_uppercase()).collect();
-    if upper.windows(2).any(|w| w[0] > w[1]) {
-        out.push(
-            "is not sorted by extension GUID: Group Policy stops at the first GUID out of order and skips the extensions after it"
-                .into(),
-        );
-    }
-    for g in &groups {
-        let tools: Vec<String> = g[1..].iter().map(|t| t.to_ascii_uppercase()).collect();
-        if tools.windows(2).any(|w| w[0] > w[1]) {
-            out.push(format!("the tool GUIDs of {} are not sorted", g[0]));
-        }
-    }
-    out
-}
-
-/// `[{CSE}{TOOL}...][...]` into groups of braced GUIDs, CSE first.
-pub fn parse_extension_guids(value: &str) -> Result<Vec<Vec<String>>, String> {
-    let mut groups = Vec::new();
-    let mut rest = value.trim();
-    while !rest.is_empty() {
-        let Some(inner) = rest.strip_prefix('[') else {
-            return Err(format!(
-                "is malformed: expected '[' at {:?}",
-                rest.chars().take(20).collect::<String>()
-            ));
-        };
-        let close = inner
-            .find(']')
-            .ok_or("is malformed: a '[' group is never closed")?;
-        let mut group = Vec::new();
-        let mut g = &inner[..close];
-        while !g.is_empty() {
-            let end = g.find('}').ok_or("is malformed: a GUID without '}'")?;
-            let guid = &g[..=end];
-            if guid.len() != 38 || !guid.starts_with('{') {
-                return Err(format!("is malformed: {guid:?} is not a braced GUID"));
-            }
-            group.push(guid.to_string());
-            g = &g[end + 1..];
-        }
-        if group.len() < 2 {
-            return Err(format!(
-                "is malformed: the group [{}] needs an extension GUID and at least one tool GUID",
-                &inner[..close]
-            ));
-        }
-        groups.push(group);
-        rest = &inner[close + 1..];
-    }
-    Ok(groups)
-}
-
 /// Read one GPMC backup folder.
 fn read_backup(
     tree: &mut Tree,
@@ -764,25 +674,16 @@ fn read_backup(
     } else {
         tree.display(dir)
     };
-    let read_xml =
-        |tree: &mut Tree, name: &str| -> Result<Option<(Vec<u8>, String)>, InspectError> {
-            match tree.find(&join(dir, name)).map(str::to_string) {
-                Some(rel) => Ok(Some((tree.read(&rel)?, tree.display(&rel)))),
-                None => Ok(None),
-            }
-        };
-    let backup = match read_xml(tree, "Backup.xml")? {
-        Some((b, f)) => Some(gpo::parse_backup_xml(&b, &f)?),
-        None => None,
-    };
-    let info = match read_xml(tree, "bkupInfo.xml")? {
-        Some((b, f)) => Some(gpo::parse_bkup_info(&b, &f)?),
-        None => None,
-    };
-    let report = match read_xml(tree, "gpreport.xml")? {
-        Some((b, f)) => Some((gpo::parse_report(&b, &f)?, f)),
-        None => None,
-    };
+    let BackupFolder {
+        backup,
+        info,
+        report,
+        machine_pol,
+        user_pol,
+        others: _,
+    } = folder::read(tree, dir)?;
+    let backup = backup.map(|b| b.value);
+    let info = info.map(|i| i.value);
     let folder = file_name(dir).to_string();
     let pick = |a: Option<&str>, b: Option<&str>| {
         a.filter(|s| !s.is_empty())
@@ -795,7 +696,7 @@ fn read_backup(
             backup.as_ref().map(|b| b.display_name.as_str()),
             info.as_ref()
                 .map(|i| i.gpo_display_name.as_str())
-                .or(report.as_ref().map(|r| r.0.name.as_str())),
+                .or(report.as_ref().map(|r| r.value.name.as_str())),
         ),
         guid: pick(
             backup.as_ref().map(|b| b.gpo_id.as_str()),
@@ -841,12 +742,9 @@ fn read_backup(
 
     let before = inv.items.len();
     let mut halves = Vec::new();
-    for (half, sub) in [(Half::Machine, "Machine"), (Half::User, "User")] {
-        let rel = join(dir, &format!("DomainSysvol/GPO/{sub}/registry.pol"));
-        if let Some(rel) = tree.find(&rel).map(str::to_string) {
-            let bytes = tree.read(&rel)?;
-            let shown = tree.display(&rel);
-            read_policy(&bytes, &shown, Some(&gpo), Some(half), opts, inv)?;
+    for (half, pol) in [(Half::Machine, machine_pol), (Half::User, user_pol)] {
+        if let Some(pol) = pol {
+            read_policy(&pol.value, &pol.shown, Some(&gpo), Some(half), opts, inv)?;
             halves.push(half);
         }
     }
@@ -855,7 +753,7 @@ fn read_backup(
             // Only files: git and zip tools drop empty folders, which Import-GPO recreates.
             for obj in ext.objects.iter().filter(|o| !o.dir) {
                 let Some(loc) = &obj.location else { continue };
-                let rel = join(dir, &loc.replace('\\', "/"));
+                let rel = join(dir, &folder::tree_path(loc));
                 if tree.find(&rel).is_none() {
                     inv.note(
                         &shown_dir,
@@ -887,7 +785,7 @@ fn read_backup(
             if !found.iter().any(|i| i.location.half == Some(half)) {
                 continue;
             }
-            for p in extension_guid_problems(guids) {
+            for p in extension_guids::problems(guids) {
                 inv.note(
                     &shown_dir,
                     NoteCode::ExtensionGuids,
@@ -906,7 +804,11 @@ fn read_backup(
             }
         }
     }
-    if let Some((report, report_file)) = &report {
+    if let Some(folder::Part {
+        value: report,
+        shown: report_file,
+    }) = &report
+    {
         let in_report: BTreeSet<(String, String)> = report_items(inv, report, report_file, None)
             .iter()
             .filter_map(|i| Some((i.store_label(), i.thumbprint()?)))
@@ -962,12 +864,12 @@ fn check_manifest(
     backups: &BTreeSet<String>,
     inv: &mut Inventory,
 ) -> Result<(), InspectError> {
-    let Some(rel) = tree.find(&join(dir, "manifest.xml")).map(str::to_string) else {
+    let Some(rel) = tree.find(&join(dir, folder::MANIFEST)).map(str::to_string) else {
         return Ok(());
     };
     let bytes = tree.read(&rel)?;
     let shown = tree.display(&rel);
-    let listed = gpo::parse_manifest(&bytes, &shown)?;
+    let listed = manifest::parse(&bytes, &shown)?;
     let present: BTreeMap<String, &String> = backups
         .iter()
         .filter(|b| parent(b).eq_ignore_ascii_case(dir))
@@ -1005,23 +907,14 @@ fn read_bundle(
     opts: Options,
     inv: &mut Inventory,
 ) -> Result<(), InspectError> {
-    let gb = join(root, "gpo-backup");
-    let backup_dirs: BTreeSet<String> = tree
-        .files()
-        .iter()
-        .filter(|f| under(f, &gb))
-        .filter(|f| {
-            let n = file_name(f);
-            n.eq_ignore_ascii_case("Backup.xml") || n.eq_ignore_ascii_case("bkupInfo.xml")
-        })
-        .map(|f| parent(f).to_string())
-        .collect();
+    let gb = join(root, bundle::GPO_BACKUP);
+    let backup_dirs = folder::backup_dirs(tree.files().iter().filter(|f| under(f, &gb)));
     let before = inv.items.len();
     let mut machine_pols = Vec::new();
     for dir in &backup_dirs {
         read_backup(tree, dir, opts, inv)?;
         if let Some(rel) = tree
-            .find(&join(dir, "DomainSysvol/GPO/Machine/registry.pol"))
+            .find(&join(dir, folder::MACHINE_POL))
             .map(str::to_string)
         {
             machine_pols.push(tree.read(&rel)?);
@@ -1040,7 +933,7 @@ fn read_bundle(
     let thumbs: BTreeSet<String> = deployed.iter().map(|(_, t)| t.clone()).collect();
 
     if let Some(rel) = tree
-        .find(&join(root, "policy/registry.pol"))
+        .find(&join(root, bundle::POLICY_FILE))
         .map(str::to_string)
     {
         let bytes = tree.read(&rel)?;
@@ -1055,7 +948,7 @@ fn read_bundle(
     // The .reg files and certificate files are read into a scratch inventory: they
     // are copies of the backup, checked against it rather than listed again.
     let mut scratch = Inventory::default();
-    let reg_rel = join(root, "reg/trust-machine-store.reg");
+    let reg_rel = join(root, bundle::TRUST_REG);
     if let Some(rel) = tree.find(&reg_rel).map(str::to_string) {
         let bytes = tree.read(&rel)?;
         let shown = tree.display(&rel);
@@ -1076,7 +969,7 @@ fn read_bundle(
     let cert_files: Vec<String> = tree
         .files()
         .iter()
-        .filter(|f| under(f, &join(root, "certs")) && extension(f) == "cer")
+        .filter(|f| under(f, &join(root, bundle::CERTS)) && extension(f) == "cer")
         .cloned()
         .collect();
     let mut in_certs = BTreeSet::new();

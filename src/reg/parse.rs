@@ -4,7 +4,7 @@
 //! Hand-written: the format is line based and small, and the crates that read it
 //! either need Windows or accept much less (no `hex(N):`, no continuation lines).
 
-use super::{HEADER_V4, HEADER_V5};
+use super::{HEADER_V4, HEADER_V5, RegKey, RegValue, ValueData};
 use crate::policy::{REG_BINARY, REG_DWORD, REG_SZ};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,35 +38,6 @@ pub struct RegFile {
     /// True for "REGEDIT4", false for version 5.00.
     pub version4: bool,
     pub keys: Vec<RegKey>,
-}
-
-/// One `[key]` or `[-key]` section.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegKey {
-    /// 1-based line of the `[`.
-    pub line: usize,
-    /// The full path as written, hive included (`HKEY_LOCAL_MACHINE\...`).
-    pub path: String,
-    /// `[-key]`: delete the key and everything below it.
-    pub delete: bool,
-    pub values: Vec<RegValue>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegValue {
-    pub line: usize,
-    /// `None` for the default value (`@=`).
-    pub name: Option<String>,
-    pub data: ValueData,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ValueData {
-    /// `"name"=-`: delete the value.
-    Delete,
-    /// A registry type (REG_SZ for a quoted string, REG_DWORD for `dword:`,
-    /// REG_BINARY for `hex:`, N for `hex(N):`) and its raw bytes.
-    Set { kind: u32, bytes: Vec<u8> },
 }
 
 /// Parse a whole `.reg` file.

@@ -3,19 +3,9 @@
 //! every key, and `hex:` data wrapped exactly where regedit wraps it.
 
 use super::HEADER_V5 as HEADER;
+use super::{RegKey, ValueData};
 use crate::codec;
-
-/// One key of a `.reg` file: either values to set, or the deletion of the key.
-pub enum RegKey {
-    Set {
-        path: String,
-        /// REG_BINARY values (the only type certgpo writes).
-        values: Vec<(String, Vec<u8>)>,
-    },
-    Delete {
-        path: String,
-    },
-}
+use crate::policy::REG_BINARY;
 
 /// Render the whole file, BOM included.
 pub fn write(keys: &[RegKey]) -> Vec<u8> {
@@ -24,15 +14,19 @@ pub fn write(keys: &[RegKey]) -> Vec<u8> {
     s.push_str("\r\n");
     for key in keys {
         s.push_str("\r\n");
-        match key {
-            RegKey::Delete { path } => {
-                s.push_str(&format!("[-{path}]\r\n"));
-            }
-            RegKey::Set { path, values } => {
-                s.push_str(&format!("[{path}]\r\n"));
-                for (name, data) in values {
-                    value_line(&mut s, name, data);
-                }
+        if key.delete {
+            s.push_str(&format!("[-{}]\r\n", key.path));
+            continue;
+        }
+        s.push_str(&format!("[{}]\r\n", key.path));
+        for v in &key.values {
+            let name = match &v.name {
+                Some(n) => format!("\"{}\"=", escape_name(n)),
+                None => "@=".to_string(),
+            };
+            match &v.data {
+                ValueData::Delete => s.push_str(&format!("{name}-\r\n")),
+                ValueData::Set { kind, bytes } => value_line(&mut s, &name, *kind, bytes),
             }
         }
     }
@@ -45,14 +39,18 @@ pub fn write(keys: &[RegKey]) -> Vec<u8> {
 /// `"name"=hex:..` with regedit's wrapping: a running column starts after
 /// `"name"=hex:`; after each `xx,` it grows by 3, and once it reaches 77 the line ends
 /// in `\` and continues indented by two spaces (reactos `export_hex_data`, and the
-/// 22/25-bytes-per-line layout of real exports).
-fn value_line(s: &mut String, name: &str, bytes: &[u8]) {
+/// 22/25-bytes-per-line layout of real exports). Types other than REG_BINARY are
+/// written as `hex(N):`, which regedit reads for any type.
+fn value_line(s: &mut String, name: &str, kind: u32, bytes: &[u8]) {
     const MAX_HEX_CHARS: usize = 77;
-    let quoted = format!("\"{}\"=", escape_name(name));
-    let prefix = "hex:";
-    s.push_str(&quoted);
-    s.push_str(prefix);
-    let mut column = quoted.chars().count() + prefix.len();
+    let prefix = if kind == REG_BINARY {
+        "hex:".to_string()
+    } else {
+        format!("hex({kind:x}):")
+    };
+    s.push_str(name);
+    s.push_str(&prefix);
+    let mut column = name.chars().count() + prefix.len();
     // Hex digits by table: a `format!` per byte was the largest user-space cost of a
     // 1,000-certificate build (benches/build.sh).
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -82,12 +80,13 @@ fn escape_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reg::RegValue;
 
     fn render(bytes: usize) -> String {
-        let out = write(&[RegKey::Set {
-            path: r"HKEY_LOCAL_MACHINE\X".into(),
-            values: vec![("Blob".into(), vec![0xAB; bytes])],
-        }]);
+        let out = write(&[RegKey::set(
+            r"HKEY_LOCAL_MACHINE\X".into(),
+            vec![RegValue::binary("Blob", vec![0xAB; bytes])],
+        )]);
         codec::from_utf16le(&out[2..]).unwrap_or_default()
     }
 
@@ -105,6 +104,41 @@ mod tests {
         assert_eq!(lines[5].trim().matches("ab").count(), 13);
         assert!(!lines[5].ends_with(','));
         assert_eq!(&lines[6..], &["", ""]);
+    }
+
+    #[test]
+    fn what_the_reader_reads_the_writer_writes() {
+        let value = |line, name: Option<&str>, data| RegValue {
+            line,
+            name: name.map(str::to_string),
+            data,
+        };
+        let mut keys = vec![
+            RegKey::set(
+                r"HKEY_LOCAL_MACHINE\A".into(),
+                vec![
+                    value(0, Some(r#"q"uote\"#), ValueData::Delete),
+                    value(
+                        0,
+                        None,
+                        ValueData::Set {
+                            kind: crate::policy::REG_SZ,
+                            bytes: vec![0x61, 0, 0, 0],
+                        },
+                    ),
+                    RegValue::binary("Blob", vec![1, 2, 3]),
+                ],
+            ),
+            RegKey::delete(r"HKEY_LOCAL_MACHINE\B".into()),
+        ];
+        let read = crate::reg::parse::parse(&write(&keys)).unwrap();
+        // The reader adds the line numbers.
+        keys[0].line = 3;
+        for (v, line) in keys[0].values.iter_mut().zip(4..) {
+            v.line = line;
+        }
+        keys[1].line = 8;
+        assert_eq!(read.keys, keys);
     }
 
     #[test]
