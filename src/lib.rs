@@ -4,7 +4,7 @@
 //! layer, one file per subcommand). Its modules form layers that only point down;
 //! `tests/architecture.rs` fails when a module imports one of a higher layer.
 //!
-//! 1. Foundations: `codec` (bounded byte reader, UTF-16), `hex`, `text`, `named` (values picked by name), `atomic`
+//! 1. Foundations: `codec` (bounded byte reader; UTF-16LE, UTF-8 and BOMs of text files), `hex`, `text`, `named` (values picked by name), `atomic`
 //!    (files written whole or not at all), `error` (message + hint), `finding` (finding
 //!    codes and levels).
 //! 2. Formats, each reading and writing its own bytes: `cert` (certificate files),

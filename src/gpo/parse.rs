@@ -135,27 +135,18 @@ pub struct Report {
     pub certificates: Vec<ReportCertificate>,
 }
 
-/// Decode an XML file's bytes: UTF-16LE with a BOM (gpreport.xml) or UTF-8.
-/// Returns the text and whether it was UTF-16 (for byte offsets in messages).
-fn decode(bytes: &[u8], file: &str) -> Result<(String, bool), GpoReadError> {
-    let encoding = |source| GpoReadError::Encoding {
+/// Decode an XML file's bytes: UTF-16LE (gpreport.xml) or UTF-8.
+fn decode(bytes: &[u8], file: &str) -> Result<crate::codec::Text, GpoReadError> {
+    crate::codec::decode_text(bytes).map_err(|e| GpoReadError::Encoding {
         file: file.to_string(),
-        source,
-    };
-    if let Some(body) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        return crate::codec::utf16le_text(body, 2)
-            .map(|t| (t, true))
-            .map_err(encoding);
-    }
-    let body = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
-    let skipped = bytes.len() - body.len();
-    match std::str::from_utf8(body) {
-        Ok(s) => Ok((s.to_string(), false)),
-        Err(e) => Err(encoding(Short {
-            offset: skipped + e.valid_up_to(),
-            expected: "UTF-8 text (or UTF-16LE with a BOM)".into(),
-        })),
-    }
+        source: match e {
+            crate::codec::TextError::Utf16(short) => short,
+            crate::codec::TextError::Utf8 { offset } => Short {
+                offset,
+                expected: "UTF-8 text (or UTF-16LE with a BOM)".into(),
+            },
+        },
+    })
 }
 
 /// What the walker reports to its caller.
@@ -177,21 +168,14 @@ fn walk(
     root: &'static str,
     mut visit: impl FnMut(Node) -> Result<(), GpoReadError>,
 ) -> Result<(), GpoReadError> {
-    let (text, utf16) = decode(bytes, file)?;
-    let file_offset = |pos: usize| -> usize {
-        let pos = pos.min(text.len());
-        match text.get(..pos) {
-            Some(prefix) if utf16 => 2 + 2 * prefix.encode_utf16().count(),
-            Some(_) => pos + (bytes.len() - text.len()).min(3),
-            None => pos,
-        }
-    };
+    let decoded = decode(bytes, file)?;
+    let text = &decoded.text;
     let xml_error = |pos: usize, what: String| GpoReadError::Xml {
         file: file.to_string(),
-        offset: file_offset(pos),
+        offset: decoded.file_offset(pos),
         what,
     };
-    let mut reader = quick_xml::Reader::from_str(&text);
+    let mut reader = quick_xml::Reader::from_str(text);
     reader.config_mut().check_end_names = true;
     let mut path: Vec<String> = Vec::new();
     // The text of each open element (only the innermost one is ever appended to).

@@ -147,7 +147,5 @@ pub fn gpreport_xml(meta: &GpoMeta, certs: &[ReportCert], registry_keys: &[Strin
     l.line(1, "</User>");
     l.line(0, "</GPO>");
     let joined = l.0.join("\r\n");
-    let mut out = vec![0xFF, 0xFE];
-    out.extend(crate::codec::utf16le(&joined));
-    out
+    crate::codec::utf16le_bom(&joined)
 }

@@ -37,9 +37,7 @@ pub fn write(keys: &[RegKey]) -> Vec<u8> {
         }
     }
     s.push_str("\r\n");
-    let mut out = vec![0xFF, 0xFE];
-    out.extend(codec::utf16le(&s));
-    out
+    codec::utf16le_bom(&s)
 }
 
 /// `"name"=hex:..` with regedit's wrapping: a running column starts after
