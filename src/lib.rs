@@ -6,7 +6,8 @@
 //!
 //! 1. Foundations: `codec` (bounded byte reader; UTF-16LE, UTF-8 and BOMs of text files), `hex`, `text`, `named` (values picked by name), `atomic`
 //!    (files written whole or not at all), `error` (message + hint), `finding` (finding
-//!    codes and levels).
+//!    codes and levels), `tls` (the TLS client set-up and chain-recording verifier of
+//!    `fetch` and `discover`).
 //! 2. Formats, each reading and writing its own bytes: `cert` (certificate files),
 //!    `pkcs7`, `purpose` (extended key usages), `store` (certificate stores and their registry keys), `blob` (the
 //!    registry Blob), `policy` (registry.pol), `reg` (.reg), `gpo` (GPMC backup XML),
@@ -40,5 +41,6 @@ pub mod report;
 pub mod store;
 pub mod template;
 pub mod text;
+pub mod tls;
 
 pub use error::{Diagnostic, Kind};

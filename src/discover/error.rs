@@ -74,8 +74,8 @@ pub enum DiscoverError {
     Dns { name: String, detail: String },
     #[error("--discover {path}: {detail}")]
     Report { path: PathBuf, detail: String },
-    #[error("cannot set up TLS: {0}")]
-    TlsSetup(String),
+    #[error(transparent)]
+    TlsSetup(crate::tls::TlsError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -94,6 +94,10 @@ impl crate::Diagnostic for DiscoverError {
                 "--ldap-insecure skips certificate validation; check that the URL names the DC as its certificate does",
             ),
             DiscoverError::StartTls { .. } => Some("use ldaps://HOST (port 636)"),
+            DiscoverError::TlsSetup(crate::tls::TlsError::NoSystemRoots { .. }) => Some(
+                "pass --ldap-ca with the CA that issued the domain controller's certificate, or install \
+the system's CA certificates (Debian and Ubuntu: ca-certificates)",
+            ),
             DiscoverError::BindRefused { .. } => {
                 Some("check --user (user@domain or a DN) and the password")
             }

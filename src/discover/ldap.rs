@@ -7,10 +7,11 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry, StdStream};
+
+use crate::tls::{self, Trust};
 
 use super::{
     Auth, DiscoverError, Endpoint, LdapOptions, Options, Pointer, SCP_POINTER_GUID, SCP_URL_GUID,
@@ -169,24 +170,34 @@ async fn search_directory(
 
 async fn connect(url: &str, trust: &TlsTrust, timeout: Duration) -> Result<Ldap, DiscoverError> {
     let starttls = url.to_ascii_lowercase().starts_with("ldap:");
-    let mut settings = LdapConnSettings::new()
+    let client = tls_client(trust)?;
+    let settings = LdapConnSettings::new()
         .set_conn_timeout(timeout)
-        .set_starttls(starttls);
-    match trust {
-        TlsTrust::System => {}
-        TlsTrust::Insecure => {
-            settings = settings
-                .set_no_tls_verify(true)
-                .set_config(insecure_config()?)
-        }
-        TlsTrust::Cas { file, ders } => settings = settings.set_config(client_config(file, ders)?),
-    }
-    settings = settings.set_std_stream(StdStream::Tcp(tcp_connect(url, timeout).await?));
+        .set_starttls(starttls)
+        .set_config(client.config.clone())
+        .set_std_stream(StdStream::Tcp(tcp_connect(url, timeout).await?));
     let (conn, ldap) = LdapConnAsync::with_settings(settings, url)
         .await
         .map_err(|e| connect_error(url, starttls, timeout, e))?;
     ldap3::drive!(conn);
     Ok(ldap)
+}
+
+/// The TLS client for `trust`. Built here rather than left to ldap3, which would load
+/// and parse the system trust store even for `--ldap-insecure`, only to ignore it.
+fn tls_client(trust: &TlsTrust) -> Result<tls::Client, DiscoverError> {
+    let (trust, file) = match trust {
+        TlsTrust::System => (Trust::System, None),
+        TlsTrust::Insecure => (Trust::Nothing, None),
+        TlsTrust::Cas { file, ders } => (Trust::Cas(ders), Some(file)),
+    };
+    tls::Client::new(trust).map_err(|e| match (e, file) {
+        (e @ tls::TlsError::Anchor { .. }, Some(file)) => DiscoverError::CaFile {
+            path: file.clone(),
+            detail: e.to_string(),
+        },
+        (e, _) => DiscoverError::TlsSetup(e),
+    })
 }
 
 /// Our own TCP connection, so that it can have TCP_NODELAY: the TLS handshake's last
@@ -216,93 +227,6 @@ async fn tcp_connect(url: &str, timeout: Duration) -> Result<std::net::TcpStream
         .set_nodelay(true)
         .and_then(|()| stream.into_std())
         .map_err(|e| unreachable(e.to_string()))
-}
-
-fn client_config(
-    file: &Path,
-    ders: &[Vec<u8>],
-) -> Result<Arc<rustls::ClientConfig>, DiscoverError> {
-    let err = |detail: String| DiscoverError::CaFile {
-        path: file.to_path_buf(),
-        detail,
-    };
-    let mut roots = rustls::RootCertStore::empty();
-    for (n, der) in ders.iter().enumerate() {
-        roots
-            .add(rustls::pki_types::CertificateDer::from(der.clone()))
-            .map_err(|e| err(format!("certificate #{}: {e}", n + 1)))?;
-    }
-    // An explicit provider: the process default is ambiguous when other crates enable aws-lc-rs.
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| err(e.to_string()))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
-/// `--ldap-insecure`: any certificate is accepted, but the handshake signatures are
-/// still checked. Built here rather than by ldap3, which would first load and parse the
-/// whole system trust store only to ignore it.
-fn insecure_config() -> Result<Arc<rustls::ClientConfig>, DiscoverError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| DiscoverError::TlsSetup(e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
-#[derive(Debug)]
-struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 fn connect_error(url: &str, starttls: bool, timeout: Duration, e: LdapError) -> DiscoverError {

@@ -205,7 +205,7 @@ async fn grab_inner(
     let mut stream = open().await?;
     set(phase, "waiting for the server's certificate");
     let mut random = [0u8; 32];
-    rustls_engine::provider()
+    crate::tls::provider()
         .secure_random
         .fill(&mut random)
         .map_err(|_| target.fail((Stage::Tls, "no system randomness".into())))?;
