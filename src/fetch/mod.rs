@@ -80,6 +80,21 @@ impl crate::Diagnostic for FetchError {
             FetchError::BadTarget { .. } => Some(
                 "targets look like mail.contoso.com, host:port, https://host/path, smtp://host, submission://host, imap://host, pop3://host, [::1]:993",
             ),
+            FetchError::Target {
+                stage: Stage::Connect,
+                ..
+            } => {
+                return Some(format!(
+                    "check the host name, the port (defaults: {}) and the firewall",
+                    target::default_ports()
+                ));
+            }
+            FetchError::Target {
+                stage: Stage::Proxy,
+                ..
+            } => Some(
+                "check --proxy (http://HOST:PORT of a running HTTP CONNECT proxy) and that it allows CONNECT to the target",
+            ),
             _ => None,
         };
         hint.map(Into::into)

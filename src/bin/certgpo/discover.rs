@@ -69,7 +69,7 @@ pub struct DiscoverArgs {
     #[arg(long, value_name = "FQDN")]
     pub domain: Option<String>,
 
-    /// DNS server to ask instead of the system resolver, e.g. a domain controller; SCP hosts are resolved there too
+    /// DNS server to ask instead of the system resolver, e.g. a domain controller; the --ldap host and the SCP hosts are resolved there too
     #[arg(long, value_name = "IP[:PORT]")]
     pub dns_server: Option<String>,
 
