@@ -190,8 +190,8 @@ pub struct Options {
     pub dns_server: Option<SocketAddr>,
     pub site: Option<String>,
     pub timeout: Duration,
-    /// What reading the request found worth saying (a private key skipped in
-    /// `--ldap-ca`); the discovery reports them first.
+    /// What reading the request found worth saying before anything else (a private
+    /// key skipped in the `--ldap-ca` file).
     pub warnings: Vec<String>,
 }
 
@@ -286,7 +286,6 @@ async fn discover_async(opts: &Options) -> Result<Discovery, DiscoverError> {
     let mut found = Discovery {
         site: opts.site.clone(),
         domain: opts.domain.clone(),
-        warnings: opts.warnings.clone(),
         ..Discovery::default()
     };
     let mut endpoints = Vec::new();

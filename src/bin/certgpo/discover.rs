@@ -116,6 +116,9 @@ pub fn run(args: DiscoverArgs) -> Result<u8, Failure> {
         site: args.site.clone(),
         timeout: args.connect.timeout,
     })?;
+    for w in &opts.warnings {
+        eprintln!("warning: {}", certgpo::text::printable(w));
+    }
     let found = discover::discover(&opts)?;
     for w in &found.warnings {
         eprintln!("warning: {}", certgpo::text::printable(w));
