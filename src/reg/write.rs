@@ -86,7 +86,9 @@ mod tests {
             path: r"HKEY_LOCAL_MACHINE\X".into(),
             values: vec![("Blob".into(), vec![0xAB; bytes])],
         }]);
-        codec::from_utf16le(&out[2..]).unwrap_or_default()
+        let text = codec::decode_text(&out).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(text.encoding, codec::TextEncoding::Utf16LeBom);
+        text.text
     }
 
     #[test]
