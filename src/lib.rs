@@ -4,9 +4,11 @@
 //! layer, one file per subcommand). Its modules form layers that only point down;
 //! `tests/architecture.rs` fails when a module imports one of a higher layer.
 //!
-//! 1. Foundations: `codec` (bounded byte reader, UTF-16), `hex`, `text`, `named` (values picked by name), `atomic`
-//!    (outputs written whole or not at all, together, never over an input), `error`
-//!    (message + hint), `finding` (finding codes and levels).
+//! 1. Foundations: `codec` (bounded byte reader; UTF-16LE, UTF-8 and BOMs of text
+//!    files), `hex`, `text`, `named` (values picked by name), `atomic` (outputs written
+//!    whole or not at all, together, never over an input), `error` (message + hint),
+//!    `finding` (finding codes and levels), `tls` (the TLS client set-up and
+//!    chain-recording verifier of `fetch` and `discover`).
 //! 2. Formats, each reading and writing its own bytes: `cert` (certificate files),
 //!    `pkcs7`, `purpose` (extended key usages), `store` (certificate stores and their
 //!    registry keys: `CertKey`), `blob` (the registry Blob), `policy` (registry.pol),
@@ -44,5 +46,6 @@ pub mod report;
 pub mod store;
 pub mod template;
 pub mod text;
+pub mod tls;
 
 pub use error::{Diagnostic, Kind};

@@ -16,6 +16,7 @@
 
 mod common;
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -96,7 +97,16 @@ fn issued(
 
 /// Run certgpo in `dir` (stdin not a terminal); returns (exit code, stderr).
 fn certgpo(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = common::certgpo()
+    certgpo_env(dir, args, &[])
+}
+
+/// [`certgpo`] with these environment variables set.
+fn certgpo_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> (i32, String) {
+    let mut cmd = common::certgpo();
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    let out = cmd
         .args(args)
         .current_dir(dir)
         .env_remove("SOURCE_DATE_EPOCH")
@@ -236,7 +246,7 @@ fn pin_mismatch_chain() {
 }
 
 /// `discover` against an ldaps:// port whose certificate is not trusted, or names
-/// another host: the TLS refusals and their hints.
+/// another host, or that speaks TLS but not LDAP: the refusals and their hints.
 #[test]
 fn ldap_tls_refusals() {
     if !tools() {
@@ -250,12 +260,15 @@ fn ldap_tls_refusals() {
     let (_server, port) = s_server(&dc, &dc_key, None);
     let url = format!("ldaps://127.0.0.1:{port}");
     let hostport = format!("127.0.0.1:{port}");
+    // The port also follows the name a hint suggests (`ldaps://dc1.contoso.local:<port>`).
+    let colon_port = format!(":{port}");
     let replace = [
         (root_sha1.as_str(), "[ROOT-SHA1]"),
         (root_sha256.as_str(), "[ROOT-SHA256]"),
         (dc_sha1.as_str(), "[DC-SHA1]"),
         (dc_sha256.as_str(), "[DC-SHA256]"),
         (hostport.as_str(), "127.0.0.1:[PORT]"),
+        (colon_port.as_str(), ":[PORT]"),
     ];
 
     let (code, stderr) = certgpo(dir.path(), &["discover", "--ldap", &url]);
@@ -270,20 +283,77 @@ fn ldap_tls_refusals() {
     assert_eq!(code, 2, "{stderr}");
     assert_snapshot("ldap-name-mismatch", &stderr, &replace);
 
-    // --bind kerberos in a build without the feature: refused once TLS is up.
-    if cfg!(not(feature = "kerberos")) {
-        let (code, stderr) = certgpo(
-            dir.path(),
-            &[
-                "discover",
-                "--ldap",
-                &url,
-                "--ldap-insecure",
-                "--bind",
-                "kerberos",
-            ],
-        );
-        assert_eq!(code, 2, "{stderr}");
-        assert_snapshot("discover-kerberos-not-built", &stderr, &replace);
+    // The same through the system trust store (SSL_CERT_FILE names it): the CA is
+    // trusted there too, so the name is all that is refused.
+    let (code, stderr) = certgpo_env(
+        dir.path(),
+        &["discover", "--ldap", &url],
+        &[("SSL_CERT_FILE", &root)],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert_snapshot("ldap-name-mismatch", &stderr, &replace);
+
+    // Past TLS, the server hangs up at the first LDAP request: it is no directory.
+    let (code, stderr) = certgpo(dir.path(), &["discover", "--ldap", &url, "--ldap-insecure"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_snapshot("ldap-not-ldap", &stderr, &replace);
+
+    // A certificate with no subjectAltName matches no URL, whatever its CN says.
+    let nosan = common::leaf_without_san(
+        dir.path(),
+        "nosan",
+        common::Key::Rsa2048,
+        "dc1.contoso.local",
+    );
+    let (_nosan, nosan_port) = s_server(&nosan.cert, &nosan.key, None);
+    let nosan_url = format!("ldaps://127.0.0.1:{nosan_port}");
+    let nosan_hostport = format!("127.0.0.1:{nosan_port}");
+    let (code, stderr) = certgpo(
+        dir.path(),
+        &["discover", "--ldap", &nosan_url, "--ldap-ca", "nosan.pem"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert_snapshot(
+        "ldap-no-name",
+        &stderr,
+        &[(nosan_hostport.as_str(), "127.0.0.1:[PORT]")],
+    );
+
+    // A server that sends its CA along: the message names the CA the chain ends at.
+    let (_server, port) = s_server(&dc, &dc_key, Some(&root));
+    let hostport = format!("127.0.0.1:{port}");
+    let colon_port = format!(":{port}");
+    let mut replace = replace;
+    replace[4].0 = hostport.as_str();
+    replace[5].0 = colon_port.as_str();
+    let (code, stderr) = certgpo(
+        dir.path(),
+        &["discover", "--ldap", &format!("ldaps://{hostport}")],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert_snapshot("ldap-untrusted-chain", &stderr, &replace);
+}
+
+/// `--bind kerberos` in a build without the feature is refused before any connection:
+/// the listener given as --ldap never sees one.
+#[test]
+fn kerberos_not_built_is_refused_before_connecting() {
+    if cfg!(feature = "kerberos") {
+        return;
     }
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let port = listener.local_addr().expect("its address").port();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("ldaps://127.0.0.1:{port}");
+    let (code, stderr) = certgpo(
+        dir.path(),
+        &["discover", "--ldap", &url, "--bind", "kerberos"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "certgpo connected before refusing --bind kerberos"
+    );
+    assert_snapshot("discover-kerberos-not-built", &stderr, &[]);
 }

@@ -247,14 +247,22 @@ fn samba_ad_dc_end_to_end() {
     let pw = path(&dc.password_file);
     let ldaps = format!("ldaps://{ip}");
     let starttls = format!("ldap://{ip}");
+    let dns = format!("{ip}:53");
 
-    // Both transports, both sites, a validated certificate and a real bind.
-    for url in [&ldaps, &starttls] {
+    // Both transports, both sites, a validated certificate and a real bind; and the DC
+    // by the name its certificate holds, which only the DC's own DNS knows: --dns-server
+    // resolves the --ldap host too.
+    let by_name: [(&str, &[&str]); 3] = [
+        (&ldaps, &[]),
+        (&starttls, &[]),
+        ("ldaps://dc1.contoso.test", &["--dns-server", &dns]),
+    ];
+    for (url, extra) in by_name {
         for (site, expected) in [
             ("Site-A", [EX2007, EX2010]),
             ("Default-First-Site-Name", [EX2010, EX2007]),
         ] {
-            let v = discover_json(&[
+            let mut args = vec![
                 "--ldap",
                 url,
                 "--ldap-ca",
@@ -265,7 +273,9 @@ fn samba_ad_dc_end_to_end() {
                 &pw,
                 "--site",
                 site,
-            ]);
+            ];
+            args.extend(extra);
+            let v = discover_json(&args);
             assert_eq!(endpoints(&v, "url"), expected, "{url} --site {site}: {v}");
             assert_eq!(endpoints(&v, "source"), ["scp", "scp"]);
             assert_eq!(
@@ -348,7 +358,6 @@ fn samba_ad_dc_end_to_end() {
     );
 
     // DNS, asking the DC's own server: the SRV record added with samba-tool.
-    let dns = format!("{ip}:53");
     let v = discover_json(&["--domain", "contoso.test", "--dns-server", &dns]);
     assert_eq!(
         endpoints(&v, "source"),

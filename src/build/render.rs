@@ -94,9 +94,11 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<Files, BuildError> {
     for name in ["Deploy-CertGpo.ps1", "Remove-CertGpo.ps1"] {
         // Windows PowerShell 5.1 reads a BOM-less script as the ANSI code page, which
         // would garble a non-ASCII GPO name; a UTF-8 BOM makes it read UTF-8.
-        let mut bytes = b"\xEF\xBB\xBF".to_vec();
-        bytes.extend(crlf(&templates.render(name, &ctx)?).into_bytes());
-        files.insert(format!("{}/{name}", bundle::SCRIPTS), bytes);
+        let script = crlf(&templates.render(name, &ctx)?);
+        files.insert(
+            format!("{}/{name}", bundle::SCRIPTS),
+            crate::codec::utf8_bom(&script),
+        );
     }
     let name = "Publish-ToActiveDirectory.cmd";
     files.insert(

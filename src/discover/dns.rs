@@ -164,21 +164,40 @@ fn resolver(server: Option<SocketAddr>, timeout: Duration) -> Result<TokioResolv
     })
 }
 
+/// The addresses `host` resolves to at `server`; empty when the name does not exist.
+pub async fn resolve(
+    host: &str,
+    server: SocketAddr,
+    timeout: Duration,
+) -> Result<Vec<IpAddr>, DiscoverError> {
+    lookup(&resolver(Some(server), timeout)?, host, Some(server)).await
+}
+
 /// The addresses `host` resolves to, sorted; empty when the name does not exist.
 async fn addresses(
     resolver: &TokioResolver,
     host: &str,
     server: Option<SocketAddr>,
 ) -> Result<Vec<String>, DiscoverError> {
+    let mut list: Vec<String> = lookup(resolver, host, server)
+        .await?
+        .iter()
+        .map(IpAddr::to_string)
+        .collect();
+    list.sort();
+    list.dedup();
+    Ok(list)
+}
+
+async fn lookup(
+    resolver: &TokioResolver,
+    host: &str,
+    server: Option<SocketAddr>,
+) -> Result<Vec<IpAddr>, DiscoverError> {
     // A trailing dot keeps search domains from being appended.
     let fqdn = format!("{host}.");
     match resolver.lookup_ip(fqdn.as_str()).await {
-        Ok(found) => {
-            let mut list: Vec<String> = found.iter().map(|ip| ip.to_string()).collect();
-            list.sort();
-            list.dedup();
-            Ok(list)
-        }
+        Ok(found) => Ok(found.iter().collect()),
         Err(e) if e.is_no_records_found() => Ok(Vec::new()),
         Err(e) => Err(dns_error(host, server, e)),
     }

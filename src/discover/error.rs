@@ -11,9 +11,16 @@ pub enum DiscoverError {
     )]
     NothingToDo,
     #[error("--ldap {url}: {detail}")]
-    BadUrl { url: String, detail: String },
+    BadUrl {
+        url: String,
+        detail: String,
+        /// The URL the user probably meant.
+        suggestion: Option<String>,
+    },
     #[error("--dns-server {server}: expected IP or IP:PORT")]
     BadDnsServer { server: String },
+    #[error("--ldap-ca: {0}")]
+    CaLoad(crate::cert::CertError),
     #[error("--ldap-ca {path}: {detail}")]
     CaFile { path: PathBuf, detail: String },
     #[error("--password-file {path}: {detail}")]
@@ -34,8 +41,12 @@ pub enum DiscoverError {
     Tls {
         url: String,
         detail: String,
-        untrusted: bool,
+        remedy: TlsRemedy,
     },
+    #[error(
+        "{url}: the server closed the connection at the first LDAP request; is this a domain controller's LDAP port?"
+    )]
+    NotLdap { url: String },
     #[error("{url} refused StartTLS: {detail}; certgpo never binds in plaintext")]
     StartTls { url: String, detail: String },
     #[error("{url} refused the bind as {user}: {detail}")]
@@ -74,26 +85,69 @@ pub enum DiscoverError {
     Dns { name: String, detail: String },
     #[error("--discover {path}: {detail}")]
     Report { path: PathBuf, detail: String },
-    #[error("cannot set up TLS: {0}")]
-    TlsSetup(String),
+    #[error(transparent)]
+    TlsSetup(crate::tls::TlsError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+}
+
+/// What to do about a failed TLS handshake with the domain controller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsRemedy {
+    /// Its certificate's CA is not trusted: trust it.
+    TrustCa,
+    /// The URL names the DC otherwise than its certificate: the URL to use instead,
+    /// when the certificate holds a name that can be one.
+    Rename(Option<String>),
+    /// The certificate holds no name a client can match: no URL will do.
+    NoName,
+    Other,
 }
 
 impl crate::Diagnostic for DiscoverError {
     fn hint(&self) -> Option<String> {
         let hint = match self {
+            DiscoverError::BadUrl {
+                suggestion: Some(url),
+                ..
+            } => return Some(format!("did you mean {url}?")),
             DiscoverError::Tls {
-                untrusted: true, ..
+                remedy: TlsRemedy::TrustCa,
+                ..
             } => Some(
-                "the domain controller's certificate is not trusted here. Export the CA that issued it \
-(on a domain member: certutil -ca.cert ca.cer, or the root in the DC's certificate chain) and pass \
---ldap-ca ca.cer, or add it to the system trust store; --ldap-insecure skips the check",
+                "export the CA that issued it (on a domain member: certutil -ca.cert ca.cer, or the root in \
+the DC's certificate chain) and pass --ldap-ca ca.cer, or add it to the system trust store; \
+--ldap-insecure skips the check",
+            ),
+            DiscoverError::Tls {
+                remedy: TlsRemedy::Rename(Some(url)),
+                ..
+            } => {
+                return Some(format!(
+                    "use {url} (with --dns-server if it does not resolve here)"
+                ));
+            }
+            DiscoverError::Tls {
+                remedy: TlsRemedy::Rename(None),
+                ..
+            } => Some(
+                "use an ldaps:// or ldap:// URL with a name the certificate holds; --ldap-insecure skips the check",
+            ),
+            DiscoverError::Tls {
+                remedy: TlsRemedy::NoName,
+                ..
+            } => Some(
+                "no URL can match it: give the DC a certificate with its DNS name in the subjectAltName \
+(AD CS: the Kerberos Authentication template), or use --ldap-insecure",
             ),
             DiscoverError::Tls { .. } => Some(
                 "--ldap-insecure skips certificate validation; check that the URL names the DC as its certificate does",
             ),
             DiscoverError::StartTls { .. } => Some("use ldaps://HOST (port 636)"),
+            DiscoverError::TlsSetup(crate::tls::TlsError::NoSystemRoots { .. }) => Some(
+                "pass --ldap-ca with the CA that issued the domain controller's certificate, or install \
+the system's CA certificates (Debian and Ubuntu: ca-certificates)",
+            ),
             DiscoverError::BindRefused { .. } => {
                 Some("check --user (user@domain or a DN) and the password")
             }
@@ -110,6 +164,12 @@ Samba accepts GSSAPI inside TLS only with 'ldap server require strong auth = all
             DiscoverError::NoScp { .. } => Some(
                 "no Exchange Client Access server has registered in this forest, or the account cannot read CN=Services; \
 try --domain to list the DNS candidates",
+            ),
+            DiscoverError::KerberosNotBuilt => Some(
+                "rebuild with --features kerberos (needs libkrb5-dev, libclang-dev), or bind with --user",
+            ),
+            DiscoverError::NotLdap { .. } => Some(
+                "a domain controller answers LDAP on port 636 (ldaps://) and 389 (ldap://, StartTLS)",
             ),
             DiscoverError::Unreachable { .. } => {
                 Some("check the host name, the port (636 for ldaps, 389 for ldap) and the firewall")

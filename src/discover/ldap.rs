@@ -6,15 +6,18 @@
 //! simple bind never travels in plaintext.
 
 use std::collections::{HashSet, VecDeque};
-use std::path::Path;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry, StdStream};
 
+use crate::fetch::target::PORT_RANGE;
+use crate::fetch::transport::{Unreached, connect_any, connect_first};
+use crate::tls::{self, Trust};
+
 use super::{
     Auth, DiscoverError, Endpoint, LdapOptions, Options, Pointer, SCP_POINTER_GUID, SCP_URL_GUID,
-    Search, Source, TlsTrust, order::order_scps,
+    Search, Source, TlsRemedy, TlsTrust, order::order_scps, refused,
 };
 
 /// Outlook's sample client stops after ten pointer hops; so do we, which also ends loops.
@@ -37,37 +40,40 @@ pub fn filter() -> String {
 
 /// Accept only ldap:// and ldaps:// URLs that name a host.
 pub fn check_url(url: &str) -> Result<(), DiscoverError> {
+    const EXPECTED: &str = "expected ldaps://HOST[:PORT] or ldap://HOST[:PORT] (StartTLS)";
     let bad = |detail: &str| DiscoverError::BadUrl {
         url: url.into(),
         detail: detail.into(),
+        suggestion: None,
     };
-    let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    // A bare HOST[:PORT] is what people type most: say which URL they meant.
+    if !url.contains("://")
+        && !url.is_empty()
+        && url
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._:[]".contains(c))
+    {
+        return Err(DiscoverError::BadUrl {
+            url: url.into(),
+            detail: EXPECTED.into(),
+            suggestion: Some(format!("ldaps://{url}")),
+        });
+    }
+    let parsed = url::Url::parse(url).map_err(|e| match e {
+        url::ParseError::InvalidPort => bad(PORT_RANGE),
+        url::ParseError::RelativeUrlWithoutBase => bad(EXPECTED),
+        other => bad(&other.to_string()),
+    })?;
     if !matches!(parsed.scheme(), "ldap" | "ldaps") {
-        return Err(bad(
-            "expected ldaps://HOST[:PORT] or ldap://HOST[:PORT] (StartTLS)",
-        ));
+        return Err(bad(EXPECTED));
+    }
+    if parsed.port() == Some(0) {
+        return Err(bad(PORT_RANGE));
     }
     match parsed.host_str() {
         Some(h) if !h.is_empty() => Ok(()),
         _ => Err(bad("the URL names no host")),
     }
-}
-
-/// The CA certificates of `--ldap-ca`, as DER.
-pub fn read_cas(path: &Path) -> Result<Vec<Vec<u8>>, DiscoverError> {
-    let err = |detail: String| DiscoverError::CaFile {
-        path: path.to_path_buf(),
-        detail,
-    };
-    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-    let ders = crate::cert::decode_container(&bytes, &mut |w| {
-        eprintln!("warning: {}: {w}", path.display())
-    })
-    .map_err(err)?;
-    if ders.is_empty() {
-        return Err(err("holds no certificate".into()));
-    }
-    Ok(ders)
 }
 
 /// Search the directory of `ldap_opts`, then the targets of matching SCP pointers.
@@ -159,7 +165,7 @@ async fn search_directory(
     ldap_opts: &LdapOptions,
     opts: &Options,
 ) -> Result<Directory, DiscoverError> {
-    let mut ldap = connect(url, &ldap_opts.trust, opts.timeout).await?;
+    let mut ldap = connect(url, &ldap_opts.trust, opts).await?;
     bind(&mut ldap, url, &ldap_opts.auth, opts.timeout).await?;
     let result = search_scps(&mut ldap, url, &ldap_opts.auth, opts.timeout).await;
     // The search result is what matters; a failed unbind changes nothing.
@@ -167,32 +173,56 @@ async fn search_directory(
     result
 }
 
-async fn connect(url: &str, trust: &TlsTrust, timeout: Duration) -> Result<Ldap, DiscoverError> {
+async fn connect(url: &str, trust: &TlsTrust, opts: &Options) -> Result<Ldap, DiscoverError> {
     let starttls = url.to_ascii_lowercase().starts_with("ldap:");
-    let mut settings = LdapConnSettings::new()
-        .set_conn_timeout(timeout)
-        .set_starttls(starttls);
-    match trust {
-        TlsTrust::System => {}
-        TlsTrust::Insecure => {
-            settings = settings
-                .set_no_tls_verify(true)
-                .set_config(insecure_config()?)
-        }
-        TlsTrust::Cas { file, ders } => settings = settings.set_config(client_config(file, ders)?),
-    }
-    settings = settings.set_std_stream(StdStream::Tcp(tcp_connect(url, timeout).await?));
+    let client = tls_client(trust)?;
+    let tcp = tcp_connect(url, opts.dns_server, opts.timeout).await?;
+    let settings = LdapConnSettings::new()
+        .set_conn_timeout(opts.timeout)
+        .set_starttls(starttls)
+        .set_config(client.config.clone())
+        .set_std_stream(StdStream::Tcp(tcp));
     let (conn, ldap) = LdapConnAsync::with_settings(settings, url)
         .await
-        .map_err(|e| connect_error(url, starttls, timeout, e))?;
+        .map_err(|e| {
+            let failed = Failed {
+                url,
+                starttls,
+                timeout: opts.timeout,
+                trust,
+                chain: client.take_chain(),
+            };
+            connect_error(failed, e)
+        })?;
     ldap3::drive!(conn);
     Ok(ldap)
+}
+
+/// The TLS client for `trust`. Built here rather than left to ldap3, which would load
+/// and parse the system trust store even for `--ldap-insecure`, only to ignore it.
+fn tls_client(trust: &TlsTrust) -> Result<tls::Client, DiscoverError> {
+    let (trust, file) = match trust {
+        TlsTrust::System => (Trust::System, None),
+        TlsTrust::Insecure => (Trust::Nothing, None),
+        TlsTrust::Cas { file, ders } => (Trust::Cas(ders), Some(file)),
+    };
+    tls::Client::new(trust).map_err(|e| match (e, file) {
+        (e @ tls::TlsError::Anchor { .. }, Some(file)) => DiscoverError::CaFile {
+            path: file.clone(),
+            detail: e.to_string(),
+        },
+        (e, _) => DiscoverError::TlsSetup(e),
+    })
 }
 
 /// Our own TCP connection, so that it can have TCP_NODELAY: the TLS handshake's last
 /// flight and the first request are separate small writes, and with Nagle the second
 /// waits for the server's delayed ACK (40 ms on Linux) before every search.
-async fn tcp_connect(url: &str, timeout: Duration) -> Result<std::net::TcpStream, DiscoverError> {
+async fn tcp_connect(
+    url: &str,
+    dns_server: Option<SocketAddr>,
+    timeout: Duration,
+) -> Result<std::net::TcpStream, DiscoverError> {
     let unreachable = |detail: String| DiscoverError::Unreachable {
         url: url.into(),
         detail,
@@ -205,130 +235,58 @@ async fn tcp_connect(url: &str, timeout: Duration) -> Result<std::net::TcpStream
         .to_string();
     let default_port = if parsed.scheme() == "ldaps" { 636 } else { 389 };
     let port = parsed.port().unwrap_or(default_port);
-    let stream = tokio::time::timeout(
-        timeout,
-        tokio::net::TcpStream::connect((host.as_str(), port)),
-    )
-    .await
-    .map_err(|_| unreachable(format!("no answer within {} s", timeout.as_secs())))?
-    .map_err(|e| unreachable(e.to_string()))?;
+    let connected = match (host.parse::<IpAddr>(), dns_server) {
+        (Ok(ip), _) => connect_first(&[SocketAddr::new(ip, port)], timeout).await,
+        // Asked to use a given DNS server, certgpo finds the DC there too: the name in
+        // its certificate may be known only to the domain's DNS.
+        (Err(_), Some(server)) => {
+            let addrs: Vec<SocketAddr> = super::dns::resolve(&host, server, timeout)
+                .await?
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect();
+            if addrs.is_empty() {
+                return Err(unreachable(format!("{host} does not resolve at {server}")));
+            }
+            connect_first(&addrs, timeout).await
+        }
+        (Err(_), None) => connect_any(&host, port, timeout).await,
+    };
+    let stream = connected.map_err(|e| match e {
+        Unreached::Timeout(..) => unreachable(format!("no answer within {} s", timeout.as_secs())),
+        other => unreachable(other.describe(&host)),
+    })?;
     stream
         .set_nodelay(true)
         .and_then(|()| stream.into_std())
         .map_err(|e| unreachable(e.to_string()))
 }
 
-fn client_config(
-    file: &Path,
-    ders: &[Vec<u8>],
-) -> Result<Arc<rustls::ClientConfig>, DiscoverError> {
-    let err = |detail: String| DiscoverError::CaFile {
-        path: file.to_path_buf(),
-        detail,
-    };
-    let mut roots = rustls::RootCertStore::empty();
-    for (n, der) in ders.iter().enumerate() {
-        roots
-            .add(rustls::pki_types::CertificateDer::from(der.clone()))
-            .map_err(|e| err(format!("certificate #{}: {e}", n + 1)))?;
-    }
-    // An explicit provider: the process default is ambiguous when other crates enable aws-lc-rs.
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| err(e.to_string()))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(Arc::new(config))
+/// What `connect_error` needs to know about the connection that failed.
+struct Failed<'a> {
+    url: &'a str,
+    starttls: bool,
+    timeout: Duration,
+    trust: &'a TlsTrust,
+    /// The chain the server presented, if the handshake got that far.
+    chain: Option<Vec<Vec<u8>>>,
 }
 
-/// `--ldap-insecure`: any certificate is accepted, but the handshake signatures are
-/// still checked. Built here rather than by ldap3, which would first load and parse the
-/// whole system trust store only to ignore it.
-fn insecure_config() -> Result<Arc<rustls::ClientConfig>, DiscoverError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| DiscoverError::TlsSetup(e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
-#[derive(Debug)]
-struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-fn connect_error(url: &str, starttls: bool, timeout: Duration, e: LdapError) -> DiscoverError {
-    let url = url.to_string();
+fn connect_error(f: Failed, e: LdapError) -> DiscoverError {
+    let url = f.url.to_string();
     match e {
         LdapError::Io { source } => {
             let tls = source
                 .get_ref()
                 .and_then(|inner| inner.downcast_ref::<rustls::Error>());
             match tls {
-                Some(rustls::Error::InvalidCertificate(cert)) => {
-                    let name_mismatch = matches!(
-                        cert,
-                        rustls::CertificateError::NotValidForName
-                            | rustls::CertificateError::NotValidForNameContext { .. }
-                    );
-                    DiscoverError::Tls {
-                        url,
-                        detail: certificate_problem(cert),
-                        untrusted: !name_mismatch,
-                    }
+                Some(rustls::Error::InvalidCertificate(problem)) => {
+                    refused::refusal(&url, problem, f.chain.as_deref().unwrap_or(&[]), f.trust)
                 }
                 Some(other) => DiscoverError::Tls {
                     url,
                     detail: other.to_string(),
-                    untrusted: false,
+                    remedy: TlsRemedy::Other,
                 },
                 // The TCP connection was made, so an early close is the TLS handshake failing.
                 None if matches!(
@@ -341,7 +299,7 @@ fn connect_error(url: &str, starttls: bool, timeout: Duration, e: LdapError) -> 
                         detail: format!(
                             "{source} during the handshake (does the server speak TLS on this port?)"
                         ),
-                        untrusted: false,
+                        remedy: TlsRemedy::Other,
                     }
                 }
                 None => DiscoverError::Unreachable {
@@ -352,55 +310,26 @@ fn connect_error(url: &str, starttls: bool, timeout: Duration, e: LdapError) -> 
         }
         LdapError::Timeout { .. } => DiscoverError::Unreachable {
             url,
-            detail: format!("no answer within {} s", timeout.as_secs()),
+            detail: format!("no answer within {} s", f.timeout.as_secs()),
         },
-        LdapError::LdapResult { result } if starttls => DiscoverError::StartTls {
+        LdapError::LdapResult { result } if f.starttls => DiscoverError::StartTls {
             url,
             detail: result_text(&result),
         },
         LdapError::DNSName { source } => DiscoverError::BadUrl {
             url,
             detail: format!("not a valid TLS server name: {source}"),
+            suggestion: None,
         },
         LdapError::UrlParsing { source } => DiscoverError::BadUrl {
             url,
             detail: source.to_string(),
+            suggestion: None,
         },
         other => DiscoverError::Unreachable {
             url,
             detail: other.to_string(),
         },
-    }
-}
-
-/// A refused certificate in words, naming what was expected where rustls says.
-fn certificate_problem(e: &rustls::CertificateError) -> String {
-    use rustls::CertificateError as C;
-    match e {
-        C::UnknownIssuer => {
-            "the certificate was issued by a CA that is not trusted here (UnknownIssuer)".into()
-        }
-        C::NotValidForNameContext {
-            expected,
-            presented,
-        } => {
-            let expected = match expected {
-                rustls::pki_types::ServerName::DnsName(d) => d.as_ref().to_string(),
-                rustls::pki_types::ServerName::IpAddress(ip) => {
-                    std::net::IpAddr::from(*ip).to_string()
-                }
-                other => format!("{other:?}"),
-            };
-            let names = if presented.is_empty() {
-                "no DNS name or IP address".to_string()
-            } else {
-                presented.join(", ")
-            };
-            format!("the certificate is not valid for {expected}: its subjectAltName holds {names}")
-        }
-        C::Expired | C::ExpiredContext { .. } => "the certificate has expired".into(),
-        C::NotValidYet | C::NotValidYetContext { .. } => "the certificate is not valid yet".into(),
-        other => format!("invalid certificate: {other:?}"),
     }
 }
 
@@ -431,7 +360,8 @@ async fn bind(
                     user: user.clone(),
                     detail: result_text(&result),
                 }),
-                Err(e) => Err(op_error(url, timeout, e)),
+                // The simple bind is the first request on the connection.
+                Err(e) => Err(op_error(url, timeout, true, e)),
             }
         }
         Auth::Kerberos => kerberos_bind(ldap, url).await,
@@ -457,6 +387,8 @@ async fn kerberos_bind(ldap: &mut Ldap, url: &str) -> Result<(), DiscoverError> 
         })
 }
 
+/// `options` refuses `--bind kerberos` in this build before any connection; this
+/// keeps [`Auth::Kerberos`] from binding anonymously should it get here all the same.
 #[cfg(not(feature = "kerberos"))]
 async fn kerberos_bind(_: &mut Ldap, _: &str) -> Result<(), DiscoverError> {
     Err(DiscoverError::KerberosNotBuilt)
@@ -468,7 +400,7 @@ async fn search_scps(
     auth: &Auth,
     timeout: Duration,
 ) -> Result<Directory, DiscoverError> {
-    let search_err = |base: &str, e: LdapError| match e {
+    let search_err = |base: &str, first: bool, e: LdapError| match e {
         LdapError::LdapResult { result } if matches!(result.rc, 8 | 13) => {
             DiscoverError::StrongAuth {
                 url: url.into(),
@@ -489,7 +421,7 @@ async fn search_scps(
             base: base.into(),
             detail: result_text(&result),
         },
-        other => op_error(url, timeout, other),
+        other => op_error(url, timeout, first, other),
     };
 
     let (entries, _) = ldap
@@ -502,7 +434,8 @@ async fn search_scps(
         )
         .await
         .and_then(|r| r.success())
-        .map_err(|e| search_err("the rootDSE", e))?;
+        // Without a bind, reading the rootDSE is the first request.
+        .map_err(|e| search_err("the rootDSE", matches!(auth, Auth::Anonymous), e))?;
     let base = entries
         .into_iter()
         .filter(|e| !e.is_ref() && !e.is_intermediate())
@@ -521,7 +454,7 @@ async fn search_scps(
         )
         .await
         .and_then(|r| r.non_error())
-        .map_err(|e| search_err(&base, e))?;
+        .map_err(|e| search_err(&base, false, e))?;
 
     let mut dir = Directory {
         search: Search {
@@ -654,12 +587,21 @@ fn first_value<'a>(entry: &'a SearchEntry, name: &str) -> Option<&'a str> {
     values(entry, name).first().map(String::as_str)
 }
 
-fn op_error(url: &str, timeout: Duration, e: LdapError) -> DiscoverError {
+/// A request that got no LDAP result. `first`: it was the first request on the
+/// connection, so a connection closed then was made (TCP and TLS are up) to a port
+/// that does not speak LDAP.
+fn op_error(url: &str, timeout: Duration, first: bool, e: LdapError) -> DiscoverError {
     match e {
         LdapError::Timeout { .. } => DiscoverError::Unreachable {
             url: url.into(),
             detail: format!("no answer within {} s", timeout.as_secs()),
         },
+        // The ways ldap3 reports the connection ending under a pending request.
+        LdapError::EndOfStream | LdapError::ResultRecv { .. } | LdapError::OpSend { .. }
+            if first =>
+        {
+            DiscoverError::NotLdap { url: url.into() }
+        }
         other => DiscoverError::Unreachable {
             url: url.into(),
             detail: format!("connection lost: {other}"),

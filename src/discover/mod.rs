@@ -9,6 +9,7 @@ pub mod fetched;
 mod ldap;
 mod order;
 pub mod output;
+mod refused;
 mod secret;
 
 use std::net::SocketAddr;
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use error::DiscoverError;
+pub use error::{DiscoverError, TlsRemedy};
 pub use fetched::report_targets;
 
 /// `keywords` value of an SCP whose serviceBindingInformation is an Autodiscover URL.
@@ -189,6 +190,9 @@ pub struct Options {
     pub dns_server: Option<SocketAddr>,
     pub site: Option<String>,
     pub timeout: Duration,
+    /// What reading the request found worth saying before anything else (a private
+    /// key skipped in the `--ldap-ca` file).
+    pub warnings: Vec<String>,
 }
 
 /// What the user asked for, as given (the command line's words, not yet read or checked).
@@ -220,16 +224,25 @@ pub fn options(args: &Request) -> Result<Options, DiscoverError> {
         .as_deref()
         .map(dns::parse_server)
         .transpose()?;
+    let mut warnings = Vec::new();
     let ldap = match &args.ldap {
         None => None,
         Some(url) => {
             ldap::check_url(url)?;
+            // Refused before any connection is made, rather than after TCP and TLS.
+            if args.bind == BindMethod::Kerberos && cfg!(not(feature = "kerberos")) {
+                return Err(DiscoverError::KerberosNotBuilt);
+            }
             let trust = if args.ldap_insecure {
                 TlsTrust::Insecure
             } else if let Some(file) = &args.ldap_ca {
+                // The same reader as `build --cert`: PEM, DER or PKCS#7, each certificate checked.
+                let mut loaded = crate::cert::LoadReport::default();
+                crate::cert::load_file(file, &mut loaded).map_err(DiscoverError::CaLoad)?;
+                warnings.extend(loaded.warnings);
                 TlsTrust::Cas {
                     file: file.clone(),
-                    ders: ldap::read_cas(file)?,
+                    ders: loaded.certs.into_iter().map(|l| l.cert.der).collect(),
                 }
             } else {
                 TlsTrust::System
@@ -256,6 +269,7 @@ pub fn options(args: &Request) -> Result<Options, DiscoverError> {
         dns_server,
         site: args.site.clone(),
         timeout: args.timeout,
+        warnings,
     })
 }
 

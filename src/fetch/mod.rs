@@ -83,6 +83,21 @@ impl crate::Diagnostic for FetchError {
             FetchError::BadTarget { .. } => Some(
                 "targets look like mail.contoso.com, host:port, https://host/path, smtp://host, submission://host, imap://host, pop3://host, [::1]:993",
             ),
+            FetchError::Target {
+                stage: Stage::Connect,
+                ..
+            } => {
+                return Some(format!(
+                    "check the host name, the port (defaults: {}) and the firewall",
+                    target::default_ports()
+                ));
+            }
+            FetchError::Target {
+                stage: Stage::Proxy,
+                ..
+            } => Some(
+                "check --proxy (http://HOST:PORT of a running HTTP CONNECT proxy) and that it allows CONNECT to the target",
+            ),
             _ => None,
         };
         hint.map(Into::into)
@@ -208,7 +223,7 @@ async fn grab_inner(
     let mut stream = open().await?;
     set(phase, "waiting for the server's certificate");
     let mut random = [0u8; 32];
-    rustls_engine::provider()
+    crate::tls::provider()
         .secure_random
         .fill(&mut random)
         .map_err(|_| target.fail((Stage::Tls, "no system randomness".into())))?;

@@ -45,6 +45,18 @@ const SCHEMES: &[(&str, u16, Option<Starttls>)] = &[
     ("pop3s", 995, None),
 ];
 
+/// Why a port number is refused, in the same words wherever a port is given.
+pub const PORT_RANGE: &str = "port must be a number from 1 to 65535";
+
+/// Each scheme with its default port (`https 443, smtp 25, ...`), for hints.
+pub fn default_ports() -> String {
+    SCHEMES
+        .iter()
+        .map(|(name, port, _)| format!("{name} {port}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Target {
     pub fn parse(input: &str) -> Result<Target, FetchError> {
         let bad = |reason: &str| FetchError::BadTarget {
@@ -82,7 +94,7 @@ impl Target {
             None => default_port,
             Some(p) => match p.parse::<u16>() {
                 Ok(p) if p != 0 => p,
-                _ => return Err(bad("port must be a number from 1 to 65535")),
+                _ => return Err(bad(PORT_RANGE)),
             },
         };
         let host = parse_host(host).map_err(|r| bad(&r))?;

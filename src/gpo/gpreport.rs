@@ -263,25 +263,17 @@ pub fn write(meta: &GpoMeta, certs: &[ReportCert], registry_keys: &[String]) -> 
     l.line(1, "</User>");
     l.line(0, "</GPO>");
     let joined = l.0.join("\r\n");
-    let mut out = vec![0xFF, 0xFE];
-    out.extend(crate::codec::utf16le(&joined));
-    out
+    crate::codec::utf16le_bom(&joined)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn utf16_bom(s: &str) -> Vec<u8> {
-        let mut v = vec![0xFF, 0xFE];
-        v.extend(crate::codec::utf16le(s));
-        v
-    }
-
     #[test]
     fn report_in_utf16() {
         let xml = "<?xml version=\"1.0\" encoding=\"utf-16\"?>\r\n<GPO xmlns:q1=\"p\"><Name>N</Name><Computer><VersionDirectory>3</VersionDirectory><Enabled>true</Enabled><ExtensionData><Extension><q1:RootCertificate><q1:IssuedTo>R</q1:IssuedTo><q1:Data>20000000010000000100000030</q1:Data></q1:RootCertificate></Extension></ExtensionData></Computer></GPO>";
-        let r = parse(&utf16_bom(xml), "gpreport.xml").unwrap();
+        let r = parse(&crate::codec::utf16le_bom(xml), "gpreport.xml").unwrap();
         assert_eq!(r.name, "N");
         assert_eq!(r.computer.version_directory, Some(3));
         assert_eq!(r.computer.enabled, Some(true));
@@ -293,7 +285,7 @@ mod tests {
 
     #[test]
     fn bad_utf16_is_refused_at_its_offset() {
-        let mut bad = utf16_bom("<GPO>");
+        let mut bad = crate::codec::utf16le_bom("<GPO>");
         bad.extend_from_slice(&[0x00, 0xDC]);
         let e = parse(&bad, "gpreport.xml").unwrap_err();
         assert!(

@@ -69,27 +69,18 @@ pub fn text(s: &str) -> String {
     quick_xml::escape::escape(xml_chars(s).as_ref()).into_owned()
 }
 
-/// Decode an XML file's bytes: UTF-16LE with a BOM (gpreport.xml) or UTF-8.
-/// Returns the text and whether it was UTF-16 (for byte offsets in messages).
-fn decode(bytes: &[u8], file: &str) -> Result<(String, bool), GpoReadError> {
-    let encoding = |source| GpoReadError::Encoding {
+/// Decode an XML file's bytes: UTF-16LE (gpreport.xml) or UTF-8.
+fn decode(bytes: &[u8], file: &str) -> Result<crate::codec::Text, GpoReadError> {
+    crate::codec::decode_text(bytes).map_err(|e| GpoReadError::Encoding {
         file: file.to_string(),
-        source,
-    };
-    if let Some(body) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        return crate::codec::utf16le_text(body, 2)
-            .map(|t| (t, true))
-            .map_err(encoding);
-    }
-    let body = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
-    let skipped = bytes.len() - body.len();
-    match std::str::from_utf8(body) {
-        Ok(s) => Ok((s.to_string(), false)),
-        Err(e) => Err(encoding(Short {
-            offset: skipped + e.valid_up_to(),
-            expected: "UTF-8 text (or UTF-16LE with a BOM)".into(),
-        })),
-    }
+        source: match e {
+            crate::codec::TextError::Utf16(short) => short,
+            crate::codec::TextError::Utf8 { offset } => Short {
+                offset,
+                expected: "UTF-8 text (or UTF-16LE with a BOM)".into(),
+            },
+        },
+    })
 }
 
 /// What the walker reports to its caller.
@@ -112,18 +103,11 @@ pub(super) fn walk(
     root: &'static str,
     mut visit: impl FnMut(Node) -> Result<(), GpoReadError>,
 ) -> Result<(), GpoReadError> {
-    let (text, utf16) = decode(bytes, file)?;
-    let file_offset = |pos: usize| -> usize {
-        let pos = pos.min(text.len());
-        match text.get(..pos) {
-            Some(prefix) if utf16 => 2 + 2 * prefix.encode_utf16().count(),
-            Some(_) => pos + (bytes.len() - text.len()).min(3),
-            None => pos,
-        }
-    };
+    let decoded = decode(bytes, file)?;
+    let text = &decoded.text;
     let xml_error = |pos: usize, what: String| GpoReadError::Xml {
         file: file.to_string(),
-        offset: file_offset(pos),
+        offset: decoded.file_offset(pos),
         what,
     };
     let not_a_char = |pos: usize, c: char| {
@@ -138,7 +122,7 @@ pub(super) fn walk(
     if let Some((pos, c)) = text.char_indices().find(|(_, c)| !is_xml_char(*c)) {
         return Err(not_a_char(pos, c));
     }
-    let mut reader = quick_xml::Reader::from_str(&text);
+    let mut reader = quick_xml::Reader::from_str(text);
     reader.config_mut().check_end_names = true;
     reader.config_mut().check_comments = true;
     let mut path: Vec<String> = Vec::new();
@@ -158,7 +142,7 @@ pub(super) fn walk(
             Event::Start(_) | Event::Empty(_) if path.len() == MAX_DEPTH => {
                 return Err(GpoReadError::TooDeep {
                     file: file.to_string(),
-                    offset: file_offset(at),
+                    offset: decoded.file_offset(at),
                     limit: MAX_DEPTH,
                 });
             }
@@ -293,7 +277,8 @@ pub(super) fn walk(
                         "an XML declaration that is not at the start of the file".into(),
                     ));
                 }
-                check_declaration(&d, utf16).map_err(|what| xml_error(at, what))?;
+                check_declaration(&d, decoded.encoding.is_utf16())
+                    .map_err(|what| xml_error(at, what))?;
             }
             Event::PI(_) | Event::Comment(_) => {}
         }

@@ -99,11 +99,9 @@ fn sniff(bytes: &[u8], file: &str) -> Sniffed {
     if bytes.starts_with(b"PReg") || lower.ends_with(".pol") {
         return Sniffed::Policy;
     }
-    let utf16_reg = crate::codec::utf16le("Windows Registry Editor");
     if lower.ends_with(".reg")
-        || bytes.starts_with(b"Windows Registry Editor")
-        || bytes.starts_with(b"REGEDIT4")
-        || bytes.get(2..).is_some_and(|b| b.starts_with(&utf16_reg))
+        || crate::codec::text_starts_with(bytes, "Windows Registry Editor")
+        || crate::codec::text_starts_with(bytes, "REGEDIT4")
     {
         return Sniffed::Reg;
     }

@@ -5,6 +5,7 @@
 //! either need Windows or accept much less (no `hex(N):`, no continuation lines).
 
 use super::{HEADER_V4, HEADER_V5, RegKey, RegValue, ValueData};
+use crate::codec::{TextEncoding, TextError};
 use crate::policy::{REG_BINARY, REG_DWORD, REG_SZ};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,18 +24,9 @@ pub enum RegError {
     Syntax { line: usize, what: String },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Encoding {
-    Utf16LeBom,
-    Utf16Le,
-    Utf8Bom,
-    Utf8,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegFile {
-    pub encoding: Encoding,
+    pub encoding: TextEncoding,
     /// True for "REGEDIT4", false for version 5.00.
     pub version4: bool,
     pub keys: Vec<RegKey>,
@@ -140,29 +132,14 @@ pub fn parse(bytes: &[u8]) -> Result<RegFile, RegError> {
     })
 }
 
-fn decode(bytes: &[u8]) -> Result<(Encoding, String), RegError> {
+fn decode(bytes: &[u8]) -> Result<(TextEncoding, String), RegError> {
     if bytes.is_empty() {
         return Err(RegError::Empty);
     }
-    let (encoding, body, start) = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        (Encoding::Utf16LeBom, rest, 2)
-    } else if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-        (Encoding::Utf8Bom, rest, 3)
-    } else if bytes.len() >= 2 && bytes[0] != 0 && bytes[1] == 0 {
-        (Encoding::Utf16Le, bytes, 0)
-    } else {
-        (Encoding::Utf8, bytes, 0)
-    };
-    match encoding {
-        Encoding::Utf16LeBom | Encoding::Utf16Le => crate::codec::utf16le_text(body, start)
-            .map(|text| (encoding, text))
-            .map_err(RegError::Utf16),
-        Encoding::Utf8Bom | Encoding::Utf8 => match std::str::from_utf8(body) {
-            Ok(s) => Ok((encoding, s.to_string())),
-            Err(e) => Err(RegError::Utf8 {
-                offset: start + e.valid_up_to(),
-            }),
-        },
+    match crate::codec::decode_text(bytes) {
+        Ok(t) => Ok((t.encoding, t.text)),
+        Err(TextError::Utf16(short)) => Err(RegError::Utf16(short)),
+        Err(TextError::Utf8 { offset }) => Err(RegError::Utf8 { offset }),
     }
 }
 
@@ -304,12 +281,6 @@ fn scalar(data: &str) -> Result<ValueData, String> {
 mod tests {
     use super::*;
 
-    fn utf16(s: &str) -> Vec<u8> {
-        let mut v = vec![0xFF, 0xFE];
-        v.extend(crate::codec::utf16le(s));
-        v
-    }
-
     #[test]
     fn reads_regedit_output() {
         let text = "Windows Registry Editor Version 5.00\r\n\r\n\
@@ -320,8 +291,8 @@ mod tests {
 \"multi\"=hex(7):61,00,00,00,00,00\r\n\
 \"gone\"=-\r\n\r\n\
 [-HKEY_CURRENT_USER\\Software\\Old]\r\n\r\n";
-        let f = parse(&utf16(text)).unwrap();
-        assert_eq!(f.encoding, Encoding::Utf16LeBom);
+        let f = parse(&crate::codec::utf16le_bom(text)).unwrap();
+        assert_eq!(f.encoding, TextEncoding::Utf16LeBom);
         assert_eq!(f.keys.len(), 2);
         let k = &f.keys[0];
         assert!(!k.delete);
@@ -364,7 +335,7 @@ mod tests {
     fn utf8_and_regedit4() {
         let f = parse(b"REGEDIT4\n\n[HKEY_CURRENT_USER\\X]\n\"a\"=\"b\"\n").unwrap();
         assert!(f.version4);
-        assert_eq!(f.encoding, Encoding::Utf8);
+        assert_eq!(f.encoding, TextEncoding::Utf8);
         assert_eq!(f.keys[0].values.len(), 1);
     }
 
@@ -378,7 +349,7 @@ mod tests {
         assert!(e.to_string().contains("continuation"), "{e}");
         let e = parse(b"hello").unwrap_err();
         assert!(matches!(e, RegError::Header { line: 1, .. }));
-        let mut bad = utf16("Windows Registry Editor Version 5.00\r\n");
+        let mut bad = crate::codec::utf16le_bom("Windows Registry Editor Version 5.00\r\n");
         bad.extend_from_slice(&[0x00, 0xD8, 0x41, 0x00]);
         let e = parse(&bad).unwrap_err();
         assert!(

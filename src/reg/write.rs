@@ -31,9 +31,7 @@ pub fn write(keys: &[RegKey]) -> Vec<u8> {
         }
     }
     s.push_str("\r\n");
-    let mut out = vec![0xFF, 0xFE];
-    out.extend(codec::utf16le(&s));
-    out
+    codec::utf16le_bom(&s)
 }
 
 /// `"name"=hex:..` with regedit's wrapping: a running column starts after
@@ -87,7 +85,9 @@ mod tests {
             r"HKEY_LOCAL_MACHINE\X".into(),
             vec![RegValue::binary("Blob", vec![0xAB; bytes])],
         )]);
-        codec::from_utf16le(&out[2..]).unwrap_or_default()
+        let text = codec::decode_text(&out).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(text.encoding, codec::TextEncoding::Utf16LeBom);
+        text.text
     }
 
     #[test]

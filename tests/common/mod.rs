@@ -325,6 +325,19 @@ pub fn selfsigned(dir: &Path, name: &str, key: Key, cn: &str, san: Option<&str>)
     req_x509(dir, name, key, cn, &extra)
 }
 
+/// A self-signed server certificate for `cn` without a subjectAltName, so that TLS
+/// clients match it to no name (they ignore the CN). Not a CA, or webpki would refuse
+/// that first: openssl's default extensions make one.
+pub fn leaf_without_san(dir: &Path, name: &str, key: Key, cn: &str) -> Issued {
+    req_x509(
+        dir,
+        name,
+        key,
+        cn,
+        &["-addext", "basicConstraints=critical,CA:FALSE"],
+    )
+}
+
 /// A throwaway root CA.
 pub fn root_ca(dir: &Path, name: &str, key: Key, cn: &str) -> Issued {
     req_x509(

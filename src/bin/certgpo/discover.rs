@@ -69,7 +69,7 @@ pub struct DiscoverArgs {
     #[arg(long, value_name = "FQDN")]
     pub domain: Option<String>,
 
-    /// DNS server to ask instead of the system resolver, e.g. a domain controller; SCP hosts are resolved there too
+    /// DNS server to ask instead of the system resolver, e.g. a domain controller; the --ldap host and the SCP hosts are resolved there too
     #[arg(long, value_name = "IP[:PORT]")]
     pub dns_server: Option<String>,
 
@@ -116,6 +116,9 @@ pub fn run(args: DiscoverArgs) -> Result<u8, Failure> {
         site: args.site.clone(),
         timeout: args.connect.timeout,
     })?;
+    for w in &opts.warnings {
+        eprintln!("warning: {}", certgpo::text::printable(w));
+    }
     let found = discover::discover(&opts)?;
     for w in &found.warnings {
         eprintln!("warning: {}", certgpo::text::printable(w));

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
+use certgpo::Diagnostic;
 use certgpo::fetch::{self, Capture, FetchError, output};
 
 use crate::exit::{Failure, code};
@@ -87,8 +88,17 @@ pub fn finish(
     pins: &[Vec<u8>],
     out: Option<&std::path::Path>,
 ) -> Result<u8, Failure> {
-    for e in results.iter().filter_map(|r| r.as_ref().err()) {
+    let failures: Vec<&FetchError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    for e in &failures {
         eprintln!("error: {}", certgpo::text::printable(&e.to_string()));
+    }
+    // Each hint once, after the errors it explains: many targets often fail alike.
+    let mut hints: Vec<String> = Vec::new();
+    for hint in failures.iter().filter_map(|e| e.hint()) {
+        if !hints.contains(&hint) {
+            eprintln!("hint: {hint}");
+            hints.push(hint);
+        }
     }
     let mut mismatches: Vec<FetchError> = results
         .iter()
