@@ -15,7 +15,8 @@
 //!    `reg` (.reg: `parse` and `write` over one `RegKey`), `gpo` (a GPMC backup: one
 //!    module per file with its `parse` and `write`, `folder` the backup folder's layout
 //!    and its one reader), `bundle` (the layout of a certgpo bundle), `report` (the one
-//!    certificate view, as JSON/CSV/HTML), `template`.
+//!    certificate view, as JSON/CSV/HTML), `template`, `channel` (the same trust set for
+//!    Intune, macOS, Linux and Ansible).
 //! 3. Engines: `inspect` (reads any input into an inventory), `fetch` (TLS capture),
 //!    `discover` (Autodiscover endpoints from AD and DNS).
 //! 4. Pipelines behind the commands: `build` (base -> certificates -> plan -> render ->
@@ -27,6 +28,7 @@ pub mod blob;
 pub mod build;
 pub mod bundle;
 pub mod cert;
+pub mod channel;
 pub mod codec;
 pub mod diff;
 pub mod discover;

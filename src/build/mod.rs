@@ -91,6 +91,8 @@ pub enum BuildError {
     Template(#[from] TemplateError),
     #[error("cannot write the zip: {0}")]
     Zip(String),
+    #[error(transparent)]
+    Channel(#[from] crate::channel::ChannelError),
 }
 
 impl crate::Diagnostic for BuildError {
@@ -115,6 +117,7 @@ impl crate::Diagnostic for BuildError {
             ),
             BuildError::ZipNotZip(_) => Some("choose another --zip".into()),
             BuildError::Output(e) => e.hint(),
+            BuildError::Channel(e) => e.hint(),
             _ => None,
         }
     }

@@ -34,6 +34,8 @@ pub struct Options {
     pub allow_expired: bool,
     /// `--timestamp` or SOURCE_DATE_EPOCH; also the clock the reports are evaluated at.
     pub timestamp: Option<OffsetDateTime>,
+    /// The channels written besides the GPO (`--channel`).
+    pub channels: crate::channel::Selection,
 }
 
 /// One certificate placed in a store.

@@ -132,8 +132,31 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<Files, BuildError> {
         )?,
     );
 
+    files.extend(crate::channel::render(
+        &plan.options.channels,
+        &trust_set(plan),
+    )?);
+
     seal(&mut files);
     Ok(files)
+}
+
+/// The certificates and GPO identity every other channel is written from.
+fn trust_set(plan: &Plan) -> crate::channel::TrustSet<'_> {
+    crate::channel::TrustSet {
+        anchors: plan
+            .items
+            .iter()
+            .map(|i| crate::channel::Anchor {
+                cert: &i.cert,
+                store: i.store,
+            })
+            .collect(),
+        gpo_name: &plan.meta.display_name,
+        gpo_guid: plan.meta.gpo_guid,
+        friendly_name: plan.options.extras.friendly_name.as_deref(),
+        version: env!("CARGO_PKG_VERSION"),
+    }
 }
 
 /// A file's SHA-256 as `sha256sum` prints it (lower-case hex).
@@ -282,6 +305,10 @@ fn template_context(plan: &Plan, registry_pol: &[u8]) -> tera::Context {
     ctx.insert("domain", &meta.domain);
     ctx.insert("timestamp", &report::date_time(meta.time));
     ctx.insert("certs", &certs);
+    ctx.insert(
+        "channels",
+        &crate::channel::Summary::new(&plan.options.channels, &trust_set(plan)),
+    );
     ctx.insert(
         "policy_rel",
         &format!(

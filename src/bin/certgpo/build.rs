@@ -6,6 +6,7 @@ use clap::Args;
 
 use certgpo::blob::{BlobStyle, Extras};
 use certgpo::build::{self, BaseRequest, FetchRequest, PinRequest, Request};
+use certgpo::channel::{ChannelChoice, Selection};
 use certgpo::store::StoreChoice;
 
 use crate::exit::{Failure, code};
@@ -30,6 +31,9 @@ use crate::exit::{Failure, code};
   # Every Autodiscover endpoint Outlook reaches (see certgpo discover --help), each pinned:
   certgpo discover --ldap ldaps://dc1.contoso.com --user admin@contoso.com --json > discovery.json
   certgpo build --discover discovery.json --expect <thumbprint> --expect <thumbprint> --out bundle
+
+  # The same trust for Intune, Macs, Linux servers and Ansible-managed Windows hosts:
+  certgpo build --cert examples/exch2010-selfsigned.cer --channel all --out bundle
 
   # Update the GPO exported with Backup-GPO: add a root, remove an old one, keep the rest:
   certgpo build --base ./Backups/{D1DE50B0-...} --cert new-root.cer --remove 8C941B34EA1EA6ED9AE2BC54CF687252B4C9B561 --out bundle")]
@@ -100,6 +104,14 @@ pub struct BuildArgs {
     /// Accept expired certificates
     #[arg(long)]
     pub allow_expired: bool,
+
+    /// Also write the same certificates for channels other than Group Policy, each in its folder of the bundle (default: the GPO alone)
+    #[arg(long = "channel", value_name = "LIST", value_delimiter = ',', value_parser = crate::named::parser::<ChannelChoice>())]
+    pub channels: Vec<ChannelChoice>,
+
+    /// The macOS profile cannot be removed by the user (PayloadRemovalDisallowed; with --channel macos)
+    #[arg(long)]
+    pub macos_locked: bool,
 
     /// Also write the bundle as a deterministic zip file
     #[arg(long, value_name = "FILE")]
@@ -173,6 +185,7 @@ pub fn run(args: BuildArgs) -> Result<u8, Failure> {
             all_stores: args.all_stores,
             allow_expired: args.allow_expired,
             timestamp: build::timestamp_option(args.timestamp.as_deref())?,
+            channels: Selection::new(&args.channels, args.macos_locked)?,
         },
         base: args.base.map(|path| BaseRequest {
             path,
