@@ -153,6 +153,8 @@ pub(super) fn files(set: &TrustSet) -> Result<Vec<(String, Vec<u8>)>, ChannelErr
     };
     let script = format!(
         "#!/bin/sh\n\
+         # Names below are single-quoted on purpose: they must never expand.\n\
+         # shellcheck disable=SC2016\n\
          # certgpo {version}: trust (install) or stop trusting (remove) the root certificates\n\
          # of one GPO on a Linux client or server, through the distribution's anchors:\n\
          #   Debian, Ubuntu  /usr/local/share/ca-certificates, update-ca-certificates\n\

@@ -113,7 +113,10 @@ pub(super) fn files(set: &TrustSet, locked: bool) -> Result<Vec<(String, Vec<u8>
             Store::Ca => ("com.apple.security.pkcs1", "intermediate certificate"),
             _ => ("com.apple.security.root", "root certificate"),
         };
-        let uuid = Uuid::new_v5(&set.gpo_guid, format!("macos\0payload\0{thumbprint}").as_bytes());
+        let uuid = Uuid::new_v5(
+            &set.gpo_guid,
+            format!("macos\0payload\0{thumbprint}").as_bytes(),
+        );
         payloads.push(Plist::Dict(vec![
             (
                 "PayloadCertificateFileName",

@@ -356,18 +356,14 @@ pub fn root_ca(dir: &Path, name: &str, key: Key, cn: &str) -> Issued {
 
 /// A TLS server certificate for `cn` and `san` (`DNS:a,IP:b`) that `ca` issued.
 pub fn server_cert(dir: &Path, ca: &Issued, name: &str, key: Key, cn: &str, san: &str) -> Issued {
-    let (ca_cert, ca_key) = (ca.cert_str(), ca.key_str());
     let san = format!("subjectAltName={san}");
-    req_x509(
+    issued_by(
         dir,
+        ca,
         name,
         key,
         cn,
         &[
-            "-CA",
-            &ca_cert,
-            "-CAkey",
-            &ca_key,
             "-addext",
             &san,
             "-addext",
@@ -376,6 +372,38 @@ pub fn server_cert(dir: &Path, ca: &Issued, name: &str, key: Key, cn: &str, san:
             "extendedKeyUsage=serverAuth",
         ],
     )
+}
+
+/// An intermediate CA certificate for `cn` that `ca` issued.
+pub fn intermediate_ca(dir: &Path, ca: &Issued, name: &str, key: Key, cn: &str) -> Issued {
+    issued_by(
+        dir,
+        ca,
+        name,
+        key,
+        cn,
+        &[
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    )
+}
+
+/// A certificate for `cn` that `ca` signed, with `extensions` (`-addext` arguments).
+fn issued_by(
+    dir: &Path,
+    ca: &Issued,
+    name: &str,
+    key: Key,
+    cn: &str,
+    extensions: &[&str],
+) -> Issued {
+    let (ca_cert, ca_key) = (ca.cert_str(), ca.key_str());
+    let mut extra = vec!["-CA", ca_cert.as_str(), "-CAkey", ca_key.as_str()];
+    extra.extend_from_slice(extensions);
+    req_x509(dir, name, key, cn, &extra)
 }
 
 // ---------------------------------------------------------------------------------------
