@@ -22,6 +22,16 @@ pub const REPORT_HTML: &str = "report/report.html";
 /// `sha256sum -c` format, over every other file.
 pub const SUMS_FILE: &str = "SHA256SUMS";
 
+/// The other channels (`build --channel`), one folder each (`crate::channel`).
+/// Intune: one Graph object per certificate ([`intune_profile`]) and one custom profile.
+pub const INTUNE_OMA_URI: &str = "intune/oma-uri.json";
+pub const MACOS_PROFILE: &str = "macos/trust.mobileconfig";
+/// Linux: the install/remove script, and the anchors of [`linux_anchor`].
+pub const LINUX_SCRIPT: &str = "linux/certgpo-trust.sh";
+/// Ansible: the playbooks, and the certificates of [`ansible_cert`] they copy.
+pub const ANSIBLE_TRUST: &str = "ansible/trust.yml";
+pub const ANSIBLE_REMOVE: &str = "ansible/remove.yml";
+
 /// The backup set's manifest.xml.
 pub fn manifest() -> String {
     format!("{GPO_BACKUP}/{}", crate::gpo::folder::MANIFEST)
@@ -35,4 +45,19 @@ pub fn backup_dir(backup_id: &Uuid) -> String {
 /// `certs/<THUMB>.<extension>`.
 pub fn cert_file(thumbprint: &str, extension: &str) -> String {
     format!("{CERTS}/{thumbprint}.{extension}")
+}
+
+/// `intune/trusted-certificate-<THUMB>.json`.
+pub fn intune_profile(thumbprint: &str) -> String {
+    format!("intune/trusted-certificate-{thumbprint}.json")
+}
+
+/// `linux/anchors/<THUMB>.crt`.
+pub fn linux_anchor(thumbprint: &str) -> String {
+    format!("linux/anchors/{thumbprint}.crt")
+}
+
+/// `ansible/files/<THUMB>.cer`: `files/` beside the playbooks, where their `src:` looks.
+pub fn ansible_cert(thumbprint: &str) -> String {
+    format!("ansible/files/{thumbprint}.cer")
 }

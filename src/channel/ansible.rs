@@ -12,17 +12,10 @@
 //! (<https://docs.ansible.com/ansible/latest/playbook_guide/playbooks_advanced_syntax.html>).
 
 use super::TrustSet;
-
-pub const TRUST_PLAYBOOK: &str = "ansible/trust.yml";
-pub const REMOVE_PLAYBOOK: &str = "ansible/remove.yml";
+use crate::bundle;
 
 /// Where the certificates are copied on each host before the import (and deleted after).
 const REMOTE_DIR: &str = r"C:\Windows\Temp\certgpo";
-
-/// A certificate file in the bundle, next to the playbooks (`src: files/...`).
-pub fn cert_file(thumbprint: &str) -> String {
-    format!("ansible/files/{thumbprint}.cer")
-}
 
 /// A YAML single-quoted scalar for exactly `s`, which has no line breaks or control
 /// characters ([`super::label_text`]).
@@ -98,7 +91,7 @@ pub(super) fn files(set: &TrustSet) -> Vec<(String, Vec<u8>)> {
                 r"Remove {label} ({thumbprint}) from LocalMachine\{store}"
             )),
         ));
-        files.push((cert_file(&thumbprint), a.cert.der.clone()));
+        files.push((bundle::ansible_cert(&thumbprint), a.cert.der.clone()));
     }
     trust.push_str(&format!(
         "    - name: Delete the copied certificate files\n      \
@@ -106,8 +99,8 @@ pub(super) fn files(set: &TrustSet) -> Vec<(String, Vec<u8>)> {
                  path: {dir}\n        \
                  state: absent\n"
     ));
-    files.push((TRUST_PLAYBOOK.to_string(), trust.into_bytes()));
-    files.push((REMOVE_PLAYBOOK.to_string(), remove.into_bytes()));
+    files.push((bundle::ANSIBLE_TRUST.to_string(), trust.into_bytes()));
+    files.push((bundle::ANSIBLE_REMOVE.to_string(), remove.into_bytes()));
     files
 }
 

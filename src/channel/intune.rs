@@ -17,12 +17,8 @@
 use serde::Serialize;
 
 use super::{Anchor, Channel, ChannelError, TrustSet, base64};
+use crate::bundle;
 use crate::store::Store;
-
-/// The bundle folder.
-pub const DIR: &str = "intune";
-/// The custom profile of OMA-URI settings.
-pub const OMA_URI_FILE: &str = "intune/oma-uri.json";
 
 #[derive(Serialize)]
 struct TrustedCertificate {
@@ -80,11 +76,6 @@ pub fn oma_uri(anchor: &Anchor) -> String {
     )
 }
 
-/// The Graph object file of one certificate.
-pub fn profile_file(thumbprint: &str) -> String {
-    format!("{DIR}/trusted-certificate-{thumbprint}.json")
-}
-
 fn description(set: &TrustSet, anchor: &Anchor) -> String {
     format!(
         "{} (SHA-1 {}, SHA-256 {}), valid until {}; the {} of GPO \"{}\", built by certgpo {}",
@@ -118,7 +109,7 @@ pub(super) fn files(set: &TrustSet) -> Result<Vec<(String, Vec<u8>)>, ChannelErr
             cert_file_name: format!("{thumbprint}.cer"),
             destination_store: destination_store(a.store),
         };
-        files.push((profile_file(&thumbprint), json(&profile)));
+        files.push((bundle::intune_profile(&thumbprint), json(&profile)));
     }
     let custom = CustomConfiguration {
         odata_type: "#microsoft.graph.windows10CustomConfiguration",
@@ -138,6 +129,6 @@ pub(super) fn files(set: &TrustSet) -> Result<Vec<(String, Vec<u8>)>, ChannelErr
             })
             .collect(),
     };
-    files.push((OMA_URI_FILE.to_string(), json(&custom)));
+    files.push((bundle::INTUNE_OMA_URI.to_string(), json(&custom)));
     Ok(files)
 }

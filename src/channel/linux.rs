@@ -17,14 +17,6 @@
 use super::{Channel, ChannelError, TrustSet};
 use crate::store::Store;
 
-/// The script's path in the bundle.
-pub const SCRIPT: &str = "linux/certgpo-trust.sh";
-
-/// An anchor's path in the bundle.
-pub fn anchor_file(thumbprint: &str) -> String {
-    format!("linux/anchors/{thumbprint}.crt")
-}
-
 /// A POSIX shell word that stands for exactly `s`: inside single quotes nothing is
 /// special but the quote itself, which is closed, escaped and reopened.
 pub fn sh_quote(s: &str) -> String {
@@ -140,7 +132,7 @@ pub(super) fn files(set: &TrustSet) -> Result<Vec<(String, Vec<u8>)>, ChannelErr
             "\tinstall_anchor {thumbprint} {name} <<'CERTGPO_PEM'\n{pem}CERTGPO_PEM\n"
         ));
         remove.push_str(&format!("\tremove_anchor {thumbprint} {name}\n"));
-        files.push((anchor_file(&thumbprint), pem.into_bytes()));
+        files.push((crate::bundle::linux_anchor(&thumbprint), pem.into_bytes()));
     }
     let skipped = skipped(set);
     let skipped_note = if skipped.is_empty() {
@@ -193,7 +185,7 @@ pub(super) fn files(set: &TrustSet) -> Result<Vec<(String, Vec<u8>)>, ChannelErr
         gpo = sh_quote(&super::label_text(set.gpo_name)),
         count = anchors.len(),
     );
-    files.push((SCRIPT.to_string(), script.into_bytes()));
+    files.push((crate::bundle::LINUX_SCRIPT.to_string(), script.into_bytes()));
     Ok(files)
 }
 

@@ -23,9 +23,6 @@ use uuid::Uuid;
 use super::{Channel, ChannelError, TrustSet, base64};
 use crate::store::Store;
 
-/// The profile's path in the bundle.
-pub const FILE: &str = "macos/trust.mobileconfig";
-
 /// A property-list value, as much of the format as a profile needs.
 enum Plist {
     String(String),
@@ -164,7 +161,10 @@ pub(super) fn files(set: &TrustSet, locked: bool) -> Result<Vec<(String, Vec<u8>
         ("PayloadUUID", Plist::String(uuid_text(profile_uuid))),
         ("PayloadVersion", Plist::Integer(1)),
     ]);
-    Ok(vec![(FILE.to_string(), document(&root))])
+    Ok(vec![(
+        crate::bundle::MACOS_PROFILE.to_string(),
+        document(&root),
+    )])
 }
 
 #[cfg(test)]

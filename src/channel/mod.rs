@@ -38,7 +38,7 @@ impl Channel {
         Channel::Ansible,
     ];
 
-    /// The name on the command line, and the bundle folder the channel's files go to.
+    /// The name on the command line (and of the channel's folder in the bundle).
     pub fn name(self) -> &'static str {
         match self {
             Channel::Intune => "intune",
