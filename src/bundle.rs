@@ -22,7 +22,7 @@ pub const REPORT_HTML: &str = "report/report.html";
 /// `sha256sum -c` format, over every other file.
 pub const SUMS_FILE: &str = "SHA256SUMS";
 
-/// The other channels (`build --channel`), one folder each (`crate::channel`).
+/// The other channels (`build --channel`), one folder each, written by `src/channel/`.
 /// Intune: one Graph object per certificate ([`intune_profile`]) and one custom profile.
 pub const INTUNE_OMA_URI: &str = "intune/oma-uri.json";
 pub const MACOS_PROFILE: &str = "macos/trust.mobileconfig";
