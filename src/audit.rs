@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::finding::{HasCode, codes};
 use crate::inspect::{self, inventory::Inventory, inventory::Note};
-use crate::report::{CertView, date_time};
+use crate::report::{CertView, Counts, Page, date_time, distinct};
 use crate::template::{TemplateError, Templates};
 
 /// The shapes an audit report takes.
@@ -177,10 +177,11 @@ pub fn views(
 #[derive(Serialize)]
 struct Summary {
     certificate_entries: usize,
-    distinct_certificates: usize,
+    /// By distinct certificate, the counts the HTML page shows (`crate::report::Counts`).
+    #[serde(flatten)]
+    counts: Counts,
     gpo_backups: usize,
-    expired: usize,
-    within_warn_days: usize,
+    /// Entries: what `--fail-days` makes the exit code 1 for.
     within_fail_days: usize,
     with_findings: usize,
     unreadable_entries: usize,
@@ -210,24 +211,20 @@ pub fn audit(inv: &Inventory, opts: &Options, now: OffsetDateTime) -> Result<Aud
         .filter(|i| i.cert.is_none())
         .map(|i| inspect::view(i, now))
         .collect();
+    // Every entry, readable or not, as the page lists it and the summary counts it.
+    let all: Vec<CertView> = views.iter().chain(&unreadable).cloned().collect();
     // Every view here has a certificate, hence a number of days.
-    let days = || views.iter().filter_map(|v| v.days_left);
-    let within = |limit: i64| days().filter(|d| (0..=limit).contains(d)).count();
-    let failing = opts
-        .fail_days
-        .map_or(0, |f| days().filter(|d| *d <= f).count());
-    let mut distinct: Vec<&str> = views
-        .iter()
-        .filter_map(|v| v.thumbprint.as_deref())
-        .collect();
-    distinct.sort_unstable();
-    distinct.dedup();
+    let failing = opts.fail_days.map_or(0, |f| {
+        views
+            .iter()
+            .filter_map(|v| v.days_left)
+            .filter(|d| *d <= f)
+            .count()
+    });
     let summary = Summary {
         certificate_entries: inv.items.len(),
-        distinct_certificates: distinct.len(),
+        counts: Counts::of(&distinct(&all, warn_days)),
         gpo_backups: inv.backups.len(),
-        expired: days().filter(|d| *d < 0).count(),
-        within_warn_days: within(warn_days),
         within_fail_days: failing,
         with_findings: views.iter().filter(|v| !v.findings.is_empty()).count(),
         unreadable_entries: unreadable.len(),
@@ -253,26 +250,28 @@ pub fn audit(inv: &Inventory, opts: &Options, now: OffsetDateTime) -> Result<Aud
         Format::Csv => crate::report::to_csv(&views),
         Format::Html => {
             let templates = Templates::load(None)?;
-            let mut subtitle = format!(
-                "{} GPO backup(s), {} certificate entries, {} distinct certificates; warn within {warn_days} days{}.",
+            let subtitle = format!(
+                "{} GPO backup(s), {} certificate entries, {} distinct certificates{}.",
                 summary.gpo_backups,
                 summary.certificate_entries,
-                summary.distinct_certificates,
+                summary.counts.distinct_certificates,
                 opts.fail_days
-                    .map(|f| format!(", fail within {f} days"))
+                    .map(|f| format!("; fail within {f} days"))
                     .unwrap_or_default()
             );
-            for u in &unreadable {
-                subtitle.push_str(&format!(
-                    " Ignored by Windows: {} ({}).",
-                    u.registry_key.as_deref().unwrap_or(&u.file),
-                    messages(u)
-                ));
-            }
-            for n in &inv.notes {
-                subtitle.push_str(&format!(" {}: {}.", n.file, n.message));
-            }
-            crate::report::to_html(&templates, &views, "certgpo audit", &subtitle, now)?
+            let notes: Vec<String> = inv
+                .notes
+                .iter()
+                .map(|n| format!("{}: {}", n.file, n.message))
+                .collect();
+            let page = Page {
+                title: "certgpo audit",
+                subtitle: &subtitle,
+                notes: &notes,
+                warn_days,
+                now,
+            };
+            crate::report::to_html(&templates, &all, &page)?
         }
         Format::Text => crate::text::lines(&String::from_utf8_lossy(&text(
             &views,
@@ -328,15 +327,20 @@ fn text(
     for n in notes {
         out.push_str(&format!("note  {}: {}\n", n.file, n.message));
     }
+    let c = &s.counts;
     out.push_str(&format!(
-        "\n{} entries ({} distinct certificates) in {} GPO backup(s): {} expired, {} within --warn-days, {} with findings, {} unreadable{}\n",
+        "\n{} entries ({} distinct certificates) in {} GPO backup(s): {} expired, {} within --warn-days, {} weak, {} with other findings, {} OK; {} entries with findings, {} unreadable, {} ignored by Windows{}\n",
         s.certificate_entries,
-        s.distinct_certificates,
+        c.distinct_certificates,
         s.gpo_backups,
-        s.expired,
-        s.within_warn_days,
+        c.expired,
+        c.within_warn_days,
+        c.weak,
+        c.other_findings,
+        c.ok,
         s.with_findings,
         s.unreadable_entries,
+        c.ignored_by_windows,
         fail_days
             .map(|f| format!(", {} inside --fail-days {f}", s.within_fail_days))
             .unwrap_or_default()

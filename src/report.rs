@@ -11,8 +11,13 @@ use time::OffsetDateTime;
 use crate::blob::ParsedBlob;
 use crate::cert::Certificate;
 use crate::finding::{Coded, HasCode, Level};
-use crate::template::{TemplateError, Templates};
 use crate::text::printable;
+
+mod html;
+mod summary;
+
+pub use html::{Page, to_html};
+pub use summary::{Counts, Distinct, Status, distinct};
 
 /// The format a certificate entry was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -104,6 +109,8 @@ pub struct Entry<'a> {
     pub blob: Option<&'a ParsedBlob>,
     /// What is wrong with the entry itself, listed before the certificate's findings.
     pub problems: Vec<Coded>,
+    /// One of the problems makes Windows ignore the entry.
+    pub ignored_by_windows: bool,
 }
 
 /// One certificate entry in one place (a bundle's GPO, a GPO backup, a file). The
@@ -158,6 +165,9 @@ pub struct CertView {
     /// Validity period, for the HTML timeline.
     #[serde(skip)]
     validity: Option<(OffsetDateTime, OffsetDateTime)>,
+    /// Windows ignores the entry (the summary's `ignored_by_windows`).
+    #[serde(skip)]
+    ignored_by_windows: bool,
 }
 
 impl CertView {
@@ -220,6 +230,7 @@ impl CertView {
             level: Level::Ok,
             findings: Vec::new(),
             validity: c.map(|c| (c.not_before, c.not_after)),
+            ignored_by_windows: entry.ignored_by_windows,
         };
         for f in entry.problems {
             view.push(f);
@@ -250,14 +261,20 @@ fn date(t: OffsetDateTime) -> String {
 struct JsonReport<'a> {
     generator: String,
     as_of: String,
+    warn_days: i64,
+    /// The counts report.html shows at its top.
+    summary: Counts,
     certificates: &'a [CertView],
 }
 
-/// A bundle's `report/certificates.json`.
+/// A bundle's `report/certificates.json`, its warning window that of `expires-soon`.
 pub fn to_json(views: &[CertView], now: OffsetDateTime) -> Vec<u8> {
+    let warn_days = crate::cert::EXPIRY_WARNING_DAYS;
     let report = JsonReport {
         generator: format!("certgpo {}", env!("CARGO_PKG_VERSION")),
         as_of: date(now),
+        warn_days,
+        summary: Counts::of(&distinct(views, warn_days)),
         certificates: views,
     };
     // Serializing plain strings and numbers cannot fail.
@@ -393,108 +410,4 @@ pub fn to_csv(views: &[CertView]) -> Vec<u8> {
     // Writing into a Vec cannot fail.
     let _ = write_csv(&mut out, views);
     out
-}
-
-/// OIDs as the certificate console names them, the OID kept for the unusual ones.
-fn purposes(oids: &[String]) -> String {
-    oids.iter()
-        .map(|o| match crate::purpose::windows_name(o) {
-            Some(name) => name.to_string(),
-            None => o.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-#[derive(Serialize)]
-struct HtmlRow<'a> {
-    #[serde(flatten)]
-    row: &'a CertView,
-    subject_short: &'a str,
-    days_label: String,
-    start_pct: String,
-    width_pct: String,
-    findings_text: String,
-    sans_text: String,
-    eku_text: String,
-}
-
-/// The self-contained page: no external resource, a sortable table and an expiry
-/// timeline drawn with CSS on one axis from the earliest start to the latest end.
-/// Every value goes through the HTML templates' escaping (`crate::template`), which
-/// also replaces control characters.
-pub fn to_html(
-    templates: &Templates,
-    views: &[CertView],
-    title: &str,
-    subtitle: &str,
-    now: OffsetDateTime,
-) -> Result<Vec<u8>, TemplateError> {
-    let periods = views.iter().filter_map(|v| v.validity);
-    let start = periods.clone().map(|p| p.0).min().unwrap_or(now).min(now);
-    let end = periods.map(|p| p.1).max().unwrap_or(now).max(now);
-    let span = (end - start).whole_seconds().max(1) as f64;
-    let pct = |t: OffsetDateTime| (t - start).whole_seconds() as f64 / span * 100.0;
-    let html_rows: Vec<HtmlRow> = views
-        .iter()
-        .map(|v| {
-            let (from, to) = v.validity.unwrap_or((now, now));
-            let days = v.days_left.unwrap_or_default();
-            HtmlRow {
-                row: v,
-                subject_short: v.issued_to.as_deref().unwrap_or_default(),
-                days_label: if days < 0 {
-                    format!("expired {} days ago", -days)
-                } else {
-                    format!("{days} days left")
-                },
-                start_pct: format!("{:.2}", pct(from)),
-                width_pct: format!("{:.2}", (pct(to) - pct(from)).max(0.5)),
-                findings_text: v
-                    .findings
-                    .iter()
-                    .map(|f| f.message.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                sans_text: v.sans.join(", "),
-                eku_text: match &v.trusted_for {
-                    Some(t) if !t.is_empty() => {
-                        format!("{} (trusted only for: {})", purposes(&v.eku), purposes(t))
-                    }
-                    _ => purposes(&v.eku),
-                },
-            }
-        })
-        .collect();
-    let count = |level: Level| views.iter().filter(|v| v.level == level).count();
-    let mut ctx = tera::Context::new();
-    ctx.insert("title", title);
-    ctx.insert("subtitle", subtitle);
-    ctx.insert("as_of", &date(now));
-    ctx.insert("axis_start", &date(start));
-    ctx.insert("axis_end", &date(end));
-    ctx.insert("now_pct", &format!("{:.2}", pct(now)));
-    ctx.insert("rows", &html_rows);
-    ctx.insert("bad_count", &count(Level::Bad));
-    ctx.insert("warn_count", &count(Level::Warn));
-    ctx.insert(
-        "headers",
-        &[
-            "Location",
-            "Store",
-            "Subject",
-            "Issuer",
-            "SHA-1 thumbprint",
-            "SHA-256",
-            "Valid from",
-            "Valid to",
-            "Days left",
-            "Key",
-            "Signature",
-            "SANs",
-            "EKU",
-            "Findings",
-        ],
-    );
-    Ok(templates.render("report.html", &ctx)?.into_bytes())
 }

@@ -1,5 +1,5 @@
-//! The tera templates of README.txt, the scripts and report.html: embedded in the
-//! binary, overridable file by file with `--templates DIR`. Every value a template
+//! The tera templates of README.txt, the scripts, report.html and its report.js: embedded
+//! in the binary, overridable file by file with `--templates DIR`. Every value a template
 //! prints goes through a filter for the target language (`ps`, `cmd`; HTML is
 //! autoescaped, control characters included), so a GPO name like
 //! `Tom's "GPO" $(calc) %PATH%` stays inert.
@@ -25,6 +25,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../templates/Publish-ToActiveDirectory.cmd"),
     ),
     ("report.html", include_str!("../templates/report.html")),
+    ("report.js", include_str!("../templates/report.js")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -121,14 +121,18 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<Files, BuildError> {
         report::to_html(
             templates,
             &views,
-            &format!("certgpo bundle: {}", meta.display_name),
-            &format!(
-                "GPO {} in {}, backup {}",
-                gpo::braced_upper(&meta.gpo_guid),
-                meta.domain,
-                gpo::braced_upper(&meta.backup_id)
-            ),
-            plan.as_of,
+            &report::Page {
+                title: &format!("certgpo bundle: {}", meta.display_name),
+                subtitle: &format!(
+                    "GPO {} in {}, backup {}",
+                    gpo::braced_upper(&meta.gpo_guid),
+                    meta.domain,
+                    gpo::braced_upper(&meta.backup_id)
+                ),
+                notes: &[],
+                warn_days: crate::cert::EXPIRY_WARNING_DAYS,
+                now: plan.as_of,
+            },
         )?,
     );
 
@@ -237,6 +241,7 @@ pub fn views(plan: &Plan) -> Vec<CertView> {
                     cert: Some(&i.cert),
                     blob: blob.as_ref(),
                     problems,
+                    ignored_by_windows: false,
                 },
                 plan.as_of,
             )

@@ -63,6 +63,21 @@ codes! {
     }
 }
 
+impl Problem {
+    /// Windows skips the entry: the certificate it carries is not installed.
+    pub fn windows_ignores(&self) -> bool {
+        match self {
+            Problem::UnreadableBlob { .. }
+            | Problem::UnreadableCertificate { .. }
+            | Problem::KeyMismatch { .. }
+            | Problem::BlobNotBinary { .. } => true,
+            Problem::KeyNotUpperCase { .. }
+            | Problem::Sha1PropertyMismatch { .. }
+            | Problem::RootNotSelfSigned { .. } => false,
+        }
+    }
+}
+
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -84,6 +84,10 @@ pub fn view(item: &Item, now: OffsetDateTime) -> CertView {
             cert: item.cert.as_ref(),
             blob: item.blob.as_ref(),
             problems: item.problems.iter().map(HasCode::coded).collect(),
+            ignored_by_windows: item
+                .problems
+                .iter()
+                .any(inventory::Problem::windows_ignores),
         },
         now,
     )

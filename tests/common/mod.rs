@@ -108,6 +108,17 @@ pub fn certgpo() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("certgpo").expect("binary built by cargo")
 }
 
+/// Run the certgpo binary with `args`; panics unless it succeeds. Returns its stdout.
+pub fn certgpo_ok<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> Vec<u8> {
+    let o = certgpo().args(args).output().expect("certgpo runs");
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
 // ---------------------------------------------------------------------------------------
 // The project's inputs, and folders as trees
 
@@ -204,6 +215,24 @@ pub fn run_ok_in(dir: &Path, program: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The parse errors html5lib reports for the HTML page at `path` (`line:column: code`),
+/// or `None` after a skip when html5lib is missing. html5lib implements the HTML Living
+/// Standard's parsing algorithm and shares no code with certgpo; xmllint's HTML parser
+/// is HTML 4's and calls `header`, `details` or `summary` invalid.
+pub fn html5_errors(path: &Path) -> Option<Vec<String>> {
+    // Debian's python3, which python3-html5lib installs into (not a pyenv one on PATH).
+    const PYTHON: &str = "/usr/bin/python3";
+    if !require(PYTHON, &["-c", "import html5lib"]) {
+        return None;
+    }
+    let script = "import sys, html5lib\n\
+        p = html5lib.HTMLParser()\n\
+        p.parse(open(sys.argv[1], 'rb'))\n\
+        for (line, col), code, data in p.errors: print(f'{line}:{col}: {code} {data}')\n";
+    let out = run_ok(PYTHON, &["-c", script, &path.to_string_lossy()]);
+    Some(out.lines().map(String::from).collect())
 }
 
 /// Run `openssl args` in `dir`; panics unless it succeeds. Returns its stdout.
