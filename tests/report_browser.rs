@@ -15,7 +15,7 @@ mod common;
 mod webdriver;
 
 use std::collections::BTreeSet;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use common::{Key, NSA_BACKUP, certgpo_ok as run, data, example};
@@ -34,13 +34,19 @@ const COUNTS: [(&str, &str); 6] = [
     ("ok", "ok"),
 ];
 
-/// `audit --format json` and `--format html` of `inputs`; the page is written to `page`.
-fn audit(inputs: &[PathBuf], page: &Path) -> Value {
+/// `audit --format json` and `--format html` of `inputs`, run in `dir` (so that files
+/// there show by their names); the page is written to `page`.
+fn audit(dir: &Path, inputs: &[PathBuf], page: &Path) -> Value {
     let format = |f: &str| {
-        let mut a: Vec<OsString> = vec!["audit".into()];
-        a.extend(inputs.iter().map(|p| p.clone().into_os_string()));
-        a.extend(["--format".into(), f.into()]);
-        run(&a)
+        let o = common::certgpo()
+            .current_dir(dir)
+            .arg("audit")
+            .args(inputs)
+            .args(["--format", f])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
     };
     std::fs::write(page, format("html")).unwrap();
     serde_json::from_slice(&format("json")).unwrap()
@@ -145,8 +151,9 @@ fn inert(b: &Browser, name: &str, css: &str) {
     );
 }
 
-/// A registry.pol with two entries Windows ignores: DoD Root CA 3's Blob under another
-/// thumbprint, and a Blob without its certificate.
+/// A registry.pol with two entries Windows ignores: a Blob without its certificate, and
+/// DoD Root CA 3's Blob under another thumbprint; out of order, a note about the file.
+/// Returns its name in `dir`.
 fn ignored_entries(dir: &Path) -> PathBuf {
     use certgpo::policy::{Entry, write};
     let blob = std::fs::read(data(
@@ -155,16 +162,15 @@ fn ignored_entries(dir: &Path) -> PathBuf {
     .unwrap();
     let root = r"Software\Policies\Microsoft\SystemCertificates\Root\Certificates";
     let entries = [
-        Entry::binary(format!("{root}\\{}", "0".repeat(40)), "Blob", blob.clone()),
         Entry::binary(
             format!("{root}\\{}", "1".repeat(40)),
             "Blob",
             blob[..28].to_vec(),
         ),
+        Entry::binary(format!("{root}\\{}", "0".repeat(40)), "Blob", blob.clone()),
     ];
-    let path = dir.join("registry.pol");
-    std::fs::write(&path, write(&entries)).unwrap();
-    path
+    std::fs::write(dir.join("registry.pol"), write(&entries)).unwrap();
+    "registry.pol".into()
 }
 
 fn png_size(png: &[u8]) -> (u32, u32) {
@@ -191,15 +197,22 @@ fn report_in_chromium() {
         data(NSA_BACKUP),
         data("nsa-cert/root-certs-pem"),
         example(),
-        xss.clone(),
+        "xss.pem".into(),
         ignored,
     ];
-    let report = audit(&inputs, &page);
+    let report = audit(tmp.path(), &inputs, &page);
     let summary = &report["summary"];
     let certs = distinct_certificates(&report);
     assert_eq!(summary["distinct_certificates"], certs.len());
     assert_eq!(summary["certificate_entries"], 37 + 4 + 2 + 2);
     assert_eq!(summary["ignored_by_windows"], 2);
+    assert_eq!(
+        summary["container_findings"], 1,
+        "registry.pol out of order"
+    );
+    if let Some(errors) = common::html5_errors(&page) {
+        assert!(errors.is_empty(), "{errors:?}");
+    }
     assert_eq!(
         certs.len(),
         37 + 2,
@@ -212,6 +225,11 @@ fn report_in_chromium() {
     b.open(&page);
     fits(&b, "audit");
     let shown = counts_match(&b, summary, "audit");
+    let notes = b.js(
+        "return document.querySelectorAll('.notes li').length;",
+        json!([]),
+    );
+    assert_eq!(notes, 1, "the note about registry.pol");
 
     // One row and one bar per distinct certificate; a root's row lists both places.
     let v = b.js(

@@ -237,10 +237,10 @@ fn row(n: usize, d: &Distinct, axis: &Axis) -> Row {
         field("SANs", v.sans.join(", "), false),
         field(
             "EKU",
-            if v.eku.is_empty() {
-                "any purpose".into()
-            } else {
-                purposes(&v.eku)
+            match (&v.subject, v.eku.is_empty()) {
+                (None, _) => String::new(),
+                (Some(_), true) => "any purpose".into(),
+                (Some(_), false) => purposes(&v.eku),
             },
             false,
         ),
