@@ -156,6 +156,16 @@ fn csv_and_html_outputs() {
     if let Some(errors) = common::html5_errors(&html_path) {
         assert!(errors.is_empty(), "{errors:?}");
     }
+    // Any --warn-days draws: the window is clamped, never an overflow.
+    for days in ["0", "9223372036854775807"] {
+        let o = certgpo()
+            .arg("audit")
+            .arg(data(NSA_BACKUP))
+            .args(["--format", "html", "--warn-days", days])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
     let o = certgpo()
         .arg("audit")
         .arg(tmp.path().join("missing"))

@@ -315,7 +315,11 @@ pub fn to_html(
     let now = page.now;
     let groups = distinct(views, page.warn_days);
     let counts = Counts::of(&groups);
-    let warn_end = now + time::Duration::days(page.warn_days.max(0));
+    // `--warn-days` is the user's number: a window past a century draws as a century,
+    // and adding it never overflows.
+    let warn_end = now
+        .checked_add(time::Duration::days(page.warn_days.clamp(0, 36_525)))
+        .unwrap_or(now);
     let periods = groups.iter().filter_map(|g| g.view().validity);
     let start = periods.clone().map(|p| p.0).min().unwrap_or(now).min(now);
     let end = periods.map(|p| p.1).max().unwrap_or(now).max(warn_end);
