@@ -497,7 +497,7 @@ fn hostile_servers_fail_with_one_line_each_within_the_timeout() {
         ),
         (
             hostile(|_| thread::sleep(Duration::from_secs(8))),
-            "timed out after 2s while waiting for the server's certificate",
+            "timed out after 3s while waiting for the server's certificate",
         ),
         (
             hostile(|c| {
