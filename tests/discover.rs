@@ -44,7 +44,12 @@ fn slapd(org: &str, extra: &str, tls: bool) -> Slapd {
     let d = dir.path();
     let path = d.to_string_lossy().into_owned();
     let rename = |text: String| text.replace("contoso", org).replace("/tmp/slapd", &path);
-    let mut conf = rename(read_fixture("slapd.conf"));
+    // The sites, subnets and virtual directory classes come on top of the SCP schema.
+    let scp_schema = format!("include {path}/ad-scp.schema");
+    let mut conf = rename(read_fixture("slapd.conf")).replace(
+        &scp_schema,
+        &format!("{scp_schema}\ninclude {path}/ad-vdir.schema"),
+    );
     let certs: Option<Certs> =
         tls.then(|| make_certs(d, "ldap.test", &["127.0.0.1"], &["ldap.test"]));
     if let Some(c) = &certs {
@@ -57,6 +62,7 @@ fn slapd(org: &str, extra: &str, tls: bool) -> Slapd {
     }
     std::fs::write(d.join("slapd.conf"), conf).unwrap();
     std::fs::write(d.join("ad-scp.schema"), read_fixture("ad-scp.schema")).unwrap();
+    std::fs::write(d.join("ad-vdir.schema"), read_fixture("ad-vdir.schema")).unwrap();
     std::fs::write(d.join("rootdse.ldif"), rename(read_fixture("rootdse.ldif"))).unwrap();
     std::fs::write(d.join("base.ldif"), rename(read_fixture("base.ldif"))).unwrap();
     std::fs::write(
@@ -260,6 +266,136 @@ fn scp_order_follows_the_client_site() {
     );
     assert!(text.contains("site Site-A"), "{text}");
     assert!(text.contains("Domain=fabrikam.test"), "{text}");
+}
+
+/// `--client-ip` picks the site of the longest matching subnet prefix (IPv4 and IPv6),
+/// and the virtual directories are listed per server with each host once.
+#[test]
+fn client_ip_site_and_virtual_directories() {
+    if !have_tools() {
+        return;
+    }
+    let mut ldif = contoso_ldif("LDAP://127.0.0.1:9");
+    ldif.push_str("\n\n");
+    for fixture in ["vdir.ldif", "subnets.ldif"] {
+        // contoso_ldif renames the Exchange organisation.
+        ldif.push_str(&read_fixture(fixture).replace("CN=Contoso,", "CN=Org,"));
+        ldif.push_str("\n\n");
+    }
+    let dc = slapd("contoso", &dedup_ldif(&ldif), true);
+    let ca = dc.ca.to_string_lossy().into_owned();
+    let run = |ip: &str| {
+        discover_json(&[
+            "--ldap",
+            dc.ldap.as_str(),
+            "--ldap-ca",
+            ca.as_str(),
+            "--client-ip",
+            ip,
+        ])
+    };
+    // 10.1.2.3 is in 10.1.0.0/16 (Site-A) and 10.1.2.0/24 (Default-First-Site-Name).
+    let v = run("10.1.2.3");
+    assert_eq!(v["site"], "Default-First-Site-Name");
+    assert_eq!(v["client_site"]["subnet"], "10.1.2.0/24");
+    assert_eq!(urls(&v), [EX2010, EX2016, EX2007]);
+    let v = run("10.1.9.9");
+    assert_eq!(v["site"], "Site-A");
+    assert_eq!(urls(&v), [EX2007, EX2016, EX2010]);
+    let v = run("2001:db8:5::1");
+    assert_eq!(v["site"], "Site-A");
+    assert_eq!(v["client_site"]["subnet"], "2001:db8::/32");
+    // No subnet: no site, said in a warning, ordered as without --site.
+    let out = common::certgpo()
+        .args(["discover", "--ldap", &dc.ldap, "--ldap-ca", &ca])
+        .args(["--client-ip", "192.0.2.1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no subnet object contains it"), "{stderr}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("client site: none, no subnet contains 192.0.2.1"),
+        "{text}"
+    );
+
+    // Virtual directories, per server, with each host once.
+    let servers = v["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 2, "{v}");
+    let ex2007 = &servers[0];
+    assert!(
+        ex2007["server"]
+            .as_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .starts_with("cn=ex2007,cn=servers"),
+        "{ex2007}"
+    );
+    let kinds: Vec<&str> = ex2007["virtual_directories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "autodiscover",
+            "ews",
+            "oab",
+            "owa",
+            "activesync",
+            "outlook-anywhere"
+        ]
+    );
+    assert_eq!(
+        ex2007["hosts"],
+        serde_json::json!(["ex2007.contoso.test", "mail.contoso.test"])
+    );
+    let ex2010 = &servers[1];
+    let rpc = &ex2010["virtual_directories"][1];
+    assert_eq!(rpc["kind"], "outlook-anywhere");
+    assert_eq!(rpc["internal"], serde_json::json!(["ex2010.contoso.test"]));
+    assert_eq!(rpc["external"], serde_json::json!(["webmail.contoso.test"]));
+    assert_eq!(
+        v["vdir_hosts"],
+        serde_json::json!([
+            "ex2007.contoso.test",
+            "ex2010.contoso.test",
+            "mail.contoso.test",
+            "webmail.contoso.test"
+        ])
+    );
+    // The endpoints `build --discover` fetches are still the SCP URLs alone.
+    assert_eq!(v["endpoints"].as_array().unwrap().len(), 3);
+
+    // The text lists them per server with internal and external URLs.
+    let out = common::certgpo()
+        .args(["discover", "--ldap", &dc.ldap, "--ldap-ca", &ca])
+        .args(["--client-ip", "10.1.9.9"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("client site: Site-A, subnet 10.1.0.0/16 of 10.1.9.9"),
+        "{text}"
+    );
+    assert!(text.contains("listed, not fetched"), "{text}");
+    assert!(
+        text.contains("      external https://mail.contoso.test/EWS/Exchange.asmx"),
+        "{text}"
+    );
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("    outlook anywhere cn=rpc (default web site)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    hosts: ex2007.contoso.test mail.contoso.test"),
+        "{text}"
+    );
 }
 
 #[test]

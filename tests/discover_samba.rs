@@ -210,6 +210,33 @@ fn provision() -> Dc {
         args.extend(["-U", "Administrator", &admin_pw]);
         retry("samba-tool", &args, &[]);
     }
+    // Sites and subnets as an admin makes them, for --client-ip: 10.1.2.3 is in both
+    // 10.1.0.0/16 (Site-A) and 10.1.2.0/24 (Default-First-Site-Name); the longer wins.
+    let ldap_url = format!("ldap://{ip_s}");
+    let admin = [
+        "-H",
+        ldap_url.as_str(),
+        "-U",
+        "Administrator",
+        admin_pw.as_str(),
+    ];
+    let sites: [&[&str]; 4] = [
+        &["sites", "create", "Site-A"],
+        &["sites", "subnet", "create", "10.1.0.0/16", "Site-A"],
+        &[
+            "sites",
+            "subnet",
+            "create",
+            "10.1.2.0/24",
+            "Default-First-Site-Name",
+        ],
+        &["sites", "subnet", "create", "2001:db8::/32", "Site-A"],
+    ];
+    for command in sites {
+        let mut args = command.to_vec();
+        args.extend(admin);
+        retry("samba-tool", &args, &[]);
+    }
     let password_file = d.join("password.txt");
     std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
     Dc {
@@ -291,6 +318,28 @@ fn samba_ad_dc_end_to_end() {
                 "{v}"
             );
         }
+    }
+
+    // --client-ip instead of --site: the site of the longest subnet prefix, IPv4 and IPv6.
+    for (client, site, expected) in [
+        ("10.1.2.3", "Default-First-Site-Name", [EX2010, EX2007]),
+        ("10.1.9.9", "Site-A", [EX2007, EX2010]),
+        ("2001:db8:1::1", "Site-A", [EX2007, EX2010]),
+    ] {
+        let v = discover_json(&[
+            "--ldap",
+            &ldaps,
+            "--ldap-ca",
+            &ca,
+            "--user",
+            ADMIN,
+            "--password-file",
+            &pw,
+            "--client-ip",
+            client,
+        ]);
+        assert_eq!(v["site"], site, "--client-ip {client}: {v}");
+        assert_eq!(endpoints(&v, "url"), expected, "--client-ip {client}: {v}");
     }
 
     // The human list, with the password from the environment.

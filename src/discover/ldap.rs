@@ -17,7 +17,11 @@ use crate::tls::{self, Trust};
 
 use super::{
     Auth, DiscoverError, Endpoint, LdapOptions, Options, Pointer, SCP_POINTER_GUID, SCP_URL_GUID,
-    Search, Source, TlsRemedy, TlsTrust, order::order_scps, refused,
+    Search, Source, TlsRemedy, TlsTrust,
+    order::order_scps,
+    refused,
+    site::{self, ClientSite, Subnet},
+    vdir::{self, VirtualDirectory},
 };
 
 /// Outlook's sample client stops after ten pointer hops; so do we, which also ends loops.
@@ -30,6 +34,10 @@ pub struct Lookup {
     pub pointers: Vec<Pointer>,
     pub searches: Vec<Search>,
     pub warnings: Vec<String>,
+    /// The Exchange servers' virtual directories, from every directory searched.
+    pub servers: Vec<vdir::Server>,
+    /// The site `--client-ip` falls in, from the first directory's subnets.
+    pub client_site: Option<ClientSite>,
 }
 
 pub fn filter() -> String {
@@ -90,7 +98,7 @@ pub async fn lookup(ldap_opts: &LdapOptions, opts: &Options) -> Result<Lookup, D
         if !visited.insert(url.to_ascii_lowercase()) {
             continue;
         }
-        let found = match search_directory(&url, ldap_opts, opts).await {
+        let found = match search_directory(&url, ldap_opts, opts, hops == 0).await {
             Ok(found) => found,
             Err(e) if hops > 0 => {
                 out.warnings
@@ -101,6 +109,14 @@ pub async fn lookup(ldap_opts: &LdapOptions, opts: &Options) -> Result<Lookup, D
         };
         out.searches.push(found.search);
         out.warnings.extend(found.warnings);
+        let (servers, warnings) = vdir::group(found.vdirs, &url);
+        out.servers.extend(servers);
+        out.warnings.extend(warnings);
+        if let (Some(ip), Some(subnets)) = (opts.client_ip, &found.subnets) {
+            let (located, warnings) = site::locate(ip, subnets);
+            out.warnings.extend(warnings);
+            out.client_site = Some(located);
+        }
         for mut pointer in found.pointers {
             let matches = match (&pointer.domain, &opts.domain) {
                 (Some(d), Some(wanted)) => d.eq_ignore_ascii_case(wanted),
@@ -125,7 +141,12 @@ pub async fn lookup(ldap_opts: &LdapOptions, opts: &Options) -> Result<Lookup, D
             out.pointers.push(pointer);
         }
         let mut scps = found.scps;
-        order_scps(&mut scps, opts.site.as_deref());
+        // --site, or else the site --client-ip falls in (found in the first directory).
+        let client_site = opts
+            .site
+            .as_deref()
+            .or(out.client_site.as_ref().and_then(|c| c.site.as_deref()));
+        order_scps(&mut scps, client_site);
         groups.push((hops, scps));
     }
     groups.sort_by_key(|g| std::cmp::Reverse(g.0));
@@ -158,16 +179,21 @@ struct Directory {
     scps: Vec<Endpoint>,
     pointers: Vec<Pointer>,
     warnings: Vec<String>,
+    vdirs: Vec<VirtualDirectory>,
+    /// The subnet objects, read only from the first directory and only with --client-ip.
+    subnets: Option<Vec<Subnet>>,
 }
 
 async fn search_directory(
     url: &str,
     ldap_opts: &LdapOptions,
     opts: &Options,
+    first: bool,
 ) -> Result<Directory, DiscoverError> {
     let mut ldap = connect(url, &ldap_opts.trust, opts).await?;
     bind(&mut ldap, url, &ldap_opts.auth, opts.timeout).await?;
-    let result = search_scps(&mut ldap, url, &ldap_opts.auth, opts.timeout).await;
+    let subnets = first && opts.client_ip.is_some();
+    let result = search_scps(&mut ldap, url, &ldap_opts.auth, opts.timeout, subnets).await;
     // The search result is what matters; a failed unbind changes nothing.
     let _ = ldap.unbind().await;
     result
@@ -399,6 +425,7 @@ async fn search_scps(
     url: &str,
     auth: &Auth,
     timeout: Duration,
+    subnets: bool,
 ) -> Result<Directory, DiscoverError> {
     let search_err = |base: &str, first: bool, e: LdapError| match e {
         LdapError::LdapResult { result } if matches!(result.rc, 8 | 13) => {
@@ -436,10 +463,7 @@ async fn search_scps(
         .and_then(|r| r.success())
         // Without a bind, reading the rootDSE is the first request.
         .map_err(|e| search_err("the rootDSE", matches!(auth, Auth::Anonymous), e))?;
-    let base = entries
-        .into_iter()
-        .filter(|e| !e.is_ref() && !e.is_intermediate())
-        .map(SearchEntry::construct)
+    let base = objects(entries)
         .find_map(|e| first_value(&e, "configurationNamingContext").map(str::to_string))
         .ok_or_else(|| DiscoverError::NoConfigNc { url: url.into() })?;
 
@@ -456,6 +480,62 @@ async fn search_scps(
         .and_then(|r| r.non_error())
         .map_err(|e| search_err(&base, false, e))?;
 
+    let vdir_entries = ldap
+        .with_timeout(timeout)
+        .search(
+            &base,
+            Scope::Subtree,
+            &vdir::filter(),
+            vec!["objectClass", vdir::INTERNAL, vdir::EXTERNAL],
+        )
+        .await
+        .and_then(|r| r.non_error())
+        .map_err(|e| search_err(&base, false, e))?
+        .0;
+    let vdirs = objects(vdir_entries)
+        .filter_map(|e| {
+            Some(VirtualDirectory {
+                kind: vdir::Kind::of_classes(values(&e, "objectClass"))?,
+                internal: values(&e, vdir::INTERNAL).to_vec(),
+                external: values(&e, vdir::EXTERNAL).to_vec(),
+                dn: e.dn,
+            })
+        })
+        .collect();
+
+    let subnets = if subnets {
+        // MS-ADTS 6.1.1.2.2.2: the subnets container of the configuration NC.
+        let subnet_base = format!("CN=Subnets,CN=Sites,{base}");
+        let found = ldap
+            .with_timeout(timeout)
+            .search(
+                &subnet_base,
+                Scope::OneLevel,
+                "(objectClass=subnet)",
+                vec!["cn", "siteObject"],
+            )
+            .await
+            .and_then(|r| r.non_error());
+        let found = match found {
+            Ok((entries, _)) => entries,
+            // A forest without subnets may lack the container: then no subnet matches.
+            Err(LdapError::LdapResult { result }) if result.rc == 32 => Vec::new(),
+            Err(e) => return Err(search_err(&subnet_base, false, e)),
+        };
+        Some(
+            objects(found)
+                .filter_map(|e| {
+                    Some(Subnet {
+                        prefix: first_value(&e, "cn")?.to_string(),
+                        site_dn: first_value(&e, "siteObject").map(str::to_string),
+                    })
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+
     let mut dir = Directory {
         search: Search {
             directory: url.into(),
@@ -467,17 +547,24 @@ async fn search_scps(
         scps: Vec::new(),
         pointers: Vec::new(),
         warnings: Vec::new(),
+        vdirs,
+        subnets,
     };
-    // Samba returns continuation references alongside the entries; Outlook ignores them.
-    for entry in entries
-        .into_iter()
-        .filter(|e| !e.is_ref() && !e.is_intermediate())
-    {
-        classify(SearchEntry::construct(entry), url, &mut dir);
+    for entry in objects(entries) {
+        classify(entry, url, &mut dir);
     }
     dir.search.urls = dir.scps.len();
     dir.search.pointers = dir.pointers.len();
     Ok(dir)
+}
+
+/// The entries of a search result. Samba returns continuation references alongside
+/// the entries; Outlook ignores them, and so do we.
+fn objects(entries: Vec<ldap3::ResultEntry>) -> impl Iterator<Item = SearchEntry> {
+    entries
+        .into_iter()
+        .filter(|e| !e.is_ref() && !e.is_intermediate())
+        .map(SearchEntry::construct)
 }
 
 /// Sort one SCP into a URL endpoint or a pointer, by its keywords.
@@ -555,7 +642,7 @@ fn server_dn(dn: &str) -> Option<String> {
 }
 
 /// Split a DN at the commas that separate RDNs, keeping escaped ones (`\,`).
-fn split_dn(dn: &str) -> Vec<&str> {
+pub(super) fn split_dn(dn: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut escaped = false;

@@ -11,8 +11,10 @@ mod order;
 pub mod output;
 mod refused;
 mod secret;
+pub mod site;
+pub mod vdir;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -134,11 +136,19 @@ pub struct Search {
 /// Everything `discover` found.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Discovery {
+    /// The client site the SCPs are ordered for: --site, or the one --client-ip is in.
     pub site: Option<String>,
+    /// How --client-ip was mapped to a site.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_site: Option<site::ClientSite>,
     pub domain: Option<String>,
     pub endpoints: Vec<Endpoint>,
     pub pointers: Vec<Pointer>,
     pub searches: Vec<Search>,
+    /// Exchange servers with their virtual directories (listed, not fetched).
+    pub servers: Vec<vdir::Server>,
+    /// Every host name of `servers`, each once, sorted.
+    pub vdir_hosts: Vec<String>,
     pub warnings: Vec<String>,
 }
 
@@ -189,6 +199,8 @@ pub struct Options {
     pub dns: bool,
     pub dns_server: Option<SocketAddr>,
     pub site: Option<String>,
+    /// The client's address: its site comes from the directory's subnet objects.
+    pub client_ip: Option<IpAddr>,
     pub timeout: Duration,
     /// What reading the request found worth saying before anything else (a private
     /// key skipped in the `--ldap-ca` file).
@@ -211,6 +223,7 @@ pub struct Request {
     pub dns_server: Option<String>,
     pub no_dns: bool,
     pub site: Option<String>,
+    pub client_ip: Option<IpAddr>,
     pub timeout: Duration,
 }
 
@@ -268,6 +281,7 @@ pub fn options(args: &Request) -> Result<Options, DiscoverError> {
         dns: args.domain.is_some() && !args.no_dns,
         dns_server,
         site: args.site.clone(),
+        client_ip: args.client_ip,
         timeout: args.timeout,
         warnings,
     })
@@ -315,7 +329,34 @@ async fn discover_async(opts: &Options) -> Result<Discovery, DiscoverError> {
         found.pointers = lookup.pointers;
         found.searches = lookup.searches;
         found.warnings.extend(lookup.warnings);
-        if opts.site.is_none() && endpoints.iter().any(|e| e.site.is_some()) {
+        let mut hosts: Vec<String> = lookup
+            .servers
+            .iter()
+            .flat_map(|s| s.hosts.iter().cloned())
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        found.vdir_hosts = hosts;
+        found.servers = lookup.servers;
+        if let Some(located) = lookup.client_site {
+            match (&located.subnet, &located.site) {
+                (None, _) => found.warnings.push(format!(
+                    "--client-ip {}: no subnet object contains it, so it is in no site; SCPs are ordered as without --site",
+                    located.ip
+                )),
+                (Some(subnet), None) => found.warnings.push(format!(
+                    "--client-ip {}: subnet {subnet} names no site (siteObject); SCPs are ordered as without --site",
+                    located.ip
+                )),
+                (Some(_), Some(_)) => {}
+            }
+            found.site = found.site.clone().or_else(|| located.site.clone());
+            found.client_site = Some(located);
+        }
+        if found.site.is_none()
+            && opts.client_ip.is_none()
+            && endpoints.iter().any(|e| e.site.is_some())
+        {
             found.warnings.push(
                 "no --site given: SCPs without a site are listed first; Outlook puts those of its own site before them"
                     .into(),

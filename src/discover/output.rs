@@ -6,7 +6,14 @@ use super::{Discovery, Source};
 
 pub fn human(found: &Discovery) -> String {
     let mut out = String::new();
-    let site = found.site.as_deref().unwrap_or("not given");
+    let mut site = found.site.as_deref().unwrap_or("not given").to_string();
+    if let Some(c) = &found.client_site {
+        site = match (&c.subnet, &c.site) {
+            (Some(subnet), Some(s)) => format!("{s}, subnet {subnet} of {}", c.ip),
+            (Some(subnet), None) => format!("none, subnet {subnet} of {} names no site", c.ip),
+            (None, _) => format!("none, no subnet contains {}", c.ip),
+        };
+    }
     let _ = writeln!(
         out,
         "Autodiscover endpoints in the order Outlook tries them (client site: {site}):"
@@ -55,6 +62,27 @@ pub fn human(found: &Discovery) -> String {
             let _ = writeln!(out, "  {}  {domain}  {state}", p.target);
             let _ = writeln!(out, "     {} (from {})", p.dn, p.directory);
         }
+    }
+    if !found.servers.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nExchange virtual directories (host names Exchange hands out; listed, not fetched):"
+        );
+    }
+    for server in &found.servers {
+        let _ = writeln!(out, "  server {}", server.server);
+        for v in &server.virtual_directories {
+            let _ = writeln!(out, "    {} {}", v.kind.label(), v.dn);
+            for (side, urls) in [("internal", &v.internal), ("external", &v.external)] {
+                for url in urls {
+                    let _ = writeln!(out, "      {side} {url}");
+                }
+            }
+        }
+        let _ = writeln!(out, "    hosts: {}", server.hosts.join(" "));
+    }
+    if !found.vdir_hosts.is_empty() {
+        let _ = writeln!(out, "  all hosts: {}", found.vdir_hosts.join(" "));
     }
     for s in &found.searches {
         let _ = writeln!(

@@ -14,6 +14,11 @@ use crate::exit::{Failure, code};
   certgpo discover --ldap ldaps://dc1.contoso.com --user admin@contoso.com \\
       --password-file pw.txt --site Site-A
 
+  # The same for a client at 10.1.2.3, its site found from the directory's subnets; the
+  # listing also shows every Exchange virtual directory URL, per server:
+  certgpo discover --ldap ldaps://dc1.contoso.com --user admin@contoso.com \\
+      --password-file pw.txt --client-ip 10.1.2.3
+
   # StartTLS on port 389 (certgpo never binds in plaintext), password from the environment,
   # plus the DNS candidates for contoso.com:
   CERTGPO_LDAP_PASSWORD=... certgpo discover --ldap ldap://dc1.contoso.com \\
@@ -81,6 +86,10 @@ pub struct DiscoverArgs {
     #[arg(long, value_name = "NAME", requires = "ldap")]
     pub site: Option<String>,
 
+    /// The client's IP address: its site is the one of the longest subnet prefix (CN=Subnets,CN=Sites) that contains it, as the DC's site locator finds it
+    #[arg(long, value_name = "IP", requires = "ldap", conflicts_with = "site")]
+    pub client_ip: Option<std::net::IpAddr>,
+
     /// Print the endpoints as JSON on stdout
     #[arg(long)]
     pub json: bool,
@@ -114,6 +123,7 @@ pub fn run(args: DiscoverArgs) -> Result<u8, Failure> {
         dns_server: args.dns_server.clone(),
         no_dns: args.no_dns,
         site: args.site.clone(),
+        client_ip: args.client_ip,
         timeout: args.connect.timeout,
     })?;
     for w in &opts.warnings {
