@@ -143,6 +143,8 @@ fn provision() -> Dc {
                     "ldap server require strong auth",
                     "allow_sasl_over_tls".into(),
                 ),
+                // For the Exchange virtual directory classes (fixture exchange-vdir-schema.ldif).
+                ("dsdb:schema update allowed", "yes".into()),
                 ("tls enabled", "yes".into()),
                 ("tls keyfile", certs.key.to_string_lossy().into_owned()),
                 ("tls certfile", certs.cert.to_string_lossy().into_owned()),
@@ -180,24 +182,29 @@ fn provision() -> Dc {
         );
     }
     let ca_s = certs.ca.to_string_lossy().into_owned();
-    retry(
-        "ldapadd",
-        &[
-            "-H",
-            &format!("ldaps://{ip_s}"),
-            "-x",
-            "-D",
-            ADMIN,
-            "-w",
-            PASSWORD,
-            "-f",
-            &fixture("scp-samba.ldif").to_string_lossy(),
-        ],
-        &[
-            ("LDAPTLS_CACERT", ca_s.as_str()),
-            ("LDAPTLS_REQCERT", "demand"),
-        ],
-    );
+    // The SCPs, then the Exchange schema extension and the virtual directories of the
+    // same servers. ldapmodify -a: the schema LDIF mixes adds with schemaUpdateNow.
+    for ldif in ["scp-samba.ldif", "exchange-vdir-schema.ldif", "vdir.ldif"] {
+        retry(
+            "ldapmodify",
+            &[
+                "-a",
+                "-H",
+                &format!("ldaps://{ip_s}"),
+                "-x",
+                "-D",
+                ADMIN,
+                "-w",
+                PASSWORD,
+                "-f",
+                &fixture(ldif).to_string_lossy(),
+            ],
+            &[
+                ("LDAPTLS_CACERT", ca_s.as_str()),
+                ("LDAPTLS_REQCERT", "demand"),
+            ],
+        );
+    }
     let (cas, cas_port, cas_sha1) = discover_fixture::tls_server(d, "ex2010.contoso.test");
     let admin_pw = format!("--password={PASSWORD}");
     let srv = format!("ex2010.contoso.test {cas_port} 0 0");
@@ -259,7 +266,7 @@ fn path(p: &Path) -> String {
 fn samba_ad_dc_end_to_end() {
     if !(common::require("samba", &["--version"])
         && common::require("samba-tool", &["--version"])
-        && common::require("ldapadd", &["-VV"])
+        && common::require("ldapmodify", &["-VV"])
         && common::require("openssl", &["version"])
         && common::require("timeout", &["--version"]))
     {
@@ -340,6 +347,28 @@ fn samba_ad_dc_end_to_end() {
         ]);
         assert_eq!(v["site"], site, "--client-ip {client}: {v}");
         assert_eq!(endpoints(&v, "url"), expected, "--client-ip {client}: {v}");
+        // The virtual directories of both servers, from the extended schema.
+        let servers: Vec<&str> = v["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["server"].as_str().unwrap())
+            .collect();
+        assert_eq!(servers.len(), 2, "{v}");
+        assert!(servers[0].starts_with("CN=EX2007,CN=Servers,"), "{v}");
+        assert_eq!(
+            v["servers"][1]["hosts"],
+            serde_json::json!(["ex2010.contoso.test", "webmail.contoso.test"])
+        );
+        assert_eq!(
+            v["vdir_hosts"],
+            serde_json::json!([
+                "ex2007.contoso.test",
+                "ex2010.contoso.test",
+                "mail.contoso.test",
+                "webmail.contoso.test"
+            ])
+        );
     }
 
     // The human list, with the password from the environment.
