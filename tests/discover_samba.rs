@@ -2,6 +2,11 @@
 //! on a loopback address of its own (recipe: docs/spec/fetching.md §5.6), with the
 //! Exchange SCP objects of tests/fixtures/discover/scp-samba.ldif (EX2007 in Site-A,
 //! EX2010 in Default-First-Site-Name) and an `_autodiscover._tcp` SRV record.
+//! Samba's schema has no Exchange classes: exchange-vdir-schema.ldif adds the two
+//! msExch*HostName attributes and the virtual directory classes over LDAP (with
+//! `dsdb:schema update allowed`), as Exchange's /PrepareSchema would, so that the
+//! virtual directories of vdir.ldif can be added. Sites and subnets are made with
+//! `samba-tool sites`, for `--client-ip`.
 //!
 //! Provisioning takes seconds and the DC needs the well-known ports, so one test
 //! provisions it once and runs every case against it; the DC runs in its own

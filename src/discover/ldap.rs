@@ -118,6 +118,11 @@ pub async fn lookup(ldap_opts: &LdapOptions, opts: &Options) -> Result<Lookup, D
             out.client_site = Some(located);
         }
         for mut pointer in found.pointers {
+            // A pointer is followed only when its Domain= keyword equals the domain of the
+            // user's address ("Find Autodiscover endpoints by using SCP lookup in Exchange",
+            // learn.microsoft.com, as order.rs). The published algorithm has no
+            // rule for a pointer without Domain=: it matches no domain, so Outlook never
+            // follows it, and neither does certgpo; it is listed, marked as such.
             let matches = match (&pointer.domain, &opts.domain) {
                 (Some(d), Some(wanted)) => d.eq_ignore_ascii_case(wanted),
                 _ => false,
@@ -489,9 +494,21 @@ async fn search_scps(
             vec!["objectClass", vdir::INTERNAL, vdir::EXTERNAL],
         )
         .await
-        .and_then(|r| r.non_error())
-        .map_err(|e| search_err(&base, false, e))?
-        .0;
+        .and_then(|r| r.non_error());
+    let mut warnings = Vec::new();
+    let vdir_entries = match vdir_entries {
+        Ok((entries, _)) => entries,
+        // The SCPs are what this command is for: a directory that refuses this search
+        // (one without Exchange's schema may answer so) still gives them.
+        Err(LdapError::LdapResult { result }) => {
+            warnings.push(format!(
+                "{url}: the Exchange virtual directories were not read: {}",
+                result_text(&result)
+            ));
+            Vec::new()
+        }
+        Err(e) => return Err(search_err(&base, false, e)),
+    };
     let vdirs = objects(vdir_entries)
         .filter_map(|e| {
             Some(VirtualDirectory {
@@ -546,7 +563,7 @@ async fn search_scps(
         },
         scps: Vec::new(),
         pointers: Vec::new(),
-        warnings: Vec::new(),
+        warnings,
         vdirs,
         subnets,
     };

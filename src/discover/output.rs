@@ -54,10 +54,11 @@ pub fn human(found: &Discovery) -> String {
                 .domain
                 .as_deref()
                 .map_or_else(|| "no Domain=".to_string(), |d| format!("Domain={d}"));
-            let state = if p.followed {
-                "followed"
-            } else {
-                "not followed (Domain= does not match --domain)"
+            let state = match (p.followed, &p.domain) {
+                (true, _) => "followed",
+                // See `ldap::lookup`: Outlook matches Domain= against the user's domain.
+                (false, None) => "not followed (no Domain=: Outlook follows none)",
+                (false, Some(_)) => "not followed (Domain= does not match --domain)",
             };
             let _ = writeln!(out, "  {}  {domain}  {state}", p.target);
             let _ = writeln!(out, "     {} (from {})", p.dn, p.directory);
