@@ -388,8 +388,9 @@ fn client_ip_site_and_virtual_directories() {
         "{text}"
     );
     assert!(
-        text.to_ascii_lowercase()
-            .contains("    outlook anywhere cn=rpc (default web site)"),
+        text.contains(
+            "    Outlook Anywhere Rpc (Default Web Site)\n      external mail.contoso.test\n"
+        ),
         "{text}"
     );
     assert!(

@@ -73,7 +73,7 @@ pub fn human(found: &Discovery) -> String {
     for server in &found.servers {
         let _ = writeln!(out, "  server {}", server.server);
         for v in &server.virtual_directories {
-            let _ = writeln!(out, "    {} {}", v.kind.label(), v.dn);
+            let _ = writeln!(out, "    {} {}", v.kind.label(), v.name());
             for (side, urls) in [("internal", &v.internal), ("external", &v.external)] {
                 for url in urls {
                     let _ = writeln!(out, "      {side} {url}");

@@ -93,6 +93,16 @@ pub struct VirtualDirectory {
     pub external: Vec<String>,
 }
 
+impl VirtualDirectory {
+    /// The value of the first RDN, e.g. `EWS (Default Web Site)`: the server is shown above it.
+    pub fn name(&self) -> &str {
+        let first = split_dn(&self.dn).into_iter().next().unwrap_or_default();
+        first
+            .split_once('=')
+            .map_or(first, |(_, value)| value.trim())
+    }
+}
+
 /// The virtual directories of one Exchange server and the host names they hand out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Server {
@@ -244,6 +254,7 @@ mod tests {
         assert_eq!(kinds, [Kind::Ews, Kind::OutlookAnywhere]);
         assert_eq!(servers[0].hosts, ["ex1.local", "mail.contoso.com"]);
         assert_eq!(servers[1].hosts, ["ex2.local"]);
+        assert_eq!(servers[1].virtual_directories[0].name(), "owa");
         assert_eq!(warnings.len(), 1, "{warnings:?}");
     }
 }
