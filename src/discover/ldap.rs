@@ -646,12 +646,17 @@ pub fn http_host(url: &str) -> Option<(String, u16)> {
 /// Exchange puts the SCP at CN=<cas>,CN=Autodiscover,CN=Protocols,<server object>;
 /// the server object is what an admin recognises.
 fn server_dn(dn: &str) -> Option<String> {
+    server_of(dn, "Autodiscover")
+}
+
+/// The server object of `CN=<x>,CN=<protocol>,CN=Protocols,<server object>`.
+pub(super) fn server_of(dn: &str, protocol: &str) -> Option<String> {
     let rdns = split_dn(dn);
     let is = |i: usize, name: &str| {
         rdns.get(i)
             .is_some_and(|r| r.eq_ignore_ascii_case(&format!("CN={name}")))
     };
-    if is(1, "Autodiscover") && is(2, "Protocols") && rdns.len() > 3 {
+    if is(1, protocol) && is(2, "Protocols") && rdns.len() > 3 {
         Some(rdns[3..].join(","))
     } else {
         None

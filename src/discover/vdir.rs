@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::ldap::{http_host, split_dn};
+use super::ldap::{http_host, server_of, split_dn};
 
 /// The service of a virtual directory, by its most specific object class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -130,12 +130,7 @@ pub fn host_of(value: &str) -> Option<String> {
 
 /// The server object of a virtual directory DN: the part after `CN=HTTP,CN=Protocols`.
 pub fn server_dn(dn: &str) -> Option<String> {
-    let rdns = split_dn(dn);
-    let is = |i: usize, name: &str| {
-        rdns.get(i)
-            .is_some_and(|r| r.eq_ignore_ascii_case(&format!("CN={name}")))
-    };
-    (is(1, "HTTP") && is(2, "Protocols") && rdns.len() > 3).then(|| rdns[3..].join(","))
+    server_of(dn, "HTTP")
 }
 
 /// Group virtual directories by server, ordered by server DN then kind then DN, with
