@@ -268,10 +268,9 @@ fn older_than_any_run(meta: &std::fs::Metadata) -> bool {
 /// its creation and its marker is empty: removed once it is that old.
 fn stale(dir: &Path) -> bool {
     let marker = dir.join(OWNER);
-    let (Ok(text), Ok(meta)) = (
-        std::fs::read_to_string(&marker),
-        std::fs::symlink_metadata(&marker),
-    ) else {
+    // Through the input reader: whatever sits in the folder, it is not waited on.
+    let text = crate::input::read(&marker, crate::input::MARKER).map(String::from_utf8);
+    let (Ok(Ok(text)), Ok(meta)) = (text, std::fs::symlink_metadata(&marker)) else {
         let empty = std::fs::read_dir(dir).is_ok_and(|mut e| e.next().is_none());
         return empty && std::fs::symlink_metadata(dir).is_ok_and(|m| older_than_any_run(&m));
     };

@@ -16,16 +16,16 @@ use x509_parser::prelude::*;
 use x509_parser::public_key::PublicKey;
 
 use crate::hex;
+use crate::input::{self, InputError, MAX_DIR_FILES};
 use crate::purpose;
 
 /// Problems reading certificate files. Each names the file so an admin can find it.
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Pkcs12(#[from] Pkcs12Refused),
     #[error("{path}: not a certificate file (expected PEM, DER or PKCS#7): {detail}")]
     NotCertificate { path: PathBuf, detail: String },
     #[error("{path}: certificate #{index} is malformed: {detail}")]
@@ -38,6 +38,63 @@ pub enum CertError {
     Empty { path: PathBuf },
     #[error("{path}: directory holds no certificate file (.cer .crt .pem .der .p7b .p7c)")]
     EmptyDir { path: PathBuf },
+    #[error("{path}: more than {MAX_DIR_FILES} files; certgpo stops there")]
+    TooManyFiles { path: PathBuf },
+}
+
+impl crate::Diagnostic for CertError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            CertError::Input(e) => e.hint(),
+            CertError::Pkcs12(e) => Some(e.hint()),
+            _ => None,
+        }
+    }
+}
+
+/// Why a file holds no certificate certgpo can take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Undecodable {
+    /// A `.pfx`/`.p12`: it usually carries the private key, which certgpo never handles.
+    #[error("PKCS#12 is not accepted: export the certificate without its key")]
+    Pkcs12,
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A PKCS#12 file given where a certificate file was expected.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {}", Undecodable::Pkcs12)]
+pub struct Pkcs12Refused {
+    pub path: String,
+}
+
+impl Pkcs12Refused {
+    /// The openssl command that takes the certificates out, keys left behind.
+    pub fn hint(&self) -> String {
+        let input = Path::new(&self.path);
+        let mut out = input.with_extension("pem");
+        if out == input {
+            out = input.with_extension("certs.pem");
+        }
+        format!(
+            "openssl pkcs12 -in {} -nokeys -out {}",
+            shell_word(&self.path),
+            shell_word(&out.display().to_string())
+        )
+    }
+}
+
+/// A path as one word for a POSIX shell (quoted when it needs to be).
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@+=,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// Where a certificate was read from, for messages and reports.
@@ -397,67 +454,123 @@ pub struct Loaded {
 pub struct LoadReport {
     pub certs: Vec<Loaded>,
     pub warnings: Vec<String>,
+    /// What a folder held that was not read (subfolders, other files).
+    pub notes: Vec<String>,
 }
 
 /// File extensions taken when a directory is given.
 const CERT_EXTENSIONS: &[&str] = &["cer", "crt", "pem", "der", "p7b", "p7c"];
 
-/// Read every path (files, or directories of certificate files) in a stable order.
+/// Read every `--cert` path (files, or folders of certificate files) in a stable order.
 pub fn load_paths(paths: &[PathBuf]) -> Result<LoadReport, CertError> {
     let mut report = LoadReport::default();
     for path in paths {
-        let meta = std::fs::metadata(path).map_err(|source| CertError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        if meta.is_dir() {
-            let mut files = Vec::new();
-            let entries = std::fs::read_dir(path).map_err(|source| CertError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            for entry in entries {
-                let entry = entry.map_err(|source| CertError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                let p = entry.path();
-                let ext = p
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .map(|e| e.to_ascii_lowercase());
-                if p.is_file() && ext.is_some_and(|e| CERT_EXTENSIONS.contains(&e.as_str())) {
-                    files.push(p);
-                }
-            }
-            if files.is_empty() {
-                return Err(CertError::EmptyDir { path: path.clone() });
-            }
-            // Directory order is file-system dependent; sort so builds are reproducible.
-            files.sort();
-            for f in files {
+        if input::is_dir(path).map_err(|e| e.given_as("--cert"))? {
+            for f in certificate_files(path, &mut report)? {
                 load_file(&f, &mut report)?;
             }
         } else {
-            load_file(path, &mut report)?;
+            let bytes = input::read(path, input::CERTIFICATE).map_err(|e| e.given_as("--cert"))?;
+            load_bytes(&bytes, path, &mut report)?;
         }
     }
     Ok(report)
 }
 
-/// Read one file into `report`.
+/// The certificate files of a `--cert` folder, sorted (directory order is file-system
+/// dependent, and builds are reproducible); a note names what was left out.
+fn certificate_files(dir: &Path, report: &mut LoadReport) -> Result<Vec<PathBuf>, CertError> {
+    let io = |e| CertError::from(InputError::io(dir, e).given_as("--cert"));
+    let mut files = Vec::new();
+    let (mut subfolders, mut others) = (Vec::new(), Vec::new());
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let p = entry.map_err(io)?.path();
+        if files.len() + subfolders.len() + others.len() >= MAX_DIR_FILES {
+            return Err(CertError::TooManyFiles {
+                path: dir.to_path_buf(),
+            });
+        }
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase());
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if p.is_dir() {
+            subfolders.push(name);
+        } else if p.is_file() && ext.is_some_and(|e| CERT_EXTENSIONS.contains(&e.as_str())) {
+            files.push(p);
+        } else {
+            others.push(name);
+        }
+    }
+    if files.is_empty() {
+        return Err(CertError::EmptyDir {
+            path: dir.to_path_buf(),
+        });
+    }
+    files.sort();
+    let mut skipped = Vec::new();
+    if !subfolders.is_empty() {
+        skipped.push(format!(
+            "{} subfolders, not read ({})",
+            subfolders.len(),
+            listing(subfolders)
+        ));
+    }
+    if !others.is_empty() {
+        skipped.push(format!(
+            "{} files that are not certificate files (.cer .crt .pem .der .p7b .p7c: {})",
+            others.len(),
+            listing(others)
+        ));
+    }
+    if !skipped.is_empty() {
+        report.notes.push(format!(
+            "--cert {}: skipped {}",
+            dir.display(),
+            skipped.join(" and ")
+        ));
+    }
+    Ok(files)
+}
+
+/// The first few names, sorted, each cut short: a folder of thousands stays one line.
+fn listing(mut names: Vec<String>) -> String {
+    const SHOWN: usize = 5;
+    names.sort();
+    let mut out: Vec<String> = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| crate::text::cut(n, 60))
+        .collect();
+    if names.len() > SHOWN {
+        out.push(format!("{} more", names.len() - SHOWN));
+    }
+    out.join(", ")
+}
+
+/// Read one certificate file into `report`.
 pub fn load_file(path: &Path, report: &mut LoadReport) -> Result<(), CertError> {
-    let bytes = std::fs::read(path).map_err(|source| CertError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = input::read(path, input::CERTIFICATE)?;
+    load_bytes(&bytes, path, report)
+}
+
+fn load_bytes(bytes: &[u8], path: &Path, report: &mut LoadReport) -> Result<(), CertError> {
     let before = report.certs.len();
-    let ders = decode_container(&bytes, &mut |w| {
+    let ders = decode_container(bytes, &mut |w| {
         report.warnings.push(format!("{}: {w}", path.display()))
     })
-    .map_err(|detail| CertError::NotCertificate {
-        path: path.to_path_buf(),
-        detail,
+    .map_err(|e| match e {
+        Undecodable::Pkcs12 => CertError::from(Pkcs12Refused {
+            path: path.display().to_string(),
+        }),
+        Undecodable::Other(detail) => CertError::NotCertificate {
+            path: path.to_path_buf(),
+            detail,
+        },
     })?;
     for (i, der) in ders.into_iter().enumerate() {
         let cert = Certificate::from_der(der).map_err(|detail| CertError::Malformed {
@@ -487,16 +600,17 @@ pub fn load_file(path: &Path, report: &mut LoadReport) -> Result<(), CertError> 
 pub fn decode_container(
     bytes: &[u8],
     warn: &mut dyn FnMut(String),
-) -> Result<Vec<Vec<u8>>, String> {
+) -> Result<Vec<Vec<u8>>, Undecodable> {
     if looks_like_pem(bytes) {
         let mut out = Vec::new();
         for (n, block) in x509_parser::pem::Pem::iter_from_buffer(bytes).enumerate() {
-            let block = block.map_err(|e| format!("PEM block #{}: {e}", n + 1))?;
+            let block =
+                block.map_err(|e| Undecodable::Other(format!("PEM block #{}: {e}", n + 1)))?;
             match block.label.as_str() {
                 "CERTIFICATE" | "X509 CERTIFICATE" => out.push(block.contents),
-                "PKCS7" | "CMS" | "PKCS #7 SIGNED DATA" => {
-                    out.extend(crate::pkcs7::certificates(&block.contents)?)
-                }
+                "PKCS7" | "CMS" | "PKCS #7 SIGNED DATA" => out.extend(
+                    crate::pkcs7::certificates(&block.contents).map_err(Undecodable::Other)?,
+                ),
                 label if label.contains("PRIVATE KEY") => warn(format!(
                     "ignored a {label} block: certgpo never copies private keys"
                 )),
@@ -505,13 +619,17 @@ pub fn decode_container(
         }
         return Ok(out);
     }
+    let other = |s: &str| Err(Undecodable::Other(s.into()));
     match bytes.first() {
         Some(0x30) => {}
-        Some(_) => return Err("neither PEM text nor DER (first byte is not SEQUENCE)".into()),
-        None => return Err("the file is empty".into()),
+        Some(_) => return other("neither PEM text nor DER (first byte is not SEQUENCE)"),
+        None => return other("the file is empty"),
     }
     if crate::pkcs7::is_pkcs7(bytes) {
-        return crate::pkcs7::certificates(bytes);
+        return crate::pkcs7::certificates(bytes).map_err(Undecodable::Other);
+    }
+    if crate::pkcs7::is_pkcs12(bytes) {
+        return Err(Undecodable::Pkcs12);
     }
     Ok(vec![bytes.to_vec()])
 }

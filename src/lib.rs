@@ -6,9 +6,10 @@
 //!
 //! 1. Foundations: `codec` (bounded byte reader; UTF-16LE, UTF-8 and BOMs of text
 //!    files), `hex`, `text`, `named` (values picked by name), `atomic` (outputs written
-//!    whole or not at all, together, never over an input), `error` (message + hint),
-//!    `finding` (finding codes and levels), `tls` (the TLS client set-up and
-//!    chain-recording verifier of `fetch` and `discover`).
+//!    whole or not at all, together, never over an input), `input` (every file read
+//!    within the limit of its kind, never a device or a pipe given by name), `error`
+//!    (message + hint), `finding` (finding codes and levels), `tls` (the TLS client
+//!    set-up and chain-recording verifier of `fetch` and `discover`).
 //! 2. Formats, each reading and writing its own bytes: `cert` (certificate files),
 //!    `pkcs7`, `purpose` (extended key usages), `store` (certificate stores and their
 //!    registry keys: `CertKey`), `blob` (the registry Blob), `policy` (registry.pol),
@@ -38,6 +39,7 @@ pub mod finding;
 pub mod fuzz_entry;
 pub mod gpo;
 pub mod hex;
+pub mod input;
 pub mod inspect;
 pub mod named;
 pub mod pkcs7;

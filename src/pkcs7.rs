@@ -24,6 +24,37 @@ pub fn is_pkcs7(bytes: &[u8]) -> bool {
     probe().unwrap_or(false)
 }
 
+/// True when `bytes` start like a PKCS#12 file (`.pfx`, `.p12`; RFC 7292 §4):
+/// `PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo SEQUENCE { contentType
+/// id-data or id-signedData, ... } ... }`. Read by hand rather than with `der`, because
+/// PKCS#12 exports (Windows, Java) may use BER's indefinite lengths.
+pub fn is_pkcs12(bytes: &[u8]) -> bool {
+    let mut r = crate::codec::Reader::new(bytes);
+    let mut probe = || -> Option<bool> {
+        sequence_header(&mut r)?;
+        if r.take(3, "version").ok()? != [0x02, 0x01, 0x03] {
+            return Some(false);
+        }
+        sequence_header(&mut r)?;
+        let content_type = r.take(oid(&DATA).len(), "contentType").ok()?;
+        Some(content_type == oid(&DATA) || content_type == oid(&SIGNED_DATA))
+    };
+    probe().unwrap_or(false)
+}
+
+/// A SEQUENCE tag and its length, definite or indefinite, skipped.
+fn sequence_header(r: &mut crate::codec::Reader<'_>) -> Option<()> {
+    let head = r.take(2, "SEQUENCE").ok()?;
+    if head[0] != 0x30 {
+        return None;
+    }
+    // 0x80 is the indefinite length; 0x81..0x84 give the number of length bytes.
+    if head[1] > 0x80 {
+        r.take(usize::from(head[1] & 0x7F), "length").ok()?;
+    }
+    Some(())
+}
+
 /// The raw DER of every certificate in a SignedData, in file order.
 pub fn certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     parse(bytes).map_err(|e| format!("malformed PKCS#7: {e}"))
@@ -132,6 +163,27 @@ mod tests {
         let p7 = encode(&[&fake_a, &fake_b]);
         assert!(is_pkcs7(&p7));
         assert_eq!(certificates(&p7).unwrap(), vec![fake_a, fake_b]);
+    }
+
+    #[test]
+    fn pkcs12_is_recognised_by_structure() {
+        // openssl pkcs12 -export: 30 82 LL LL 02 01 03 30 82 LL LL 06 09 <id-data>.
+        let pfx = tlv(
+            0x30,
+            &[
+                tlv(0x02, &[3]),
+                tlv(0x30, &[oid(&DATA), tlv(0xA0, &[0; 300])].concat()),
+            ]
+            .concat(),
+        );
+        assert!(is_pkcs12(&pfx));
+        // BER, indefinite lengths.
+        let ber = [&[0x30, 0x80, 0x02, 0x01, 0x03, 0x30, 0x80][..], &oid(&DATA)].concat();
+        assert!(is_pkcs12(&ber));
+        assert!(!is_pkcs12(&encode(&[])));
+        let v2 = [&[0x30, 0x80, 0x02, 0x01, 0x02, 0x30, 0x80][..], &oid(&DATA)].concat();
+        assert!(!is_pkcs12(&v2));
+        assert!(!is_pkcs12(&[0x30]));
     }
 
     #[test]

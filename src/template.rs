@@ -30,11 +30,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
-    #[error("cannot read template {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    #[error("{0}: a template must be UTF-8 text")]
+    NotUtf8(PathBuf),
     #[error("--templates {0}: not a directory")]
     NotDir(PathBuf),
     #[error("template {name}: {detail}")]
@@ -61,9 +60,11 @@ impl Templates {
             return Err(TemplateError::NotDir(d.to_path_buf()));
         }
         for (name, builtin) in BUILTIN {
-            let text = match dir.map(|d| d.join(name)).filter(|p| p.is_file()) {
-                Some(path) => std::fs::read_to_string(&path)
-                    .map_err(|source| TemplateError::Io { path, source })?,
+            let text = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
+                Some(path) => {
+                    let bytes = crate::input::read(&path, crate::input::TEMPLATE)?;
+                    String::from_utf8(bytes).map_err(|_| TemplateError::NotUtf8(path))?
+                }
                 None => (*builtin).to_string(),
             };
             tera.add_raw_template(name, &text)

@@ -19,6 +19,19 @@ pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// At most `max` characters of `s`, for a message that echoes input (a target, a file
+/// name, a value read from a file): a longer one is cut, saying how much was left out.
+pub fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((at, _)) => format!(
+            "{}… ({} more characters)",
+            &s[..at],
+            s[at..].chars().count()
+        ),
+    }
+}
+
 /// Whole lines of human output: as [`printable`], but newlines and tabs stay.
 pub fn lines(s: &str) -> String {
     s.chars()
@@ -77,6 +90,12 @@ impl<W: Write> Write for Terminal<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_input_is_cut() {
+        assert_eq!(cut("short", 10), "short");
+        assert_eq!(cut("abcdefé", 3), "abc… (4 more characters)");
+    }
 
     #[test]
     fn control_characters_are_neutralised() {

@@ -48,7 +48,7 @@ pub enum BaseError {
     Unknown { path: String, what: String },
     #[error("{0}")]
     Conflict(String),
-    #[error("--remove {0:?} is not a SHA-1 thumbprint (40 hex digits)")]
+    #[error("--remove {:?} is not a SHA-1 thumbprint (40 hex digits)", crate::text::cut(.0, 100))]
     BadThumbprint(String),
     #[error("--remove {thumbprint}: the base {path} holds no such certificate")]
     NotInBase { thumbprint: String, path: String },
@@ -99,11 +99,7 @@ impl Base {
                     .into(),
             ));
         }
-        let mut tree = if req.path.is_dir() {
-            Tree::dir(&req.path)?
-        } else {
-            Tree::zip(&req.path)?
-        };
+        let mut tree = Tree::open(&req.path, "--base")?;
         let dirs = folder::backup_dirs(tree.files());
         let dir = match dirs.len() {
             0 => return Err(BaseError::NoBackup(shown)),

@@ -61,7 +61,7 @@ pub enum BuildError {
     },
     #[error("--domain is needed: {0}")]
     NoDomain(String),
-    #[error("{option} {value:?}: {problem}")]
+    #[error("{option} {:?}: {problem}", crate::text::cut(.value, 100))]
     BadOption {
         option: &'static str,
         value: String,
@@ -105,6 +105,7 @@ impl crate::Diagnostic for BuildError {
                 "distribute the issuer's root instead (the certificate of {issuer}), \
                  or pass --store explicitly (for example --store trusted-people)"
             )),
+            BuildError::Template(TemplateError::Input(e)) => e.hint(),
             BuildError::NoDomain(_) => {
                 Some("pass the Active Directory DNS domain, e.g. --domain contoso.local".into())
             }
@@ -223,7 +224,7 @@ impl crate::Diagnostic for PipelineError {
     fn hint(&self) -> Option<String> {
         match self {
             PipelineError::Build(e) => e.hint(),
-            PipelineError::Cert(_) => None,
+            PipelineError::Cert(e) => e.hint(),
             PipelineError::Base(e) => e.hint(),
             PipelineError::Pin(e) => e.hint(),
             PipelineError::Fetch(e) => e.hint(),
@@ -259,6 +260,9 @@ pub fn build(req: Request) -> Result<Built, PipelineError> {
     }
     for w in &loaded.warnings {
         eprintln!("warning: {}", printable(w));
+    }
+    for n in &loaded.notes {
+        eprintln!("note: {}", printable(n));
     }
     let now = OffsetDateTime::now_utc();
     let plan = plan(loaded.certs, req.plan.clone(), base.as_ref(), now)?;

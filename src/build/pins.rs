@@ -62,8 +62,11 @@ pub enum PinError {
         now: String,
         subject: String,
     },
-    #[error("{path}: not a certgpo lock file ({detail})")]
+    // serde_json and the pin checks quote what they found, which may be long.
+    #[error("{path}: not a certgpo lock file ({})", crate::text::cut(.detail, 300))]
     BadLock { path: String, detail: String },
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     #[error("cannot read or write {path}: {source}")]
     Io {
         path: String,
@@ -85,6 +88,7 @@ impl crate::Diagnostic for PinError {
     fn hint(&self) -> Option<String> {
         match self {
             PinError::Fetch(f) => f.hint(),
+            PinError::Input(e) => e.hint(),
             PinError::NoTrustAnchor { issuer, .. } => Some(format!(
                 "distribute the issuer's root instead (the certificate of {issuer}) with --cert"
             )),
@@ -129,20 +133,17 @@ impl Lock {
             path: path.display().to_string(),
             detail,
         };
-        let lock: Lock = match std::fs::read(path) {
+        let lock: Lock = match crate::input::read(path, crate::input::LOCK) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| bad(json_problem(&e)))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(crate::input::InputError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
                 return Ok(Lock {
                     version: 1,
                     pins: BTreeMap::new(),
                 });
             }
-            Err(source) => {
-                return Err(PinError::Io {
-                    path: path.display().to_string(),
-                    source,
-                });
-            }
+            Err(e) => return Err(e.into()),
         };
         if lock.version != 1 {
             return Err(bad(format!("unknown version {}", lock.version)));

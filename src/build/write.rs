@@ -109,11 +109,10 @@ fn is_bundle(dir: &Path) -> bool {
 /// header or, for an empty archive, the end of central directory (APPNOTE.TXT 4.3.7,
 /// 4.3.16).
 pub(super) fn check_zip(zip: &Path) -> Result<(), BuildError> {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    let is_zip = std::fs::File::open(zip)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok_and(|()| magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06");
+    // Through the input reader: a named pipe called like the zip is not waited on.
+    let is_zip = crate::input::open(zip)
+        .and_then(|mut f| f.head(4).map(|m| m == b"PK\x03\x04" || m == b"PK\x05\x06"))
+        .unwrap_or(false);
     match std::fs::metadata(zip) {
         Ok(m) if m.is_file() && !is_zip => Err(BuildError::ZipNotZip(zip.to_path_buf())),
         _ => Ok(()),

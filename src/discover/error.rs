@@ -83,8 +83,11 @@ pub enum DiscoverError {
     Resolver { detail: String },
     #[error("DNS lookup of {name} failed: {detail}")]
     Dns { name: String, detail: String },
-    #[error("--discover {path}: {detail}")]
+    // serde_json quotes the offending value, which may be long.
+    #[error("--discover {path}: {}", crate::text::cut(.detail, 300))]
     Report { path: PathBuf, detail: String },
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     #[error(transparent)]
     TlsSetup(crate::tls::TlsError),
     #[error("cannot start the async runtime: {0}")]
@@ -107,6 +110,8 @@ pub enum TlsRemedy {
 impl crate::Diagnostic for DiscoverError {
     fn hint(&self) -> Option<String> {
         let hint = match self {
+            DiscoverError::Input(e) => return e.hint(),
+            DiscoverError::CaLoad(e) => return e.hint(),
             DiscoverError::BadUrl {
                 suggestion: Some(url),
                 ..

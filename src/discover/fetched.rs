@@ -31,8 +31,9 @@ pub fn report_targets(path: &std::path::Path) -> Result<Vec<String>, DiscoverErr
         path: path.to_path_buf(),
         detail,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let report: Report = serde_json::from_str(&text)
+    let bytes = crate::input::read(path, crate::input::DISCOVER_REPORT)
+        .map_err(|e| e.given_as("--discover"))?;
+    let report: Report = serde_json::from_slice(&bytes)
         .map_err(|e| err(format!("not the JSON of `certgpo discover --json`: {e}")))?;
     let urls: Vec<String> = distinct(&report.endpoints)
         .into_iter()

@@ -251,7 +251,12 @@ pub fn options(args: &Request) -> Result<Options, DiscoverError> {
             } else if let Some(file) = &args.ldap_ca {
                 // The same reader as `build --cert`: PEM, DER or PKCS#7, each certificate checked.
                 let mut loaded = crate::cert::LoadReport::default();
-                crate::cert::load_file(file, &mut loaded).map_err(DiscoverError::CaLoad)?;
+                crate::cert::load_file(file, &mut loaded).map_err(|e| match e {
+                    crate::cert::CertError::Input(e) => {
+                        DiscoverError::from(e.given_as("--ldap-ca"))
+                    }
+                    other => DiscoverError::CaLoad(other),
+                })?;
                 warnings.extend(loaded.warnings);
                 TlsTrust::Cas {
                     file: file.clone(),

@@ -9,9 +9,11 @@ use super::{DiscoverError, PASSWORD_ENV};
 /// First source found wins: the file, the environment variable, a terminal prompt.
 pub fn password(file: Option<&Path>, user: &str) -> Result<String, DiscoverError> {
     let password = if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|e| DiscoverError::PasswordFile {
+        let bytes = crate::input::read(path, crate::input::PASSWORD)
+            .map_err(|e| e.given_as("--password-file"))?;
+        let text = String::from_utf8(bytes).map_err(|_| DiscoverError::PasswordFile {
             path: path.to_path_buf(),
-            detail: e.to_string(),
+            detail: "not UTF-8 text".into(),
         })?;
         first_line(&text).to_string()
     } else if let Some(value) = std::env::var_os(PASSWORD_ENV) {

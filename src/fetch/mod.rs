@@ -32,7 +32,8 @@ pub use transport::Proxy;
 /// Everything that can go wrong in `fetch`. Per-target failures name the target.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("{input:?} is not a valid target: {reason}")]
+    // Targets come from files too (--targets-file, --discover): a line may be long.
+    #[error("{:?} is not a valid target: {reason}", crate::text::cut(.input, 100))]
     BadTarget { input: String, reason: String },
     #[error("{target}: {detail}")]
     Target {
@@ -48,13 +49,15 @@ pub enum FetchError {
         sha1: String,
         sha256: String,
     },
-    #[error("--expect {0:?} is not a SHA-1 (40 hex digits) or SHA-256 (64 hex digits) fingerprint")]
+    #[error(
+        "--expect {:?} is not a SHA-1 (40 hex digits) or SHA-256 (64 hex digits) fingerprint",
+        crate::text::cut(.0, 100)
+    )]
     BadFingerprint(String),
-    #[error("cannot read the targets file {path}: {source}")]
-    TargetsFile {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    #[error("--targets-file {path}: {detail}")]
+    TargetsFile { path: String, detail: String },
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -77,6 +80,7 @@ impl crate::Diagnostic for FetchError {
     fn hint(&self) -> Option<String> {
         let hint = match self {
             FetchError::Output(e) => return e.hint(),
+            FetchError::Input(e) => return e.hint(),
             FetchError::PinMismatch { .. } => Some(
                 "compare with `Get-ExchangeCertificate | fl Thumbprint` on the server; a different certificate may mean a TLS-inspecting proxy or a man in the middle",
             ),
@@ -385,9 +389,11 @@ pub fn collect_targets(
         out.push(Target::parse(a)?);
     }
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|source| FetchError::TargetsFile {
+        let bytes = crate::input::read(path, crate::input::TARGETS)
+            .map_err(|e| e.given_as("--targets-file"))?;
+        let text = String::from_utf8(bytes).map_err(|_| FetchError::TargetsFile {
             path: path.display().to_string(),
-            source,
+            detail: "not UTF-8 text".into(),
         })?;
         for line in text.lines() {
             let line = line.trim();

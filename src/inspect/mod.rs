@@ -18,11 +18,10 @@ use inventory::{Inventory, Item};
 /// Everything that stops `inspect` (and the commands built on its walker).
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    #[error(transparent)]
+    Pkcs12(#[from] crate::cert::Pkcs12Refused),
     #[error("{file}: unreadable zip: {what}")]
     Zip { file: String, what: String },
     #[error("{path}: {what}; certgpo stops there")]
@@ -60,6 +59,8 @@ pub enum InspectError {
 impl crate::Diagnostic for InspectError {
     fn hint(&self) -> Option<String> {
         match self {
+            InspectError::Input(e) => e.hint(),
+            InspectError::Pkcs12(e) => Some(e.hint()),
             InspectError::Zip { .. } | InspectError::Limit { .. } => {
                 Some("unpack the archive yourself and pass the folder, if you trust it".into())
             }

@@ -1,6 +1,7 @@
 //! The files of one input, whatever it is: a directory (walked without following
 //! links), a zip archive (read with entry-count and size limits, so a zip bomb is
-//! refused before it is inflated), or a single file.
+//! refused before it is inflated), or a single file. Every file is read within the
+//! limit of its kind (`crate::input`), chosen from its name.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -8,14 +9,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::InspectError;
-
-/// More entries than any bundle or backup set holds; refuse beyond.
-pub const MAX_ZIP_ENTRIES: usize = 10_000;
-/// Uncompressed bytes read from one zip, all entries together.
-pub const MAX_ZIP_TOTAL: u64 = 256 * 1024 * 1024;
-/// Files listed from one directory tree, and how deep it is walked.
-pub const MAX_DIR_FILES: usize = 100_000;
-pub const MAX_DIR_DEPTH: usize = 32;
+use crate::input::{
+    self, Input, Limit, MAX_DIR_DEPTH, MAX_DIR_FILES, MAX_ZIP_ENTRIES, MAX_ZIP_TOTAL,
+};
 
 /// One input as a sorted list of relative paths (`/`-separated) that can be read.
 pub struct Tree {
@@ -36,10 +32,45 @@ enum Kind {
     },
 }
 
+/// The limit of a file inside a folder or zip, by its name: the kinds the walker and
+/// `build --base` read, and [`input::BACKUP_FILE`] for what `--base` carries over.
+fn limit_for(rel: &str) -> Limit {
+    let name = rel.rsplit('/').next().unwrap_or(rel).to_ascii_lowercase();
+    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
+    match ext {
+        "pol" => input::POLICY,
+        "reg" => input::REG,
+        "xml" => input::GPO_XML,
+        "cer" | "crt" | "pem" | "der" | "p7b" | "p7c" => input::CERTIFICATE,
+        "bin" | "blob" => input::BLOB,
+        _ => input::BACKUP_FILE,
+    }
+}
+
+/// What a file of that name must start with, checked before the rest is read.
+fn magic_for(rel: &str) -> &'static [u8] {
+    if limit_for(rel) == input::POLICY {
+        crate::policy::SIGNATURE
+    } else {
+        b""
+    }
+}
+
 impl Tree {
     /// True when `bytes` start like a zip archive (local file header or empty archive).
     pub fn is_zip(bytes: &[u8]) -> bool {
         bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06")
+    }
+
+    /// A folder or a zip, as `build --base` takes it; errors about `path` itself name
+    /// `option`.
+    pub fn open(path: &Path, option: &str) -> Result<Tree, InspectError> {
+        let given = |e: input::InputError| InspectError::from(e.given_as(option));
+        if input::is_dir(path).map_err(given)? {
+            Tree::dir(path)
+        } else {
+            Tree::zip(input::open(path).map_err(given)?)
+        }
     }
 
     pub fn dir(path: &Path) -> Result<Tree, InspectError> {
@@ -53,15 +84,14 @@ impl Tree {
         })
     }
 
-    pub fn zip(path: &Path) -> Result<Tree, InspectError> {
+    /// The zip `input` (opened, and perhaps sniffed, by the caller).
+    pub fn zip(input: Input) -> Result<Tree, InspectError> {
+        let root = input.shown().to_string();
         let zip_error = |what: String| InspectError::Zip {
-            file: path.display().to_string(),
+            file: root.clone(),
             what,
         };
-        let file = File::open(path).map_err(|source| InspectError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let file = input.into_file()?;
         let mut archive = zip::ZipArchive::new(file).map_err(|e| zip_error(e.to_string()))?;
         if archive.len() > MAX_ZIP_ENTRIES {
             return Err(zip_error(format!(
@@ -82,7 +112,7 @@ impl Tree {
                 return Err(zip_error(format!(
                     "entry #{} has an unsafe name {:?} (absolute, or leaving the archive with ..)",
                     i + 1,
-                    String::from_utf8_lossy(entry.name_raw())
+                    crate::text::cut(&String::from_utf8_lossy(entry.name_raw()), 100)
                 )));
             };
             declared = declared.saturating_add(entry.size());
@@ -98,12 +128,15 @@ impl Tree {
                 .collect::<Vec<_>>()
                 .join("/");
             if index.insert(rel.clone(), (i, entry.size())).is_some() {
-                return Err(zip_error(format!("entry {rel:?} appears twice")));
+                return Err(zip_error(format!(
+                    "entry {:?} appears twice",
+                    crate::text::cut(&rel, 100)
+                )));
             }
         }
         let files = index.keys().cloned().collect();
         Ok(Tree {
-            root: path.display().to_string(),
+            root,
             kind: Kind::Zip {
                 archive: Box::new(archive),
                 index,
@@ -159,13 +192,12 @@ impl Tree {
             .map(String::as_str)
     }
 
+    /// Read one file, within the limit of its kind.
     pub fn read(&mut self, rel: &str) -> Result<Vec<u8>, InspectError> {
         let shown = self.display(rel);
+        let limit = limit_for(rel);
         match &mut self.kind {
-            Kind::Dir(root) => std::fs::read(root.join(rel)).map_err(|source| InspectError::Io {
-                path: shown,
-                source,
-            }),
+            Kind::Dir(root) => Ok(input::open(&root.join(rel))?.read_all(limit, magic_for(rel))?),
             Kind::Zip {
                 archive,
                 index,
@@ -178,6 +210,14 @@ impl Tree {
                 let &(i, size) = index
                     .get(rel)
                     .ok_or_else(|| zip_error("no such entry".into()))?;
+                if size > limit.max {
+                    return Err(input::InputError::TooLarge {
+                        path: shown,
+                        limit,
+                        size,
+                    }
+                    .into());
+                }
                 if size > *budget {
                     return Err(zip_error(format!(
                         "reading it would inflate more than {} MiB from this zip (zip bomb?)",
@@ -228,8 +268,8 @@ fn list_dir(
     out: &mut Vec<String>,
 ) -> Result<(), InspectError> {
     let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| InspectError::Io { path, source }
+        let path = path.to_path_buf();
+        move |source| InspectError::from(input::InputError::io(&path, source))
     };
     if depth > MAX_DIR_DEPTH {
         return Err(InspectError::Limit {

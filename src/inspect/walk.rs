@@ -17,29 +17,44 @@ use super::inventory::{
 use super::tree::Tree;
 use crate::blob;
 use crate::bundle;
+use crate::cert::{Pkcs12Refused, Undecodable};
 use crate::gpo::folder::{self, BackupFolder};
 use crate::gpo::gpreport::{self, Report};
 use crate::gpo::{extension_guids, manifest};
+use crate::input::{self, InputError};
 use crate::policy::{self, Action, REG_BINARY};
 use crate::reg::{self, ValueData};
 use crate::store::{self, CertKey, Store};
 
-/// Read every input; the first unreadable one stops with an error naming it.
-pub fn read_inputs(paths: &[PathBuf], opts: Options) -> Result<Inventory, InspectError> {
+/// Read every input; the first unreadable one stops with an error naming it, and
+/// naming `option` when the input itself cannot be read (`diff`'s `OLD`, `NEW`).
+pub fn read_inputs(
+    paths: &[PathBuf],
+    option: Option<&str>,
+    opts: Options,
+) -> Result<Inventory, InspectError> {
     let mut inv = Inventory::default();
     for path in paths {
-        read_path(path, opts, &mut inv)?;
+        read_path(path, option, opts, &mut inv)?;
     }
     Ok(inv)
 }
 
-fn read_path(path: &Path, opts: Options, inv: &mut Inventory) -> Result<(), InspectError> {
+/// Enough of a file's start to tell its format (see [`sniff`]).
+const SNIFF_BYTES: usize = 64;
+
+fn read_path(
+    path: &Path,
+    option: Option<&str>,
+    opts: Options,
+    inv: &mut Inventory,
+) -> Result<(), InspectError> {
+    let given = |e: InputError| match option {
+        Some(o) => e.given_as(o),
+        None => e,
+    };
     let shown = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|source| InspectError::Io {
-        path: shown.clone(),
-        source,
-    })?;
-    if meta.is_dir() {
+    if input::is_dir(path).map_err(given)? {
         let mut tree = Tree::dir(path)?;
         return walk_tree(&mut tree, opts, inv, true);
     }
@@ -58,34 +73,31 @@ fn read_path(path: &Path, opts: Options, inv: &mut Inventory) -> Result<(), Insp
         let mut tree = Tree::dir(parent)?;
         return walk_tree(&mut tree, opts, inv, true);
     }
-    let bytes = std::fs::read(path).map_err(|source| InspectError::Io {
-        path: shown.clone(),
-        source,
-    })?;
-    if Tree::is_zip(&bytes) {
-        drop(bytes);
-        let mut tree = Tree::zip(path)?;
+    let mut file = input::open(path).map_err(given)?;
+    let head = file.head(SNIFF_BYTES).map_err(given)?;
+    if Tree::is_zip(head) {
+        let mut tree = Tree::zip(file)?;
         return walk_tree(&mut tree, opts, inv, false);
     }
-    read_single(&bytes, &shown, opts, inv)
-}
-
-/// A file given on its own: recognised by its content, whatever its name.
-fn read_single(
-    bytes: &[u8],
-    file: &str,
-    opts: Options,
-    inv: &mut Inventory,
-) -> Result<(), InspectError> {
-    match sniff(bytes, file) {
-        Sniffed::Policy => read_policy(bytes, file, None, None, opts, inv),
-        Sniffed::Reg => read_reg(bytes, file, opts, inv),
-        Sniffed::Report => read_report_file(bytes, file, inv),
-        Sniffed::Blob => read_blob_file(bytes, file, inv),
-        Sniffed::Other => read_cert_file(bytes, file, inv),
+    let sniffed = sniff(head, &shown);
+    let (limit, magic): (_, &[u8]) = match sniffed {
+        Sniffed::Policy => (input::POLICY, policy::SIGNATURE),
+        Sniffed::Reg => (input::REG, b""),
+        Sniffed::Report => (input::GPO_XML, b""),
+        Sniffed::Blob => (input::BLOB, b""),
+        Sniffed::Other => (input::CERTIFICATE, b""),
+    };
+    let bytes = file.read_all(limit, magic).map_err(given)?;
+    match sniffed {
+        Sniffed::Policy => read_policy(&bytes, &shown, None, None, opts, inv),
+        Sniffed::Reg => read_reg(&bytes, &shown, opts, inv),
+        Sniffed::Report => read_report_file(&bytes, &shown, inv),
+        Sniffed::Blob => read_blob_file(&bytes, &shown, inv),
+        Sniffed::Other => read_cert_file(&bytes, &shown, inv),
     }
 }
 
+/// A file given on its own: recognised by its start, whatever its name.
 enum Sniffed {
     Policy,
     Reg,
@@ -140,10 +152,6 @@ fn under(rel: &str, dir: &str) -> bool {
             && rel[..dir.len()].eq_ignore_ascii_case(dir))
 }
 
-/// `.bin` files larger than this cannot be a Blob (at most 65,535 bytes in registry.pol)
-/// and are not read just to find out.
-const MAX_BLOB_FILE: u64 = 1 << 20;
-
 const CERT_EXTENSIONS: &[&str] = &["cer", "crt", "pem", "der", "p7b", "p7c"];
 
 fn extension(rel: &str) -> String {
@@ -193,6 +201,7 @@ fn walk_tree(
         }
     }
 
+    let files_before = inv.files.len();
     for rel in &files {
         let claimed = in_bundle(rel) || backups.iter().any(|b| under(rel, b));
         if claimed {
@@ -214,7 +223,8 @@ fn walk_tree(
             let bytes = tree.read(rel)?;
             read_cert_file(&bytes, &shown, inv)?;
         } else if (ext == "bin" || ext == "blob")
-            && tree.size(rel).is_some_and(|n| n <= MAX_BLOB_FILE)
+            // Larger files cannot be a Blob, and are not read just to find out.
+            && tree.size(rel).is_some_and(|n| n <= input::BLOB.max)
         {
             let bytes = tree.read(rel)?;
             // Only files that are Blobs; other binary files are not ours to judge.
@@ -224,7 +234,7 @@ fn walk_tree(
         } else if ext == "zip" {
             match tree.disk_path(rel) {
                 Some(path) if nested_zips => {
-                    let mut inner = Tree::zip(&path)?;
+                    let mut inner = Tree::zip(input::open(&path)?)?;
                     walk_tree(&mut inner, opts, inv, false)?;
                 }
                 _ => inv.warnings.push(format!(
@@ -232,6 +242,18 @@ fn walk_tree(
                 )),
             }
         }
+    }
+    // Every loose file read adds its summary; a folder that gave none is worth a word.
+    if bundles.is_empty()
+        && backups.is_empty()
+        && manifests.is_empty()
+        && inv.files.len() == files_before
+        && !files.iter().any(|f| extension(f) == "zip")
+    {
+        inv.warnings.push(format!(
+            "{}: no certificate file, registry.pol, .reg, backup or zip found",
+            tree.root()
+        ));
     }
     Ok(())
 }
@@ -356,7 +378,12 @@ fn read_cert_file(bytes: &[u8], file: &str, inv: &mut Inventory) -> Result<(), I
     };
     let mut warnings = Vec::new();
     let ders = crate::cert::decode_container(bytes, &mut |w| warnings.push(format!("{file}: {w}")))
-        .map_err(not_cert)?;
+        .map_err(|e| match e {
+            Undecodable::Pkcs12 => InspectError::from(Pkcs12Refused {
+                path: file.to_string(),
+            }),
+            Undecodable::Other(detail) => not_cert(detail),
+        })?;
     inv.warnings.extend(warnings);
     if ders.is_empty() {
         return Err(not_cert("no certificate in it".into()));

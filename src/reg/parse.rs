@@ -55,7 +55,7 @@ pub fn parse(bytes: &[u8]) -> Result<RegFile, RegError> {
         other => {
             return Err(RegError::Header {
                 line,
-                found: other.chars().take(60).collect(),
+                found: crate::text::cut(other, 60),
             });
         }
     };
@@ -151,7 +151,7 @@ fn value_name(text: &str) -> Result<(Option<String>, &str), String> {
     let Some(rest) = text.strip_prefix('"') else {
         return Err(format!(
             "expected a value line (\"name\"=... or @=...), a [key] line or a ; comment, found {:?}",
-            text.chars().take(40).collect::<String>()
+            crate::text::cut(text, 40)
         ));
     };
     let (name, after) = quoted(rest).ok_or("the value name has no closing '\"'")?;
@@ -273,7 +273,7 @@ fn scalar(data: &str) -> Result<ValueData, String> {
     }
     Err(format!(
         "expected \"string\", dword:, hex:, hex(N): or - after '=', found {:?}",
-        data.chars().take(40).collect::<String>()
+        crate::text::cut(data, 40)
     ))
 }
 

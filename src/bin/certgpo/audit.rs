@@ -53,7 +53,7 @@ pub fn run(args: AuditArgs) -> Result<u8, Failure> {
             args.paths.iter().map(|p| ("", p.as_path())).collect();
         certgpo::atomic::check_file_output("--output", path, args.force, &inputs)?;
     }
-    let inv = walk::read_inputs(&args.paths, inventory::Options::default())?;
+    let inv = walk::read_inputs(&args.paths, None, inventory::Options::default())?;
     for w in &inv.warnings {
         eprintln!("warning: {w}");
     }

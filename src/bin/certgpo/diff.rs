@@ -35,8 +35,8 @@ pub struct DiffArgs {
 
 pub fn run(args: DiffArgs) -> Result<u8, Failure> {
     let opts = inventory::Options::default();
-    let old = walk::read_inputs(std::slice::from_ref(&args.old), opts)?;
-    let new = walk::read_inputs(std::slice::from_ref(&args.new), opts)?;
+    let old = walk::read_inputs(std::slice::from_ref(&args.old), Some("OLD"), opts)?;
+    let new = walk::read_inputs(std::slice::from_ref(&args.new), Some("NEW"), opts)?;
     for w in old.warnings.iter().chain(&new.warnings) {
         eprintln!("warning: {w}");
     }

@@ -50,6 +50,7 @@ pub struct InspectArgs {
 pub fn run(args: InspectArgs) -> Result<u8, Failure> {
     let inv = walk::read_inputs(
         &args.paths,
+        None,
         inventory::Options {
             settings: args.settings,
         },
