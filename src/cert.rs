@@ -515,15 +515,16 @@ fn certificate_files(dir: &Path, report: &mut LoadReport) -> Result<Vec<PathBuf>
     let mut skipped = Vec::new();
     if !subfolders.is_empty() {
         skipped.push(format!(
-            "{} subfolders, not read ({})",
-            subfolders.len(),
+            "{} ({})",
+            plural(subfolders.len(), "subfolder"),
             listing(subfolders)
         ));
     }
     if !others.is_empty() {
         skipped.push(format!(
-            "{} files that are not certificate files (.cer .crt .pem .der .p7b .p7c: {})",
-            others.len(),
+            "{} that {} not .cer .crt .pem .der .p7b .p7c ({})",
+            plural(others.len(), "file"),
+            if others.len() == 1 { "is" } else { "are" },
             listing(others)
         ));
     }
@@ -546,10 +547,19 @@ fn listing(mut names: Vec<String>) -> String {
         .take(SHOWN)
         .map(|n| crate::text::cut(n, 60))
         .collect();
+    let mut text = out.join(", ");
     if names.len() > SHOWN {
-        out.push(format!("{} more", names.len() - SHOWN));
+        text.push_str(&format!(" and {} more", names.len() - SHOWN));
     }
-    out.join(", ")
+    text
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// Read one certificate file into `report`.

@@ -270,7 +270,7 @@ pub fn open(path: &Path) -> Result<Input, InputError> {
     Ok(Input {
         shown,
         source,
-        size: (!pipe).then(|| meta.len()),
+        size: (!pipe).then_some(meta.len()),
         head: Vec::new(),
     })
 }
@@ -313,6 +313,7 @@ fn refuse_unless_readable(
             return refuse("a socket");
         }
     }
+    #[cfg(not(unix))]
     let _ = path;
     refuse("not a regular file")
 }

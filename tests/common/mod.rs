@@ -499,3 +499,55 @@ pub fn s_server(extra: &[&str]) -> (Server, u16) {
     args.extend_from_slice(extra);
     (serve(&args, port, None), port)
 }
+/// What a run of [`certgpo_bounded`] did.
+pub struct Bounded {
+    /// None when `timeout` had to kill it.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Peak resident set of the certgpo process (GNU time's %M).
+    pub peak_kib: u64,
+    pub elapsed: std::time::Duration,
+}
+
+/// Virtual memory allowed to a [`certgpo_bounded`] run: a reader that is not bounded
+/// fails against it at once instead of driving the machine into its OOM killer.
+pub const BOUNDED_VMEM_KIB: u64 = 1 << 20;
+
+/// Run `script`, a bash command line in `dir` in which `certgpo` runs the binary under
+/// test (so that it may use process substitution, `<(cat file)`), with `ulimit -v`
+/// of [`BOUNDED_VMEM_KIB`], killed after `limit_secs`, and its peak memory measured by
+/// GNU time (`/usr/bin/time`).
+pub fn certgpo_bounded(dir: &Path, script: &str, limit_secs: u64) -> Bounded {
+    let bin = assert_cmd::cargo::cargo_bin("certgpo");
+    let times = tempfile::NamedTempFile::new().expect("a temporary file");
+    let prelude = format!(
+        "ulimit -v {BOUNDED_VMEM_KIB}\n\
+         certgpo() {{ timeout -k 5 {limit_secs} /usr/bin/time -o \"$TIMES\" -f %M \"$CERTGPO\" \"$@\"; }}\n"
+    );
+    let t0 = std::time::Instant::now();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{prelude}{script}"))
+        .current_dir(dir)
+        .env("CERTGPO", &bin)
+        .env("TIMES", times.path())
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("CERTGPO_LDAP_PASSWORD")
+        .output()
+        .expect("run bash");
+    let elapsed = t0.elapsed();
+    // GNU time writes "Command exited with non-zero status N" before the figure.
+    let peak_kib = std::fs::read_to_string(times.path())
+        .ok()
+        .and_then(|t| t.lines().last().and_then(|l| l.trim().parse().ok()))
+        .unwrap_or(0);
+    let code = out.status.code().filter(|c| *c != 124 && *c != 137);
+    Bounded {
+        code,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        peak_kib,
+        elapsed,
+    }
+}
