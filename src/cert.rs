@@ -542,7 +542,7 @@ fn certificate_files(dir: &Path, report: &mut LoadReport) -> Result<Vec<PathBuf>
 fn listing(mut names: Vec<String>) -> String {
     const SHOWN: usize = 5;
     names.sort();
-    let mut out: Vec<String> = names
+    let out: Vec<String> = names
         .iter()
         .take(SHOWN)
         .map(|n| crate::text::cut(n, 60))
