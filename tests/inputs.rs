@@ -10,6 +10,8 @@
 //! Process substitution, `<(cat file)`, keeps working, under the same limits, and a
 //! pipe that stays silent is given up after 30 s.
 
+#![cfg(unix)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
