@@ -52,7 +52,7 @@ generate_openssl() {
     rm -f "$key"
 }
 
-if [ "$(find "$CACHE" -name '*.pem' 2>/dev/null | wc -l)" -ne $N ]; then
+if [ "$(find "$CACHE" -name '*.pem' 2>/dev/null | wc -l)" -ne "$N" ]; then
     echo "Generating $N certificates into $CACHE (once; the private key is thrown away)..."
     rm -rf "$CACHE" && mkdir -p "$CACHE"
     if python3 -c 'import cryptography' 2>/dev/null; then
