@@ -38,7 +38,11 @@ struct Scene {
 }
 
 impl Scene {
-    fn new() -> Scene {
+    /// None when a tool the tests need is missing (see `common::require`).
+    fn new() -> Option<Scene> {
+        if !tools() {
+            return None;
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         let s = Scene { dir };
         let status = std::process::Command::new("mkfifo")
@@ -46,12 +50,8 @@ impl Scene {
             .status()
             .expect("run mkfifo");
         assert!(status.success(), "mkfifo");
-        std::fs::copy(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exch2010-selfsigned.cer"),
-            s.path("good.cer"),
-        )
-        .expect("copy a certificate");
-        s
+        std::fs::copy(common::example(), s.path("good.cer")).expect("copy a certificate");
+        Some(s)
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -78,20 +78,27 @@ impl Scene {
     }
 }
 
-/// `script` fails at once, with exit code 2, in little memory, saying `needle`.
-fn refused(scene: &Scene, script: &str, needle: &str) {
-    let run = scene.run(script);
+/// `run` ended with `code`, saying `needle` on standard error.
+fn said(run: &Bounded, code: i32, needle: &str) {
     assert_eq!(
         run.code,
-        Some(2),
-        "{script}: exit code (None: killed after the time limit); stderr: {}",
+        Some(code),
+        "{}: exit code (None: killed after the time limit); stderr: {}",
+        run.script,
         run.stderr
     );
     assert!(
         run.stderr.contains(needle),
-        "{script}: {needle:?} not in stderr: {}",
+        "{}: {needle:?} not in stderr: {}",
+        run.script,
         run.stderr
     );
+}
+
+/// `script` fails at once, with exit code 2, in little memory, saying `needle`.
+fn refused(scene: &Scene, script: &str, needle: &str) {
+    let run = scene.run(script);
+    said(&run, 2, needle);
     assert!(
         run.peak_kib > 0 && run.peak_kib < REFUSAL_PEAK_KIB,
         "{script}: peak memory {} KiB",
@@ -136,34 +143,27 @@ const READERS: &[(&str, &str)] = &[
     ),
 ];
 
-#[test]
-fn devices_are_refused_by_name() {
-    if !tools() {
-        return;
-    }
-    let scene = Scene::new();
+/// Every reader refuses `path`, saying it is `what`.
+fn every_reader_refuses(scene: &Scene, path: &str, what: &str) {
     for (command, option) in READERS {
         refused(
-            &scene,
-            &command.replace("PATH", "/dev/zero"),
-            &format!("{option}/dev/zero: a character device, not a file"),
+            scene,
+            &command.replace("PATH", path),
+            &format!("{option}{path}: {what}, not a file"),
         );
     }
 }
 
 #[test]
+fn devices_are_refused_by_name() {
+    let Some(scene) = Scene::new() else { return };
+    every_reader_refuses(&scene, "/dev/zero", "a character device");
+}
+
+#[test]
 fn named_pipes_are_refused_not_waited_on() {
-    if !tools() {
-        return;
-    }
-    let scene = Scene::new();
-    for (command, option) in READERS {
-        refused(
-            &scene,
-            &command.replace("PATH", "fifo"),
-            &format!("{option}fifo: a named pipe (FIFO), not a file"),
-        );
-    }
+    let Some(scene) = Scene::new() else { return };
+    every_reader_refuses(&scene, "fifo", "a named pipe (FIFO)");
     // The issue's case: a registry.pol inside a backup that is a named pipe.
     std::fs::create_dir(scene.path("gpo")).unwrap();
     std::fs::rename(scene.path("fifo"), scene.path("gpo/registry.pol")).unwrap();
@@ -174,12 +174,10 @@ fn named_pipes_are_refused_not_waited_on() {
     );
     // Walking the folder skips it (only regular files are listed).
     let run = scene.run("certgpo inspect gpo");
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("gpo: no certificate file, registry.pol, .reg, backup or zip found"),
-        "{}",
-        run.stderr
+    said(
+        &run,
+        0,
+        "gpo: no certificate file, registry.pol, .reg, backup or zip found",
     );
 }
 
@@ -187,10 +185,7 @@ fn named_pipes_are_refused_not_waited_on() {
 /// and nothing but its size when it is.
 #[test]
 fn a_2_gb_registry_pol_is_refused_from_its_first_bytes() {
-    if !tools() {
-        return;
-    }
-    let scene = Scene::new();
+    let Some(scene) = Scene::new() else { return };
     scene.sparse("not.pol", b"", 2 << 30);
     refused(
         &scene,
@@ -219,10 +214,7 @@ const BKUP_INFO: &str = r#"<BackupInst xmlns="http://www.microsoft.com/GroupPoli
 /// limit, the file is read (and then judged on its content).
 #[test]
 fn each_kind_of_input_has_its_limit() {
-    if !tools() {
-        return;
-    }
-    let scene = Scene::new();
+    let Some(scene) = Scene::new() else { return };
     let over = |rel: &str, head: &[u8], limit: u64| {
         scene.sparse(rel, head, limit + 1);
     };
@@ -341,15 +333,9 @@ fn each_kind_of_input_has_its_limit() {
 /// A file that `build --base` carries over from the backup has its own limit.
 #[test]
 fn base_files_are_bounded() {
-    if !tools() {
-        return;
-    }
-    let scene = Scene::new();
+    let Some(scene) = Scene::new() else { return };
     let base = scene.path("base");
-    copy_dir(
-        &common::data("nsa-cert/{D1DE50B0-DF95-405B-B2DA-6C16CBB6BF54}"),
-        &base,
-    );
+    common::copy_tree(&common::data(common::NSA_BACKUP), &base);
     scene.sparse(
         "base/DomainSysvol/GPO/Machine/Scripts/big.bin.ps1",
         b"",
@@ -369,27 +355,11 @@ fn base_files_are_bounded() {
     );
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let p = entry.unwrap().path();
-        let target = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &target);
-        } else {
-            std::fs::copy(&p, &target).unwrap();
-        }
-    }
-}
-
 /// A zip entry is held to the limit of its kind before anything is inflated.
 #[test]
 fn zip_entries_have_the_limit_of_their_kind() {
     use std::io::Write;
-    if !tools() {
-        return;
-    }
-    let scene = Scene::new();
+    let Some(scene) = Scene::new() else { return };
     let mut z = zip::ZipWriter::new(std::fs::File::create(scene.path("big.zip")).unwrap());
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
@@ -411,10 +381,7 @@ fn zip_entries_have_the_limit_of_their_kind() {
 /// `<(command)` is read under the same limits; a zip cannot be (it is read by seeking).
 #[test]
 fn process_substitution_is_read_within_the_limits() {
-    if !tools() {
-        return;
-    }
-    let scene = Scene::new();
+    let Some(scene) = Scene::new() else { return };
     let run = scene.run("certgpo inspect <(cat good.cer)");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(
@@ -437,22 +404,15 @@ fn process_substitution_is_read_within_the_limits() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     // 16 MiB and one byte of zeros: at most that much is read, then the refusal.
     let run = scene.run("certgpo inspect <(head -c 16777217 /dev/zero)");
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("16777217 bytes or more; a certificate file is at most 16 MiB"),
-        "{}",
-        run.stderr
+    said(
+        &run,
+        2,
+        "16777217 bytes or more; a certificate file is at most 16 MiB",
     );
     assert!(run.peak_kib < 96 * 1024, "peak {} KiB", run.peak_kib);
     // An endless pipe the same.
     let run = scene.run("certgpo build --cert <(cat /dev/zero) --domain contoso.local --out out2");
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("a certificate file is at most 16 MiB"),
-        "{}",
-        run.stderr
-    );
+    said(&run, 2, "a certificate file is at most 16 MiB");
     // A zip through a pipe.
     let zip = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cmd/fixtures/base.zip");
     refused(
@@ -465,21 +425,16 @@ fn process_substitution_is_read_within_the_limits() {
 /// A pipe that never delivers is given up after 30 s, with a message.
 #[test]
 fn a_silent_pipe_is_given_up() {
-    if !tools() {
-        return;
-    }
-    let scene = Scene::new();
+    let Some(scene) = Scene::new() else { return };
     let run = certgpo_bounded(
         scene.dir.path(),
         "certgpo inspect <(sleep 45 2>/dev/null)",
         60,
     );
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("nothing came through the pipe for 30 s; certgpo stopped waiting"),
-        "{}",
-        run.stderr
+    said(
+        &run,
+        2,
+        "nothing came through the pipe for 30 s; certgpo stopped waiting",
     );
     assert!(
         run.elapsed >= Duration::from_secs(29) && run.elapsed < Duration::from_secs(44),
@@ -491,10 +446,7 @@ fn a_silent_pipe_is_given_up() {
 /// PKCS#12 is recognised by its structure, whatever the file is called.
 #[test]
 fn pkcs12_is_refused_by_structure() {
-    if !tools() {
-        return;
-    }
-    let scene = Scene::new();
+    let Some(scene) = Scene::new() else { return };
     let pfx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cmd/fixtures/leaf.pfx");
     std::fs::copy(&pfx, scene.path("renamed.cer")).unwrap();
     for (script, option) in [
@@ -528,10 +480,7 @@ fn pkcs12_is_refused_by_structure() {
 /// A `--cert` folder says what it left out, in one bounded line.
 #[test]
 fn a_cert_folder_notes_what_it_skipped() {
-    if !tools() {
-        return;
-    }
-    let scene = Scene::new();
+    let Some(scene) = Scene::new() else { return };
     std::fs::create_dir_all(scene.path("certs/old")).unwrap();
     std::fs::copy(scene.path("good.cer"), scene.path("certs/good.cer")).unwrap();
     for i in 0..8 {
@@ -551,22 +500,13 @@ fn a_cert_folder_notes_what_it_skipped() {
 /// Input echoed in a message is cut: a targets file line of 100,000 characters.
 #[test]
 fn long_input_is_cut_in_messages() {
-    if !tools() {
-        return;
-    }
-    let scene = Scene::new();
+    let Some(scene) = Scene::new() else { return };
     std::fs::write(
         scene.path("targets.txt"),
         format!("{}\n", "x:".repeat(50_000)),
     )
     .unwrap();
     let run = scene.run("certgpo fetch --targets-file targets.txt");
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("… (99900 more characters)\" is not a valid target"),
-        "{}",
-        run.stderr
-    );
+    said(&run, 2, "… (99900 more characters)\" is not a valid target");
     assert!(run.stderr.len() < 1000, "{} bytes", run.stderr.len());
 }

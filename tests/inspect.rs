@@ -660,23 +660,15 @@ fn zip_entry_larger_than_declared_is_refused() {
     inspect_fails(&path, &["liar.zip!big.cer", "declare"]);
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    for (rel, bytes) in tree(from) {
-        let dest = to.join(rel);
-        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        std::fs::write(dest, bytes).unwrap();
-    }
-}
-
 #[test]
 fn folder_of_backups_with_and_without_manifest() {
     let tmp = tempfile::tempdir().unwrap();
     let all = tmp.path().join("all");
-    copy_tree(
+    common::copy_tree(
         &data(NSA_BACKUP),
         &all.join("{D1DE50B0-DF95-405B-B2DA-6C16CBB6BF54}"),
     );
-    copy_tree(
+    common::copy_tree(
         &data("disa-horizon/{00DF50DE-3118-4401-814A-0D2FBEB33BAB}"),
         &all.join("{00DF50DE-3118-4401-814A-0D2FBEB33BAB}"),
     );

@@ -160,6 +160,15 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// Copy a folder and everything in it.
+pub fn copy_tree(from: &Path, to: &Path) {
+    for (rel, bytes) in tree(from) {
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().expect("a parent")).expect("create a folder");
+        std::fs::write(dest, bytes).expect("write a file");
+    }
+}
+
 /// The one GPMC backup folder of a bundle (`<bundle>/gpo-backup/{id}`).
 pub fn only_backup_dir(bundle: &Path) -> PathBuf {
     let dirs: Vec<PathBuf> = files_in(&bundle.join("gpo-backup"))
@@ -501,6 +510,8 @@ pub fn s_server(extra: &[&str]) -> (Server, u16) {
 }
 /// What a run of [`certgpo_bounded`] did.
 pub struct Bounded {
+    /// What ran, for messages.
+    pub script: String,
     /// None when `timeout` had to kill it.
     pub code: Option<i32>,
     pub stdout: String,
@@ -544,6 +555,7 @@ pub fn certgpo_bounded(dir: &Path, script: &str, limit_secs: u64) -> Bounded {
         .unwrap_or(0);
     let code = out.status.code().filter(|c| *c != 124 && *c != 137);
     Bounded {
+        script: script.to_string(),
         code,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
