@@ -390,9 +390,10 @@ fn process_substitution_is_read_within_the_limits() {
         "{}",
         run.stdout
     );
-    let pol = common::data(
-        "nsa-cert/{D1DE50B0-DF95-405B-B2DA-6C16CBB6BF54}/DomainSysvol/GPO/Machine/registry.pol",
-    );
+    let pol = common::data(&format!(
+        "{}/DomainSysvol/GPO/Machine/registry.pol",
+        common::NSA_BACKUP
+    ));
     let run = scene.run(&format!("certgpo inspect <(cat '{}')", pol.display()));
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(
@@ -457,7 +458,7 @@ fn pkcs12_is_refused_by_structure() {
         ),
         (
             "certgpo discover --ldap ldaps://127.0.0.1:1 --ldap-ca renamed.cer",
-            "--ldap-ca ",
+            "--ldap-ca: ",
         ),
     ] {
         refused(
