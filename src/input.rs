@@ -32,75 +32,45 @@ pub struct Limit {
     pub max: u64,
 }
 
+impl Limit {
+    const fn new(kind: &'static str, max: u64) -> Limit {
+        Limit { kind, max }
+    }
+}
+
 // Sizes are those of what certgpo itself writes for 5,000 certificates (about 1.8 KB of
 // registry.pol, 9.6 KB of .reg and 6.6 KB of gpreport.xml per certificate, measured on
 // the NSA bundle), with room to spare; the largest real GPOs carry a few hundred.
 
 /// PEM, DER or PKCS#7 (`--cert`, `--ldap-ca`, `inspect`): 5,000 PEM certificates are
 /// about 9.5 MB.
-pub const CERTIFICATE: Limit = Limit {
-    kind: "a certificate file",
-    max: 16 * MIB,
-};
+pub const CERTIFICATE: Limit = Limit::new("a certificate file", 16 * MIB);
 /// A bare Blob file. Windows keeps a Blob in one registry value, and registry.pol holds
 /// a certificate's in at most 65,535 bytes; a megabyte is generous.
-pub const BLOB: Limit = Limit {
-    kind: "a Blob",
-    max: MIB,
-};
+pub const BLOB: Limit = Limit::new("a Blob", MIB);
 /// 5,000 certificates are about 9 MB; the benchmark's 50 MB file of 307,144 mixed
 /// settings (benches/inspect.sh) still fits.
-pub const POLICY: Limit = Limit {
-    kind: "a registry.pol",
-    max: 64 * MIB,
-};
+pub const POLICY: Limit = Limit::new("a registry.pol", 64 * MIB);
 /// regedit's UTF-16 hex text: 5,000 certificates are about 48 MB.
-pub const REG: Limit = Limit {
-    kind: "a .reg file",
-    max: 64 * MIB,
-};
+pub const REG: Limit = Limit::new("a .reg file", 64 * MIB);
 /// Backup.xml, bkupInfo.xml, manifest.xml, gpreport.xml: the report of 5,000
 /// certificates is about 33 MB.
-pub const GPO_XML: Limit = Limit {
-    kind: "a GPMC XML file",
-    max: 64 * MIB,
-};
+pub const GPO_XML: Limit = Limit::new("a GPMC XML file", 64 * MIB);
 /// Any other file of a GPO backup, which `build --base` carries into the new one
 /// (GptTmpl.inf, Group Policy Preferences XML, scripts).
-pub const BACKUP_FILE: Limit = Limit {
-    kind: "a file of a GPO backup",
-    max: 64 * MIB,
-};
+pub const BACKUP_FILE: Limit = Limit::new("a file of a GPO backup", 64 * MIB);
 /// certgpo.lock: about 400 bytes a pin.
-pub const LOCK: Limit = Limit {
-    kind: "a lock file",
-    max: 16 * MIB,
-};
+pub const LOCK: Limit = Limit::new("a lock file", 16 * MIB);
 /// `fetch --targets-file`: one target a line.
-pub const TARGETS: Limit = Limit {
-    kind: "a targets file",
-    max: 4 * MIB,
-};
+pub const TARGETS: Limit = Limit::new("a targets file", 4 * MIB);
 /// `build --discover`: the JSON of `certgpo discover --json`.
-pub const DISCOVER_REPORT: Limit = Limit {
-    kind: "a discover report",
-    max: 16 * MIB,
-};
+pub const DISCOVER_REPORT: Limit = Limit::new("a discover report", 16 * MIB);
 /// `discover --password-file`: Active Directory passwords are at most 256 characters.
-pub const PASSWORD: Limit = Limit {
-    kind: "a password file",
-    max: 4 * KIB,
-};
+pub const PASSWORD: Limit = Limit::new("a password file", 4 * KIB);
 /// The owner marker certgpo leaves in its temporary folders (process id and host).
-pub const MARKER: Limit = Limit {
-    kind: "an owner marker",
-    max: 4 * KIB,
-};
+pub const MARKER: Limit = Limit::new("an owner marker", 4 * KIB);
 /// `build --templates`: one tera template.
-pub const TEMPLATE: Limit = Limit {
-    kind: "a template",
-    max: MIB,
-};
+pub const TEMPLATE: Limit = Limit::new("a template", MIB);
 
 /// Entries of one zip: a bundle of 10,000 certificates holds 20,017 files (a `.cer` and
 /// a `.pem` each), a `Backup-GPO -All` of 2,000 GPOs about as many.
