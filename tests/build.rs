@@ -316,7 +316,10 @@ fn refuses_unreadable_and_non_certificate_files() {
         "notes.cer: not a certificate file",
     );
     let missing = tmp.path().join("missing.cer");
-    refused(&["--cert".as_ref(), missing.as_os_str()], "cannot read");
+    refused(
+        &["--cert".as_ref(), missing.as_os_str()],
+        "missing.cer: no such file or directory",
+    );
     let bad_der = write(tmp.path(), "bad.der", [0x30, 0x03, 0x02, 0x01, 0x01]);
     refused(
         &["--cert".as_ref(), bad_der.as_os_str()],

@@ -58,7 +58,7 @@ pub fn parse(value: &str) -> Result<Vec<Vec<String>>, String> {
         let Some(inner) = rest.strip_prefix('[') else {
             return Err(format!(
                 "is malformed: expected '[' at {:?}",
-                rest.chars().take(20).collect::<String>()
+                crate::text::cut(rest, 20)
             ));
         };
         let close = inner
@@ -70,7 +70,10 @@ pub fn parse(value: &str) -> Result<Vec<Vec<String>>, String> {
             let end = g.find('}').ok_or("is malformed: a GUID without '}'")?;
             let guid = &g[..=end];
             if guid.len() != 38 || !guid.starts_with('{') {
-                return Err(format!("is malformed: {guid:?} is not a braced GUID"));
+                return Err(format!(
+                    "is malformed: {:?} is not a braced GUID",
+                    crate::text::cut(guid, 40)
+                ));
             }
             group.push(guid.to_string());
             g = &g[end + 1..];
@@ -78,7 +81,7 @@ pub fn parse(value: &str) -> Result<Vec<Vec<String>>, String> {
         if group.len() < 2 {
             return Err(format!(
                 "is malformed: the group [{}] needs an extension GUID and at least one tool GUID",
-                &inner[..close]
+                crate::text::cut(&inner[..close], 100)
             ));
         }
         groups.push(group);

@@ -39,7 +39,7 @@ pub enum GpoReadError {
         offset: usize,
         limit: usize,
     },
-    #[error("{file}: expected the root element <{expected}>, found <{found}>")]
+    #[error("{file}: expected the root element <{expected}>, found <{}>", crate::text::cut(.found, 100))]
     Root {
         file: String,
         expected: &'static str,
