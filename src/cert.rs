@@ -644,14 +644,23 @@ pub fn decode_container(
     Ok(vec![bytes.to_vec()])
 }
 
+/// Standard base64 of `bytes` in lines of 64 characters, as PEM (RFC 7468 §2) and
+/// Apple's property lists lay it out.
+pub fn base64_lines(bytes: &[u8]) -> Vec<String> {
+    use base64::Engine;
+    let flat = base64::engine::general_purpose::STANDARD.encode(bytes);
+    flat.as_bytes()
+        .chunks(64)
+        // Base64 output is ASCII, so every chunk is valid UTF-8.
+        .map(|line| String::from_utf8_lossy(line).into_owned())
+        .collect()
+}
+
 /// PEM with 64-column base64 lines, as `openssl x509` writes it.
 pub fn to_pem(der: &[u8]) -> String {
-    use base64::Engine;
-    let flat = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in flat.as_bytes().chunks(64) {
-        // Base64 output is ASCII, so every chunk is valid UTF-8.
-        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+    for line in base64_lines(der) {
+        out.push_str(&line);
         out.push('\n');
     }
     out.push_str("-----END CERTIFICATE-----\n");

@@ -32,6 +32,24 @@ pub fn cut(s: &str, max: usize) -> String {
     }
 }
 
+/// XML 1.0 `Char` (the W3C XML 1.0 recommendation, section 2.2). Rust strings hold no surrogates, so what is left out are
+/// the C0 controls other than tab, LF and CR, and U+FFFE and U+FFFF.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// `s` with every character XML 1.0 cannot carry replaced by U+FFFD, the replacement
+/// character certgpo uses for control characters in every human-readable output.
+pub fn xml_chars(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().all(is_xml_char) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| if is_xml_char(c) { c } else { '\u{FFFD}' })
+        .collect::<String>()
+        .into()
+}
+
 /// Whole lines of human output: as [`printable`], but newlines and tabs stay.
 pub fn lines(s: &str) -> String {
     s.chars()

@@ -20,7 +20,7 @@
 
 use uuid::Uuid;
 
-use super::{Channel, ChannelError, TrustSet, base64};
+use super::{Channel, ChannelError, TrustSet};
 use crate::store::Store;
 
 /// A property-list value, as much of the format as a profile needs.
@@ -34,11 +34,11 @@ enum Plist {
     Dict(Vec<(&'static str, Plist)>),
 }
 
-/// Text content of an element: `&`, `<` and `>` escaped (`>` so that `]]>` cannot
-/// appear). Quotes need no escape in text, and Apple's parser is spared entities
-/// beyond the three. The text has been through [`super::label_text`] or is ours.
+/// Text content of an element: only characters XML 1.0 allows, and `&`, `<` and `>`
+/// escaped (`>` so that `]]>` cannot appear). Quotes need no escape in text, and
+/// Apple's parser is spared entities beyond the three.
 fn xml_text(s: &str) -> String {
-    quick_xml::escape::partial_escape(s).into_owned()
+    quick_xml::escape::partial_escape(crate::text::xml_chars(s).as_ref()).into_owned()
 }
 
 fn write(value: &Plist, depth: usize, out: &mut String) {
@@ -51,11 +51,9 @@ fn write(value: &Plist, depth: usize, out: &mut String) {
         Plist::Bool(b) => out.push_str(&format!("{indent}<{b}/>\n")),
         Plist::Data(bytes) => {
             out.push_str(&format!("{indent}<data>\n"));
-            let flat = base64(bytes);
-            for line in flat.as_bytes().chunks(64) {
+            for line in crate::cert::base64_lines(bytes) {
                 out.push_str(&indent);
-                // Base64 output is ASCII, so every chunk is valid UTF-8.
-                out.push_str(std::str::from_utf8(line).unwrap_or_default());
+                out.push_str(&line);
                 out.push('\n');
             }
             out.push_str(&format!("{indent}</data>\n"));

@@ -211,13 +211,7 @@ impl TrustSet<'_> {
 /// and a one-line shell string have no safe form for them) and no noncharacters U+FFFE
 /// and U+FFFF, which XML 1.0 and YAML exclude; each becomes U+FFFD.
 pub fn label_text(s: &str) -> String {
-    crate::text::printable(s)
-        .chars()
-        .map(|c| match c {
-            '\u{FFFE}' | '\u{FFFF}' => '\u{FFFD}',
-            c => c,
-        })
-        .collect()
+    crate::text::xml_chars(&crate::text::printable(s)).into_owned()
 }
 
 /// Standard base64 with padding, on one line.

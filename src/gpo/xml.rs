@@ -8,6 +8,7 @@
 //! cannot expand; it bounds the nesting depth, so a deeply nested file is refused in
 //! time linear in its size.
 
+use crate::text::{is_xml_char, xml_chars};
 use quick_xml::events::Event;
 
 use super::GpoReadError;
@@ -18,12 +19,6 @@ use crate::codec::Short;
 /// (gpreport.xml, whose other extensions add a level or two); 64 leaves ample room
 /// and bounds the work per element, so a hostile file costs time linear in its size.
 pub const MAX_DEPTH: usize = 64;
-
-/// XML 1.0 `Char` (the W3C XML 1.0 recommendation, section 2.2). Rust strings hold no surrogates, so what is left out are
-/// the C0 controls other than tab, LF and CR, and U+FFFE and U+FFFF.
-pub fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-}
 
 /// XML 1.0 `Name` (section 2.3 of the recommendation): what an element or attribute
 /// may be called.
@@ -41,18 +36,6 @@ fn is_name(s: &str) -> bool {
     };
     let mut chars = s.chars();
     chars.next().is_some_and(start) && chars.all(rest)
-}
-
-/// `s` with every character XML 1.0 cannot carry replaced by U+FFFD, the replacement
-/// character certgpo uses for control characters in every human-readable output.
-fn xml_chars(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().all(is_xml_char) {
-        return s.into();
-    }
-    s.chars()
-        .map(|c| if is_xml_char(c) { c } else { '\u{FFFD}' })
-        .collect::<String>()
-        .into()
 }
 
 /// Text inside a CDATA section: `]]>` cannot appear there, so it is split across two

@@ -376,20 +376,17 @@ pub fn leaf_without_san(dir: &Path, name: &str, key: Key, cn: &str) -> Issued {
     )
 }
 
+/// What makes a certificate a CA (RFC 5280 §4.2.1.9, §4.2.1.3).
+const CA_EXTENSIONS: &[&str] = &[
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+];
+
 /// A throwaway root CA.
 pub fn root_ca(dir: &Path, name: &str, key: Key, cn: &str) -> Issued {
-    req_x509(
-        dir,
-        name,
-        key,
-        cn,
-        &[
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    )
+    req_x509(dir, name, key, cn, CA_EXTENSIONS)
 }
 
 /// A TLS server certificate for `cn` and `san` (`DNS:a,IP:b`) that `ca` issued.
@@ -414,19 +411,7 @@ pub fn server_cert(dir: &Path, ca: &Issued, name: &str, key: Key, cn: &str, san:
 
 /// An intermediate CA certificate for `cn` that `ca` issued.
 pub fn intermediate_ca(dir: &Path, ca: &Issued, name: &str, key: Key, cn: &str) -> Issued {
-    issued_by(
-        dir,
-        ca,
-        name,
-        key,
-        cn,
-        &[
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    )
+    issued_by(dir, ca, name, key, cn, CA_EXTENSIONS)
 }
 
 /// A certificate for `cn` that `ca` signed, with `extensions` (`-addext` arguments).
