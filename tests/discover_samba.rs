@@ -301,18 +301,7 @@ fn samba_ad_dc_end_to_end() {
             ("Site-A", [EX2007, EX2010]),
             ("Default-First-Site-Name", [EX2010, EX2007]),
         ] {
-            let mut args = vec![
-                "--ldap",
-                url,
-                "--ldap-ca",
-                &ca,
-                "--user",
-                ADMIN,
-                "--password-file",
-                &pw,
-                "--site",
-                site,
-            ];
+            let mut args = [signed_in(url, &ca, &pw), vec!["--site", site]].concat();
             args.extend(extra);
             let v = discover_json(&args);
             assert_eq!(endpoints(&v, "url"), expected, "{url} --site {site}: {v}");
@@ -338,18 +327,7 @@ fn samba_ad_dc_end_to_end() {
         ("10.1.9.9", "Site-A", [EX2007, EX2010]),
         ("2001:db8:1::1", "Site-A", [EX2007, EX2010]),
     ] {
-        let v = discover_json(&[
-            "--ldap",
-            &ldaps,
-            "--ldap-ca",
-            &ca,
-            "--user",
-            ADMIN,
-            "--password-file",
-            &pw,
-            "--client-ip",
-            client,
-        ]);
+        let v = discover_json(&[signed_in(&ldaps, &ca, &pw), vec!["--client-ip", client]].concat());
         assert_eq!(v["site"], site, "--client-ip {client}: {v}");
         assert_eq!(endpoints(&v, "url"), expected, "--client-ip {client}: {v}");
         // The virtual directories of both servers, from the extended schema.
@@ -467,22 +445,20 @@ fn samba_ad_dc_end_to_end() {
     assert_eq!(v["endpoints"][1]["addresses"], serde_json::json!([]));
 
     // Everything at once, in Outlook's order: SCPs by site, then the DNS candidates.
-    let v = discover_json(&[
-        "--ldap",
-        &starttls,
-        "--ldap-ca",
-        &ca,
-        "--user",
-        ADMIN,
-        "--password-file",
-        &pw,
-        "--site",
-        "Default-First-Site-Name",
-        "--domain",
-        "contoso.test",
-        "--dns-server",
-        &dns,
-    ]);
+    let v = discover_json(
+        &[
+            signed_in(&starttls, &ca, &pw),
+            vec![
+                "--site",
+                "Default-First-Site-Name",
+                "--domain",
+                "contoso.test",
+                "--dns-server",
+                &dns,
+            ],
+        ]
+        .concat(),
+    );
     assert_eq!(
         endpoints(&v, "source"),
         ["scp", "scp", "dns-root", "dns-autodiscover", "srv"],
@@ -491,26 +467,24 @@ fn samba_ad_dc_end_to_end() {
     assert_eq!(endpoints(&v, "url")[..2], [EX2010, EX2007]);
     // --fetch reaches the CAS the DC's DNS names, at the address that DNS gives, with
     // its name as SNI; names that do not resolve there are not tried.
-    let out = discover(&[
-        "--ldap",
-        &starttls,
-        "--ldap-ca",
-        &ca,
-        "--user",
-        ADMIN,
-        "--password-file",
-        &pw,
-        "--site",
-        "Site-A",
-        "--domain",
-        "contoso.test",
-        "--dns-server",
-        &dns,
-        "--fetch",
-        "--timeout",
-        "5s",
-        "--json",
-    ]);
+    let out = discover(
+        &[
+            signed_in(&starttls, &ca, &pw),
+            vec![
+                "--site",
+                "Site-A",
+                "--domain",
+                "contoso.test",
+                "--dns-server",
+                &dns,
+                "--fetch",
+                "--timeout",
+                "5s",
+                "--json",
+            ],
+        ]
+        .concat(),
+    );
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
         "{}",
@@ -623,4 +597,18 @@ fn kerberos(dc: &Dc, ldaps: &str, starttls: &str) {
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(endpoints(&v, "url"), [EX2007, EX2010]);
     }
+}
+
+/// `--ldap URL`, validated against the test CA, bound as the administrator.
+fn signed_in<'a>(url: &'a str, ca: &'a str, pw: &'a str) -> Vec<&'a str> {
+    vec![
+        "--ldap",
+        url,
+        "--ldap-ca",
+        ca,
+        "--user",
+        ADMIN,
+        "--password-file",
+        pw,
+    ]
 }
