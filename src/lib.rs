@@ -19,7 +19,9 @@
 //!    certificate view, as JSON/CSV/HTML), `template`, `channel` (the same trust set for
 //!    Intune, macOS, Linux and Ansible).
 //! 3. Engines: `inspect` (reads any input into an inventory), `fetch` (TLS capture),
-//!    `discover` (Autodiscover endpoints from AD and DNS).
+//!    `directory` (the LDAP connection: TLS only, bind, password sources),
+//!    `discover` (Autodiscover endpoints from AD and DNS), `live` (the live domain:
+//!    GPOs from LDAP, their files from SYSVOL over SMB).
 //! 4. Pipelines behind the commands: `build` (base -> certificates -> plan -> render ->
 //!    write, with its `--base` and pin steps), `diff`, `audit`.
 
@@ -32,6 +34,7 @@ pub mod cert;
 pub mod channel;
 pub mod codec;
 pub mod diff;
+pub mod directory;
 pub mod discover;
 pub mod error;
 pub mod fetch;
@@ -41,6 +44,7 @@ pub mod gpo;
 pub mod hex;
 pub mod input;
 pub mod inspect;
+pub mod live;
 pub mod named;
 pub mod pkcs7;
 pub mod policy;

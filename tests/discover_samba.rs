@@ -15,202 +15,36 @@
 
 mod common;
 mod discover_fixture;
+mod samba_dc;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+#[cfg(feature = "kerberos")]
+use {common::run_ok, std::process::Command};
 
-use common::{run_ok, wait_port};
-use discover_fixture::{
-    Group, discover, discover_json, endpoints, fixture, make_certs, spawn_group,
-};
+use discover_fixture::{Group, discover, discover_json, endpoints, fixture};
+use samba_dc::{ADMIN, PASSWORD, Services, path, retry};
 use serde_json::Value;
 
-const PASSWORD: &str = "Passw0rd!Test123";
-const ADMIN: &str = "Administrator@contoso.test";
 const EX2007: &str = "https://ex2007.contoso.test/Autodiscover/Autodiscover.xml";
 const EX2010: &str = "https://ex2010.contoso.test/Autodiscover/Autodiscover.xml";
 
 struct Dc {
-    ip: IpAddr,
+    dc: samba_dc::Dc,
     /// An `openssl s_server` standing in for the CAS that the SRV record names.
     cas_port: u16,
     cas_sha1: String,
     _cas: Group,
-    ca: PathBuf,
-    password_file: PathBuf,
-    _group: Group,
-    _dir: tempfile::TempDir,
-}
-
-/// A 127.x.y.z address whose DC ports are free, so the test never meets another
-/// service (or another developer's DC) on 127.0.0.1.
-fn free_loopback_ip() -> IpAddr {
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos())
-        ^ std::process::id();
-    for attempt in 0..50u32 {
-        let n = seed
-            .wrapping_mul(2_654_435_761)
-            .wrapping_add(attempt.wrapping_mul(40_503));
-        let ip = IpAddr::V4(Ipv4Addr::new(
-            127,
-            100 + (n % 100) as u8,
-            (n >> 8) as u8,
-            2 + ((n >> 16) % 250) as u8,
-        ));
-        let free = [53u16, 88, 135, 389, 464, 636, 3268, 3269]
-            .iter()
-            .all(|p| TcpListener::bind(SocketAddr::new(ip, *p)).is_ok());
-        if free {
-            return ip;
-        }
-    }
-    panic!(
-        "no 127.x address with ports 53, 88, 135, 389, 464, 636, 3268, 3269 free: is a DC or LDAP server listening on 0.0.0.0?"
-    );
-}
-
-/// Run `program args` until it succeeds (services come up one after another), or panic.
-fn retry(program: &str, args: &[&str], env: &[(&str, &str)]) -> String {
-    let mut last = String::new();
-    for attempt in 0..30 {
-        if attempt > 0 {
-            eprintln!("retrying {program} ({attempt}): {last}");
-        }
-        let out = Command::new(program)
-            .args(args)
-            .envs(env.iter().copied())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-        if out.status.success() {
-            return String::from_utf8_lossy(&out.stdout).into_owned();
-        }
-        last = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    panic!("{program} {args:?} kept failing: {last}");
 }
 
 fn provision() -> Dc {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let d = dir.path();
-    let ip = free_loopback_ip();
-    let ip_s = ip.to_string();
-    let target = d.join("dc");
-    let target_s = target.to_string_lossy().into_owned();
-    run_ok(
-        "samba-tool",
-        &[
-            "domain",
-            "provision",
-            "--realm=CONTOSO.TEST",
-            "--domain=CONTOSO",
-            "--server-role=dc",
-            "--dns-backend=SAMBA_INTERNAL",
-            &format!("--adminpass={PASSWORD}"),
-            &format!("--targetdir={target_s}"),
-            "--host-name=dc1",
-            &format!("--host-ip={ip_s}"),
-            &format!("--option=interfaces={ip_s}/8"),
-            "--option=bind interfaces only=yes",
-        ],
-    );
-    let certs = make_certs(d, "dc1.contoso.test", &[&ip_s], &["dc1.contoso.test"]);
-    let conf_path = target.join("etc/smb.conf");
-    let conf = std::fs::read_to_string(&conf_path).expect("provisioning wrote smb.conf");
-    // The forwarder would send every non-local query to the host's resolver: drop it.
-    // Everything else Samba writes goes into the temp dir too.
-    let mut out = String::new();
-    for line in conf.lines() {
-        let key = line.trim_start();
-        if key.starts_with("dns forwarder") || key.starts_with("log file") {
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-        if key == "[global]" {
-            for (k, v) in [
-                ("log file", format!("{target_s}/log.%m")),
-                ("pid directory", target_s.clone()),
-                ("ncalrpc dir", format!("{target_s}/ncalrpc")),
-                ("winbindd socket directory", format!("{target_s}/winbindd")),
-                ("server services", "ldap cldap kdc rpc dns winbindd".into()),
-                ("disable netbios", "yes".into()),
-                // AD accepts GSSAPI inside TLS; Samba only with this (simple binds are unaffected).
-                (
-                    "ldap server require strong auth",
-                    "allow_sasl_over_tls".into(),
-                ),
-                // For the Exchange virtual directory classes (fixture exchange-vdir-schema.ldif).
-                ("dsdb:schema update allowed", "yes".into()),
-                ("tls enabled", "yes".into()),
-                ("tls keyfile", certs.key.to_string_lossy().into_owned()),
-                ("tls certfile", certs.cert.to_string_lossy().into_owned()),
-                ("tls cafile", certs.ca.to_string_lossy().into_owned()),
-            ] {
-                out.push_str(&format!("\t{k} = {v}\n"));
-            }
-        }
-    }
-    assert!(!out.contains("dns forwarder"));
-    std::fs::write(&conf_path, out).unwrap();
-    let conf_s = conf_path.to_string_lossy().into_owned();
-    // -M single: one process instead of a pre-forked pool; the 2-core CI box thanks us.
-    let group = spawn_group(
-        "samba",
-        &[
-            "-M",
-            "single",
-            "-s",
-            &conf_s,
-            "-F",
-            "--no-process-group",
-            "--debug-stdout",
-            "-d",
-            "1",
-        ],
-        Duration::from_secs(600),
-        &d.join("samba.out"),
-    );
-    for port in [636, 389, 53] {
-        assert!(
-            wait_port(SocketAddr::new(ip, port), Duration::from_secs(90)),
-            "Samba did not open {ip}:{port}: {}",
-            group.log_text()
-        );
-    }
-    let ca_s = certs.ca.to_string_lossy().into_owned();
+    let dc = samba_dc::provision(Services::default());
+    let ip_s = dc.ip.to_string();
     // The SCPs, then the Exchange schema extension and the virtual directories of the
     // same servers. ldapmodify -a: the schema LDIF mixes adds with schemaUpdateNow.
     for ldif in ["scp-samba.ldif", "exchange-vdir-schema.ldif", "vdir.ldif"] {
-        retry(
-            "ldapmodify",
-            &[
-                "-a",
-                "-H",
-                &format!("ldaps://{ip_s}"),
-                "-x",
-                "-D",
-                ADMIN,
-                "-w",
-                PASSWORD,
-                "-f",
-                &fixture(ldif).to_string_lossy(),
-            ],
-            &[
-                ("LDAPTLS_CACERT", ca_s.as_str()),
-                ("LDAPTLS_REQCERT", "demand"),
-            ],
-        );
+        dc.ldapmodify(&fixture(ldif));
     }
-    let (cas, cas_port, cas_sha1) = discover_fixture::tls_server(d, "ex2010.contoso.test");
+    let (cas, cas_port, cas_sha1) =
+        discover_fixture::tls_server(dc.dir.path(), "ex2010.contoso.test");
     let admin_pw = format!("--password={PASSWORD}");
     let srv = format!("ex2010.contoso.test {cas_port} 0 0");
     for record in [
@@ -224,14 +58,6 @@ fn provision() -> Dc {
     }
     // Sites and subnets as an admin makes them, for --client-ip: 10.1.2.3 is in both
     // 10.1.0.0/16 (Site-A) and 10.1.2.0/24 (Default-First-Site-Name); the longer wins.
-    let ldap_url = format!("ldap://{ip_s}");
-    let admin = [
-        "-H",
-        ldap_url.as_str(),
-        "-U",
-        "Administrator",
-        admin_pw.as_str(),
-    ];
     let sites: [&[&str]; 4] = [
         &["sites", "create", "Site-A"],
         &["sites", "subnet", "create", "10.1.0.0/16", "Site-A"],
@@ -245,45 +71,25 @@ fn provision() -> Dc {
         &["sites", "subnet", "create", "2001:db8::/32", "Site-A"],
     ];
     for command in sites {
-        let mut args = command.to_vec();
-        args.extend(admin);
-        retry("samba-tool", &args, &[]);
+        dc.samba_tool(command);
     }
-    let password_file = d.join("password.txt");
-    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
     Dc {
-        ip,
+        dc,
         cas_port,
         cas_sha1,
         _cas: cas,
-        ca: certs.ca,
-        password_file,
-        _group: group,
-        _dir: dir,
     }
-}
-
-fn path(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
 }
 
 #[test]
 fn samba_ad_dc_end_to_end() {
-    if !(common::require("samba", &["--version"])
-        && common::require("samba-tool", &["--version"])
-        && common::require("ldapmodify", &["-VV"])
-        && common::require("openssl", &["version"])
-        && common::require("timeout", &["--version"]))
-    {
-        return;
-    }
-    if !common::require_root("the Samba AD DC test needs root") {
+    if !samba_dc::available(Services::default()) {
         return;
     }
     let dc = provision();
-    let ip = dc.ip.to_string();
-    let ca = path(&dc.ca);
-    let pw = path(&dc.password_file);
+    let ip = dc.dc.ip.to_string();
+    let ca = path(&dc.dc.ca);
+    let pw = path(&dc.dc.password_file);
     let ldaps = format!("ldaps://{ip}");
     let starttls = format!("ldap://{ip}");
     let dns = format!("{ip}:53");
@@ -380,7 +186,7 @@ fn samba_ad_dc_end_to_end() {
     assert!(text.contains("site Default-First-Site-Name"), "{text}");
 
     // A wrong password: AD's own sub-code, explained.
-    let bad = dc._dir.path().join("bad.txt");
+    let bad = dc.dc.dir.path().join("bad.txt");
     std::fs::write(&bad, "wrong\n").unwrap();
     let err = discover_fixture::refused(&[
         "--ldap",
@@ -532,8 +338,8 @@ fn kerberos(dc: &Dc, ldaps: &str, starttls: &str) {
     if !common::require("klist", &["-V"]) {
         return;
     }
-    let d = dc._dir.path();
-    let ip_s = dc.ip.to_string();
+    let d = dc.dc.dir.path();
+    let ip_s = dc.dc.ip.to_string();
     // Kerberos to an IP address: give the DC the matching service principal.
     let sam = d.join("dc/private/sam.ldb");
     run_ok(
@@ -571,7 +377,7 @@ fn kerberos(dc: &Dc, ldaps: &str, starttls: &str) {
     use std::io::Write;
     writeln!(kinit.stdin.take().unwrap(), "{PASSWORD}").unwrap();
     assert!(kinit.wait().unwrap().success(), "kinit failed");
-    let ca = path(&dc.ca);
+    let ca = path(&dc.dc.ca);
     for url in [ldaps, starttls] {
         let out = common::certgpo()
             .args([

@@ -4,22 +4,12 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use hickory_resolver::config::{NameServerConfig, ResolverConfig};
-use hickory_resolver::net::NetError;
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::TokioResolver;
 use hickory_resolver::proto::rr::RData;
-use hickory_resolver::{Resolver, TokioResolver};
+
+use crate::directory::dns::{error as dns_error, lookup, resolver};
 
 use super::{DiscoverError, Endpoint, Source};
-
-/// `--dns-server IP[:PORT]`; a bare IP means port 53.
-pub fn parse_server(text: &str) -> Result<SocketAddr, DiscoverError> {
-    text.parse::<SocketAddr>()
-        .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-        .map_err(|_| DiscoverError::BadDnsServer {
-            server: text.into(),
-        })
-}
 
 /// `https://<domain>/…`, `https://autodiscover.<domain>/…`, then the SRV targets, in
 /// Outlook's order. Names that do not resolve stay in the list with no address, so
@@ -72,7 +62,7 @@ pub async fn candidates(
             warnings.push(format!("no SRV record {}", srv_name.trim_end_matches('.')));
             Vec::new()
         }
-        Err(e) => return Err(dns_error(&srv_name, server, e)),
+        Err(e) => return Err(dns_error(&srv_name, server, e).into()),
     };
     // Lowest priority first, then the heaviest weight (RFC 2782); the rest keeps it stable.
     targets.sort();
@@ -139,40 +129,6 @@ fn endpoint(
     }
 }
 
-fn resolver(server: Option<SocketAddr>, timeout: Duration) -> Result<TokioResolver, DiscoverError> {
-    let mut builder = match server {
-        Some(addr) => {
-            let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
-            for conn in &mut ns.connections {
-                conn.port = addr.port();
-            }
-            Resolver::builder_with_config(
-                ResolverConfig::from_parts(None, vec![], vec![ns]),
-                TokioRuntimeProvider::default(),
-            )
-        }
-        None => Resolver::builder_tokio().map_err(|e| DiscoverError::Resolver {
-            detail: format!("cannot read the system resolver configuration: {e}"),
-        })?,
-    };
-    let options = builder.options_mut();
-    options.timeout = timeout;
-    // Asked of a domain controller, a stale negative answer would hide a record just added.
-    options.cache_size = 0;
-    builder.build().map_err(|e| DiscoverError::Resolver {
-        detail: e.to_string(),
-    })
-}
-
-/// The addresses `host` resolves to at `server`; empty when the name does not exist.
-pub async fn resolve(
-    host: &str,
-    server: SocketAddr,
-    timeout: Duration,
-) -> Result<Vec<IpAddr>, DiscoverError> {
-    lookup(&resolver(Some(server), timeout)?, host, Some(server)).await
-}
-
 /// The addresses `host` resolves to, sorted; empty when the name does not exist.
 async fn addresses(
     resolver: &TokioResolver,
@@ -187,45 +143,4 @@ async fn addresses(
     list.sort();
     list.dedup();
     Ok(list)
-}
-
-async fn lookup(
-    resolver: &TokioResolver,
-    host: &str,
-    server: Option<SocketAddr>,
-) -> Result<Vec<IpAddr>, DiscoverError> {
-    // A trailing dot keeps search domains from being appended.
-    let fqdn = format!("{host}.");
-    match resolver.lookup_ip(fqdn.as_str()).await {
-        Ok(found) => Ok(found.iter().collect()),
-        Err(e) if e.is_no_records_found() => Ok(Vec::new()),
-        Err(e) => Err(dns_error(host, server, e)),
-    }
-}
-
-fn dns_error(name: &str, server: Option<SocketAddr>, e: NetError) -> DiscoverError {
-    let via = server.map_or_else(|| "the system resolver".to_string(), |s| s.to_string());
-    DiscoverError::Dns {
-        name: name.trim_end_matches('.').into(),
-        detail: format!("{e} (asked {via})"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_server;
-
-    #[test]
-    fn dns_server_with_and_without_port() {
-        assert_eq!(
-            parse_server("127.0.0.9").unwrap().to_string(),
-            "127.0.0.9:53"
-        );
-        assert_eq!(
-            parse_server("127.0.0.9:5353").unwrap().to_string(),
-            "127.0.0.9:5353"
-        );
-        assert_eq!(parse_server("[::1]:53").unwrap().to_string(), "[::1]:53");
-        assert!(parse_server("dc1.contoso.com").is_err());
-    }
 }

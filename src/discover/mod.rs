@@ -9,58 +9,23 @@ pub mod fetched;
 mod ldap;
 mod order;
 pub mod output;
-mod refused;
-mod secret;
 pub mod site;
 pub mod vdir;
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use error::{DiscoverError, TlsRemedy};
+use crate::directory;
+pub use crate::directory::{Auth, BindMethod, LdapOptions, PASSWORD_ENV, TlsRemedy, TlsTrust};
+pub use error::DiscoverError;
 pub use fetched::report_targets;
 
 /// `keywords` value of an SCP whose serviceBindingInformation is an Autodiscover URL.
 pub const SCP_URL_GUID: &str = "77378F46-2C66-4aa9-A6A6-3E7A48B19596";
 /// `keywords` value of an SCP that points to another directory server.
 pub const SCP_POINTER_GUID: &str = "67661d7F-8FC4-4fa7-BFAC-E1D7794C1F68";
-/// The environment variable a bind password may come from.
-pub const PASSWORD_ENV: &str = "CERTGPO_LDAP_PASSWORD";
-
-/// How `discover` authenticates to the directory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BindMethod {
-    /// Simple bind with --user and a password (anonymous without --user), over TLS only
-    Simple,
-    /// Kerberos (GSSAPI) with the current ticket cache; needs the `kerberos` cargo feature
-    Kerberos,
-}
-
-impl crate::named::Named for BindMethod {
-    const ALL: &'static [BindMethod] = &[BindMethod::Simple, BindMethod::Kerberos];
-
-    fn name(self) -> &'static str {
-        match self {
-            BindMethod::Simple => "simple",
-            BindMethod::Kerberos => "kerberos",
-        }
-    }
-
-    fn help(self) -> &'static str {
-        match self {
-            BindMethod::Simple => {
-                "Simple bind with --user and a password (anonymous without --user), over TLS only"
-            }
-            BindMethod::Kerberos => {
-                "Kerberos (GSSAPI) with the current ticket cache; needs the `kerberos` cargo feature"
-            }
-        }
-    }
-}
-
 /// Where an endpoint came from, in the order Outlook consults the sources.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -152,43 +117,6 @@ pub struct Discovery {
     pub warnings: Vec<String>,
 }
 
-/// How the domain controller's TLS certificate is checked.
-#[derive(Clone, Debug)]
-pub enum TlsTrust {
-    /// The operating system's trust store.
-    System,
-    /// Only these CA certificates (DER), from `--ldap-ca`.
-    Cas { file: PathBuf, ders: Vec<Vec<u8>> },
-    /// No validation (`--ldap-insecure`).
-    Insecure,
-}
-
-/// How to authenticate to the directory.
-#[derive(Clone)]
-pub enum Auth {
-    Anonymous,
-    Simple { user: String, password: String },
-    Kerberos,
-}
-
-impl std::fmt::Debug for Auth {
-    // The password never reaches a log or an error message.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Auth::Anonymous => f.write_str("Anonymous"),
-            Auth::Simple { user, .. } => write!(f, "Simple {{ user: {user:?} }}"),
-            Auth::Kerberos => f.write_str("Kerberos"),
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct LdapOptions {
-    pub url: String,
-    pub trust: TlsTrust,
-    pub auth: Auth,
-}
-
 /// What to discover. Build it from a [`Request`] with [`options`].
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -210,14 +138,8 @@ pub struct Options {
 /// What the user asked for, as given (the command line's words, not yet read or checked).
 #[derive(Clone, Debug)]
 pub struct Request {
-    /// `ldaps://HOST[:PORT]` or `ldap://HOST[:PORT]` (StartTLS).
-    pub ldap: Option<String>,
-    pub ldap_insecure: bool,
-    /// CA certificates the domain controller's certificate must chain to.
-    pub ldap_ca: Option<PathBuf>,
-    pub bind: BindMethod,
-    pub user: Option<String>,
-    pub password_file: Option<PathBuf>,
+    /// The directory to search for SCPs, and how to connect to it.
+    pub ldap: Option<directory::Request>,
     pub domain: Option<String>,
     /// `IP[:PORT]` of a DNS server to ask instead of the system resolver.
     pub dns_server: Option<String>,
@@ -227,7 +149,7 @@ pub struct Request {
     pub timeout: Duration,
 }
 
-/// Check a [`Request`] and read what it names: the `ldap_ca` file and the password.
+/// Check a [`Request`] and read what it names: the `--ldap-ca` file and the password.
 pub fn options(args: &Request) -> Result<Options, DiscoverError> {
     if args.ldap.is_none() && args.domain.is_none() {
         return Err(DiscoverError::NothingToDo);
@@ -235,49 +157,15 @@ pub fn options(args: &Request) -> Result<Options, DiscoverError> {
     let dns_server = args
         .dns_server
         .as_deref()
-        .map(dns::parse_server)
+        .map(directory::dns::parse_server)
         .transpose()?;
     let mut warnings = Vec::new();
     let ldap = match &args.ldap {
         None => None,
-        Some(url) => {
-            ldap::check_url(url)?;
-            // Refused before any connection is made, rather than after TCP and TLS.
-            if args.bind == BindMethod::Kerberos && cfg!(not(feature = "kerberos")) {
-                return Err(DiscoverError::KerberosNotBuilt);
-            }
-            let trust = if args.ldap_insecure {
-                TlsTrust::Insecure
-            } else if let Some(file) = &args.ldap_ca {
-                // The same reader as `build --cert`: PEM, DER or PKCS#7, each certificate checked.
-                let mut loaded = crate::cert::LoadReport::default();
-                crate::cert::load_file(file, &mut loaded).map_err(|e| match e {
-                    crate::cert::CertError::Input(e) => {
-                        DiscoverError::from(e.given_as("--ldap-ca"))
-                    }
-                    other => DiscoverError::CaLoad(other),
-                })?;
-                warnings.extend(loaded.warnings);
-                TlsTrust::Cas {
-                    file: file.clone(),
-                    ders: loaded.certs.into_iter().map(|l| l.cert.der).collect(),
-                }
-            } else {
-                TlsTrust::System
-            };
-            let auth = match (args.bind, &args.user) {
-                (BindMethod::Kerberos, _) => Auth::Kerberos,
-                (BindMethod::Simple, None) => Auth::Anonymous,
-                (BindMethod::Simple, Some(user)) => Auth::Simple {
-                    user: user.clone(),
-                    password: secret::password(args.password_file.as_deref(), user)?,
-                },
-            };
-            Some(LdapOptions {
-                url: url.clone(),
-                trust,
-                auth,
-            })
+        Some(req) => {
+            let (opts, found) = directory::options(req)?;
+            warnings.extend(found);
+            Some(opts)
         }
     };
     Ok(Options {
@@ -294,10 +182,7 @@ pub fn options(args: &Request) -> Result<Options, DiscoverError> {
 
 /// Find the endpoints, in Outlook's order: SCP URLs (by site), then the DNS candidates.
 pub fn discover(opts: &Options) -> Result<Discovery, DiscoverError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(DiscoverError::Runtime)?;
+    let runtime = directory::runtime()?;
     runtime.block_on(discover_async(opts))
 }
 

@@ -56,7 +56,7 @@ fn contains(net: IpAddr, len: u8, ip: IpAddr) -> bool {
 
 /// The site name of a `siteObject` DN: the value of its first RDN (`CN=Site-A,CN=Sites,...`).
 fn site_name(dn: &str) -> Option<String> {
-    let first = super::ldap::split_dn(dn).into_iter().next()?;
+    let first = crate::directory::split_dn(dn).into_iter().next()?;
     let (attr, value) = first.split_once('=')?;
     attr.trim()
         .eq_ignore_ascii_case("CN")

@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::ldap::{http_host, server_of, split_dn};
+use super::ldap::{http_host, server_of};
+use crate::directory::split_dn;
 
 /// The service of a virtual directory, by its most specific object class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

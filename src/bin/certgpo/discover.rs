@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use certgpo::discover::{self, BindMethod, Request, fetched, output};
+use certgpo::discover::{self, Request, fetched, output};
 
 use crate::exit::{Failure, code};
 
@@ -41,34 +41,9 @@ use crate::exit::{Failure, code};
 Password sources, first found wins: --password-file, the CERTGPO_LDAP_PASSWORD environment
 variable, a prompt on the terminal. It is never taken on the command line.")]
 pub struct DiscoverArgs {
-    /// Domain controller to search for Autodiscover SCP objects: ldaps://HOST[:PORT] or ldap://HOST[:PORT] (StartTLS)
-    #[arg(long, value_name = "URL")]
-    pub ldap: Option<String>,
-
-    /// Do not validate the domain controller's TLS certificate
-    #[arg(long, requires = "ldap")]
-    pub ldap_insecure: bool,
-
-    /// Validate the domain controller's certificate against these CA certificates (PEM, DER or PKCS#7) instead of the system store
-    #[arg(
-        long,
-        value_name = "FILE",
-        conflicts_with = "ldap_insecure",
-        requires = "ldap"
-    )]
-    pub ldap_ca: Option<PathBuf>,
-
-    /// How to authenticate to the directory
-    #[arg(long, value_parser = crate::named::parser::<BindMethod>(), default_value = "simple")]
-    pub bind: BindMethod,
-
-    /// Account for a simple bind, as user@domain (UPN) or a DN; without it the search is anonymous
-    #[arg(long, value_name = "UPN", requires = "ldap")]
-    pub user: Option<String>,
-
-    /// File whose first line is the bind password
-    #[arg(long, value_name = "FILE", requires = "user")]
-    pub password_file: Option<PathBuf>,
+    /// The domain controller to search for Autodiscover SCP objects, and how to bind
+    #[command(flatten)]
+    pub ldap: crate::ldap::LdapArgs,
 
     /// Email/DNS domain: the DNS candidates are derived from it, and SCP pointers with Domain=<it> are followed
     #[arg(long, value_name = "FQDN")]
@@ -113,12 +88,7 @@ pub struct DiscoverArgs {
 
 pub fn run(args: DiscoverArgs) -> Result<u8, Failure> {
     let opts = discover::options(&Request {
-        ldap: args.ldap.clone(),
-        ldap_insecure: args.ldap_insecure,
-        ldap_ca: args.ldap_ca.clone(),
-        bind: args.bind,
-        user: args.user.clone(),
-        password_file: args.password_file.clone(),
+        ldap: args.ldap.request(),
         domain: args.domain.clone(),
         dns_server: args.dns_server.clone(),
         no_dns: args.no_dns,

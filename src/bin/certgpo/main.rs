@@ -11,6 +11,7 @@ mod discover;
 mod exit;
 mod fetch;
 mod inspect;
+mod ldap;
 mod man;
 mod named;
 mod output;

@@ -7,10 +7,10 @@ use rustls::CertificateError as C;
 
 use crate::cert::Certificate;
 
-use super::{DiscoverError, TlsRemedy, TlsTrust};
+use super::{DirectoryError, TlsRemedy, TlsTrust};
 
 /// The error for `problem` with the chain the server presented (leaf first).
-pub fn refusal(url: &str, problem: &C, chain: &[Vec<u8>], trust: &TlsTrust) -> DiscoverError {
+pub fn refusal(url: &str, problem: &C, chain: &[Vec<u8>], trust: &TlsTrust) -> DirectoryError {
     let parse = |der: Option<&Vec<u8>>| der.and_then(|d| Certificate::from_der(d.clone()).ok());
     let leaf = parse(chain.first());
     let (detail, remedy) = match (problem, &leaf) {
@@ -50,7 +50,7 @@ pub fn refusal(url: &str, problem: &C, chain: &[Vec<u8>], trust: &TlsTrust) -> D
             )
         }
     };
-    DiscoverError::Tls {
+    DirectoryError::Tls {
         url: url.into(),
         detail,
         remedy,

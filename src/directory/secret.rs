@@ -4,14 +4,14 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use super::{DiscoverError, PASSWORD_ENV};
+use super::{DirectoryError, PASSWORD_ENV};
 
 /// First source found wins: the file, the environment variable, a terminal prompt.
-pub fn password(file: Option<&Path>, user: &str) -> Result<String, DiscoverError> {
+pub fn password(file: Option<&Path>, user: &str) -> Result<String, DirectoryError> {
     let password = if let Some(path) = file {
         let bytes = crate::input::read(path, crate::input::PASSWORD)
             .map_err(|e| e.given_as("--password-file"))?;
-        let text = String::from_utf8(bytes).map_err(|_| DiscoverError::PasswordFile {
+        let text = String::from_utf8(bytes).map_err(|_| DirectoryError::PasswordFile {
             path: path.to_path_buf(),
             detail: "not UTF-8 text".into(),
         })?;
@@ -19,15 +19,15 @@ pub fn password(file: Option<&Path>, user: &str) -> Result<String, DiscoverError
     } else if let Some(value) = std::env::var_os(PASSWORD_ENV) {
         value
             .into_string()
-            .map_err(|_| DiscoverError::PasswordEnv)?
+            .map_err(|_| DirectoryError::PasswordEnv)?
     } else if std::io::stdin().is_terminal() {
         rpassword::prompt_password(format!("LDAP password for {user}: "))
-            .map_err(DiscoverError::Prompt)?
+            .map_err(DirectoryError::Prompt)?
     } else {
-        return Err(DiscoverError::NoPassword { user: user.into() });
+        return Err(DirectoryError::NoPassword { user: user.into() });
     };
     if password.is_empty() {
-        return Err(DiscoverError::EmptyPassword { user: user.into() });
+        return Err(DirectoryError::EmptyPassword { user: user.into() });
     }
     Ok(password)
 }
