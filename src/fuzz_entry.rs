@@ -64,3 +64,19 @@ pub fn tls_flight(data: &[u8]) {
         }
     }
 }
+
+/// The Autodiscover POX response reader (and the request reader of the stand-ins' side).
+pub fn pox(data: &[u8]) {
+    let _ = crate::autodiscover::pox::parse(data);
+    let _ = crate::autodiscover::pox::requested_address(data);
+}
+
+/// An NTLM CHALLENGE message, the AUTHENTICATE message answering it, and the HTTP
+/// response head that carries it.
+pub fn ntlm_challenge(data: &[u8]) {
+    use crate::autodiscover::{http, ntlm};
+    if let Ok(c) = ntlm::parse_challenge(data) {
+        let _ = ntlm::authenticate(&c, "CONTOSO\\ann", "Passw0rd!", [0; 8], 0);
+    }
+    let _ = http::parse_head(data);
+}

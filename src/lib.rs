@@ -27,6 +27,7 @@
 
 pub mod atomic;
 pub mod audit;
+pub mod autodiscover;
 pub mod blob;
 pub mod build;
 pub mod bundle;

@@ -183,3 +183,46 @@ impl ServerCertVerifier for Recorder {
             .supported_schemes()
     }
 }
+
+/// Check a chain a server presented (leaf first) for `name`, now, against `cas` and,
+/// with `system`, the system trust store: what a client trusting those roots would
+/// say about it.
+pub fn verify_chain(
+    chain: &[Vec<u8>],
+    name: &str,
+    cas: &[Vec<u8>],
+    system: bool,
+) -> Result<(), rustls::Error> {
+    let mut roots = if system {
+        system_roots()
+            .map(|r| (*r).clone())
+            .unwrap_or_else(|_| RootCertStore::empty())
+    } else {
+        RootCertStore::empty()
+    };
+    roots.add_parsable_certificates(cas.iter().map(|d| CertificateDer::from(d.clone())));
+    if roots.is_empty() {
+        return Err(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        ));
+    }
+    let (leaf, rest) = chain
+        .split_first()
+        .ok_or(rustls::Error::NoCertificatesPresented)?;
+    let intermediates: Vec<CertificateDer<'_>> = rest
+        .iter()
+        .map(|d| CertificateDer::from(d.as_slice()))
+        .collect();
+    let server = ServerName::try_from(name.to_string())
+        .map_err(|_| rustls::Error::General(format!("{name:?} is not a server name")))?;
+    verifier(Arc::new(roots))
+        .map_err(|e| rustls::Error::General(e.to_string()))?
+        .verify_server_cert(
+            &CertificateDer::from(leaf.as_slice()),
+            &intermediates,
+            &server,
+            &[],
+            UnixTime::now(),
+        )
+        .map(|_| ())
+}

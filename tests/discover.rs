@@ -3,6 +3,7 @@
 //! TLS validation, binds and error messages. tests/discover_samba.rs runs against a
 //! real Samba AD DC.
 
+mod autodiscover_fixture;
 mod common;
 mod discover_fixture;
 
@@ -851,4 +852,133 @@ fn build_from_a_discover_report_uses_the_fetch_pins() {
         err.contains("not the JSON of `certgpo discover --json`"),
         "{err}"
     );
+}
+
+/// Microsoft KB 2006728 end to end: the directory's SCP names the Exchange 2007 CAS,
+/// which answers the 2010 mailbox with a redirectUrl to the Exchange 2010 CAS, whose
+/// self-signed certificate on TLS 1.0 is what Outlook's Security Alert is about.
+/// `discover --email` shows both hops and flags that certificate as untrusted and
+/// fixable; `build --discover` builds a bundle with exactly it.
+#[test]
+fn kb_2006728_the_2007_cas_redirects_to_the_self_signed_2010_cas() {
+    use autodiscover_fixture::{
+        Pki, ann, autodiscover_url, build_thumbprints, discover_email, exited, kb_servers, server,
+        start,
+    };
+    use serde_json::json;
+    if !have_tools() || !autodiscover_fixture::have_tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = Pki::new(tmp.path());
+    let ex2007 = free_port();
+    let ex2010 = free_port();
+    let services: Vec<(&str, u16)> = [
+        "oab.contoso.test",
+        "ecp.contoso.test",
+        "ews.contoso.test",
+        "owa.contoso.test",
+    ]
+    .into_iter()
+    .map(|h| (h, free_port()))
+    .collect();
+    let users = json!({ "CONTOSO\\ann": "Passw0rd!" });
+    let (mut servers, sha_2010) = kb_servers(&pki, (ex2007, ex2010), &users, None, &services);
+    for (h, port) in &services {
+        servers.push(server(h, *port, Some(&pki.issue(h)), json!({})));
+    }
+    let mut names = vec![
+        "ex2007.contoso.test",
+        "ex2010.contoso.test",
+        "mail.contoso.test",
+    ];
+    names.extend(services.iter().map(|(h, _)| *h));
+    let cas = start(tmp.path(), &names, &[], servers);
+    let url_2007 = autodiscover_url("ex2007.contoso.test", ex2007);
+    let dc = slapd(
+        "contoso",
+        &dedup_ldif(&scp(
+            "contoso",
+            "EX2007",
+            &url_2007,
+            &[URL_GUID, "Site=Site-A"],
+        )),
+        true,
+    );
+    let ca = dc.ca.to_string_lossy().into_owned();
+    let run = |extra: &[&str]| {
+        let args = ann(&cas.dns, &pki.root, "CONTOSO\\ann");
+        let mut all: Vec<&str> = vec!["--ldap", &dc.ldap, "--ldap-ca", &ca, "--site", "Site-A"];
+        all.extend(args.iter().map(String::as_str));
+        all.extend(extra);
+        discover_email(&all, "Passw0rd!")
+    };
+
+    // As Outlook meets it: the 2010 certificate stops the exchange, no credential sent.
+    let out = run(&[]);
+    exited(&out, 2);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains(&format!("  1. POST {url_2007}  [scp]")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "-> redirectUrl {}",
+            autodiscover_url("ex2010.contoso.test", ex2010)
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "Windows: untrusted root: distribute {sha_2010} (ex2010.contoso.test); fixable by distributing the root"
+        )),
+        "{text}"
+    );
+    assert!(err.contains("certgpo sent it no credentials"), "{err}");
+    assert!(cas.seen_by("ex2010").is_empty());
+
+    // The admin pins it for this run: the whole path, every service host.
+    let out = run(&["--expect", &sha_2010, "--json"]);
+    exited(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hosts = v["autodiscover"]["hosts"].as_array().unwrap();
+    let names: Vec<&str> = hosts.iter().map(|h| h["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "ex2007.contoso.test",
+            "ex2010.contoso.test",
+            "oab.contoso.test",
+            "ecp.contoso.test",
+            "mail.contoso.test",
+            "ews.contoso.test",
+            "owa.contoso.test"
+        ]
+    );
+    for h in hosts {
+        let name = h["name"].as_str().unwrap();
+        match name {
+            "ex2010.contoso.test" => assert_eq!(h["verdict"]["fixable_by_trust"], true),
+            "mail.contoso.test" => assert!(h["error"].is_string(), "{h}"),
+            _ => assert_eq!(h["verdict"]["trusted"], true, "{h}"),
+        }
+    }
+    assert_eq!(
+        build_thumbprints(tmp.path(), &out.stdout, &sha_2010),
+        [sha_2010.as_str()]
+    );
+    if std::env::var_os("CERTGPO_PRINT_SESSION").is_some() {
+        let out = run(&["--expect", &sha_2010]);
+        println!(
+            "$ CERTGPO_MAIL_PASSWORD=... certgpo discover --ldap {} --ldap-ca ca.pem --site Site-A --dns-server {} --email ann@contoso.test --mail-user 'CONTOSO\\ann' --client-roots contoso-root.pem --timeout 5s --expect {sha_2010}",
+            dc.ldap, cas.dns
+        );
+        println!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
 }

@@ -13,6 +13,7 @@
 //! process group under `timeout`, killed when the test ends however it ends.
 //! Samba needs root; the DNS forwarder line is deleted so no query leaves loopback.
 
+mod autodiscover_fixture;
 mod common;
 mod discover_fixture;
 mod samba_dc;
@@ -330,6 +331,85 @@ fn samba_ad_dc_end_to_end() {
         .map(|e| e["order"].as_u64().unwrap())
         .collect();
     assert_eq!(orders, [1, 2, 3, 4, 5]);
+
+    kb_2006728(&dc, &ldaps, &ca, &pw, &dns);
+}
+
+/// The KB 2006728 path with the DC's own SCP: EX2007's SCP now carries the port of an
+/// Exchange 2007 stand-in, and the DC's DNS names both CAS hosts; the 2007 CAS
+/// redirects the 2010 mailbox to the TLS 1.0-only 2010 CAS with its self-signed
+/// certificate, which `discover --email` flags as untrusted and fixable.
+fn kb_2006728(dc: &Dc, ldaps: &str, ca: &str, pw: &str, dns: &str) {
+    use autodiscover_fixture::{
+        Pki, ann, autodiscover_url, discover_email, exited, kb_servers, start,
+    };
+    use serde_json::json;
+    if !autodiscover_fixture::have_tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = Pki::new(tmp.path());
+    let (p2007, p2010) = (common::free_port(), common::free_port());
+    let users = json!({ "CONTOSO\\ann": PASSWORD });
+    let (servers, sha_2010) = kb_servers(&pki, (p2007, p2010), &users, None, &[]);
+    let _cas = start(tmp.path(), &[], &[], servers);
+    let scp = "CN=EX2007,CN=Autodiscover,CN=Protocols,CN=EX2007,CN=Servers,CN=Exchange Administrative Group (FYDIBOHF23SPDLT),CN=Administrative Groups,CN=Contoso,CN=Microsoft Exchange,CN=Services,CN=Configuration,DC=contoso,DC=test";
+    let ldif = tmp.path().join("scp.ldif");
+    std::fs::write(
+        &ldif,
+        format!(
+            "dn: {scp}\nchangetype: modify\nreplace: serviceBindingInformation\nserviceBindingInformation: {}\n",
+            autodiscover_url("ex2007.contoso.test", p2007)
+        ),
+    )
+    .unwrap();
+    dc.dc.ldapmodify(&ldif);
+    let ip_s = dc.dc.ip.to_string();
+    let admin_pw = format!("--password={PASSWORD}");
+    retry(
+        "samba-tool",
+        &[
+            "dns",
+            "add",
+            &ip_s,
+            "contoso.test",
+            "ex2007",
+            "A",
+            "127.0.0.1",
+            "-U",
+            "Administrator",
+            &admin_pw,
+        ],
+        &[],
+    );
+    let run = |extra: &[&str]| {
+        let args = ann(dns, &pki.root, "CONTOSO\\ann");
+        let mut all = signed_in(ldaps, ca, pw);
+        all.extend(["--site", "Site-A", "--json"]);
+        all.extend(args.iter().map(String::as_str));
+        all.extend(extra);
+        discover_email(&all, PASSWORD)
+    };
+    let out = run(&[]);
+    exited(&out, 2);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let hops = v["autodiscover"]["hops"].as_array().unwrap();
+    assert_eq!(hops[0]["source"], "scp");
+    assert_eq!(hops[0]["result"], "redirectUrl");
+    assert_eq!(
+        hops[1]["result"],
+        "stopped before any request: certificate not trusted"
+    );
+    let ex2010 = &v["autodiscover"]["hosts"][1];
+    assert_eq!(ex2010["name"], "ex2010.contoso.test");
+    assert_eq!(ex2010["verdict"]["fixable_by_trust"], true);
+    assert_eq!(ex2010["certificate"]["thumbprint"], sha_2010.as_str());
+
+    let out = run(&["--expect", &sha_2010]);
+    exited(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["autodiscover"]["hops"][1]["result"], "settings");
+    assert_eq!(v["autodiscover"]["hops"][1]["protocol"], "TLS 1.0");
 }
 
 /// `--bind kerberos` with a ticket from `kinit`, kept in the temp dir.

@@ -12,6 +12,8 @@ const TARGETS: &[(&str, Entry)] = &[
     ("backup_xml", certgpo::fuzz_entry::backup_xml),
     ("cert_file", certgpo::fuzz_entry::cert_file),
     ("tls_flight", certgpo::fuzz_entry::tls_flight),
+    ("pox", certgpo::fuzz_entry::pox),
+    ("ntlm_challenge", certgpo::fuzz_entry::ntlm_challenge),
 ];
 
 #[test]

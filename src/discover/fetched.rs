@@ -35,6 +35,9 @@ pub fn report_targets(path: &std::path::Path) -> Result<Vec<String>, DiscoverErr
         .map_err(|e| e.given_as("--discover"))?;
     let report: Report = serde_json::from_slice(&bytes)
         .map_err(|e| err(format!("not the JSON of `certgpo discover --json`: {e}")))?;
+    if let Ok(path) = serde_json::from_slice::<PathReport>(&bytes) {
+        return path_targets(path.autodiscover).map_err(err);
+    }
     let urls: Vec<String> = distinct(&report.endpoints)
         .into_iter()
         .map(|e| e.url.clone())
@@ -43,6 +46,71 @@ pub fn report_targets(path: &std::path::Path) -> Result<Vec<String>, DiscoverErr
         return Err(err("lists no endpoint that resolves".into()));
     }
     Ok(urls)
+}
+
+/// The part of a `discover --email --json` report `build --discover` reads: the
+/// hosts of the Autodiscover path with their verdicts (`autodiscover::Report`).
+#[derive(serde::Deserialize)]
+struct PathReport {
+    autodiscover: PathHosts,
+}
+
+#[derive(serde::Deserialize)]
+struct PathHosts {
+    hosts: Vec<PathHost>,
+}
+
+#[derive(serde::Deserialize)]
+struct PathHost {
+    name: String,
+    port: u16,
+    address: Option<String>,
+    verdict: Option<PathVerdict>,
+}
+
+#[derive(serde::Deserialize)]
+struct PathVerdict {
+    trusted: bool,
+    fixable_by_trust: bool,
+}
+
+/// The hosts of an Autodiscover path whose root the clients lack: a host they trust
+/// already needs nothing, and one with a problem trust cannot fix (a name not
+/// covered, an expired certificate) is left out with a warning. A name this machine
+/// cannot resolve is reached at the address `discover` used.
+fn path_targets(path: PathHosts) -> Result<Vec<String>, String> {
+    use std::net::ToSocketAddrs;
+    let mut out = Vec::new();
+    for h in path.hosts {
+        let Some(v) = h.verdict else { continue };
+        if v.trusted {
+            continue;
+        }
+        if !v.fixable_by_trust {
+            eprintln!(
+                "warning: {}:{}: distributing a root would not make its certificate trusted (see the report); left out",
+                crate::text::printable(&h.name),
+                h.port
+            );
+            continue;
+        }
+        let resolves = (h.name.as_str(), h.port)
+            .to_socket_addrs()
+            .is_ok_and(|mut a| a.next().is_some());
+        let authority = match h.address {
+            Some(a) if !resolves && a.contains(':') => format!("[{a}]:{}", h.port),
+            Some(a) if !resolves => format!("{a}:{}", h.port),
+            _ => format!("{}:{}", h.name, h.port),
+        };
+        out.push(format!("https://{authority}"));
+    }
+    if out.is_empty() {
+        return Err(
+            "no host on the Autodiscover path needs a root distributed: each is trusted already, or has a problem trust cannot fix"
+                .into(),
+        );
+    }
+    Ok(out)
 }
 
 /// One certificate to capture: where to connect, the name to send, and the URL it

@@ -274,3 +274,28 @@ async fn discover_async(opts: &Options) -> Result<Discovery, DiscoverError> {
     found.endpoints = endpoints;
     Ok(found)
 }
+
+fn block<T>(
+    f: impl std::future::Future<Output = Result<T, DiscoverError>>,
+) -> Result<T, DiscoverError> {
+    directory::runtime()?.block_on(f)
+}
+
+/// The addresses `host` resolves to at `server` (outside an async runtime).
+pub fn resolve_at(
+    host: &str,
+    server: SocketAddr,
+    timeout: Duration,
+) -> Result<Vec<IpAddr>, DiscoverError> {
+    block(async { Ok(crate::directory::dns::resolve(host, server, timeout).await?) })
+}
+
+/// The DNS candidates of `domain` in Outlook's order (outside an async runtime), with
+/// their warnings.
+pub fn dns_candidates(
+    domain: &str,
+    server: Option<SocketAddr>,
+    timeout: Duration,
+) -> Result<(Vec<Endpoint>, Vec<String>), DiscoverError> {
+    block(dns::candidates(domain, server, timeout))
+}

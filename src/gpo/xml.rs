@@ -67,7 +67,7 @@ fn decode(bytes: &[u8], file: &str) -> Result<crate::codec::Text, GpoReadError> 
 }
 
 /// What the walker reports to its caller.
-pub(super) enum Node<'a> {
+pub(crate) enum Node<'a> {
     /// An element opened; `path` includes it, by local names. Attributes by their
     /// names as written (`bkp:ID`); [`attr`] looks one up by local name.
     Open {
@@ -80,7 +80,7 @@ pub(super) enum Node<'a> {
 
 /// Walk a whole XML document by local element names, checking it is well formed
 /// and that its root is `root`.
-pub(super) fn walk(
+pub(crate) fn walk(
     bytes: &[u8],
     file: &str,
     root: &'static str,
@@ -297,7 +297,7 @@ pub(super) fn local(name: &str) -> &str {
 }
 
 /// An attribute's value by local name, or "" when absent.
-pub(super) fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> &'a str {
+pub(crate) fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> &'a str {
     attrs
         .iter()
         .find(|(k, _)| local(k) == name)

@@ -55,7 +55,7 @@ pub enum Command {
     /// Capture the certificate chain a server presents (TLS 1.0 to 1.3, STARTTLS too)
     Fetch(fetch::FetchArgs),
     /// List every Autodiscover endpoint Outlook will reach, from Active Directory (SCP) and DNS
-    Discover(discover::DiscoverArgs),
+    Discover(Box<discover::DiscoverArgs>),
     /// Print the shell completion script for bash, zsh, fish, PowerShell or elvish
     Completions(completions::CompletionsArgs),
     /// Write the manual pages (certgpo.1 and one per command) into a directory
@@ -72,7 +72,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => diff::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Fetch(args) => fetch::run(args),
-        Command::Discover(args) => discover::run(args),
+        Command::Discover(args) => discover::run(*args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
     };
