@@ -153,6 +153,21 @@ fn ntlm_through_a_tls10_cas_with_a_pinned_certificate() {
     }
     let w = world(redirect_to_2010, vec![]);
     let out = w.discover(&["--expect", &w.ex2010_sha1, "--json"]);
+    if cfg!(not(feature = "legacy-tls")) {
+        // Without OpenSSL: the 2010 CAS's certificate is captured, and the reason given.
+        let err = exited(&out, 2);
+        assert!(
+            err.contains("built without the `legacy-tls` feature")
+                && err.contains("hint: build certgpo with the default `legacy-tls` feature"),
+            "{err}"
+        );
+        let v = json_of(&out);
+        let ex2010 = host(&v, "ex2010.contoso.test");
+        assert_eq!(ex2010["certificate"]["thumbprint"], w.ex2010_sha1.as_str());
+        assert_eq!(ex2010["verdict"]["fixable_by_trust"], true);
+        assert!(w.cas.seen_by("ex2010").is_empty());
+        return;
+    }
     exited(&out, 0);
     let v = json_of(&out);
     assert_eq!(
