@@ -51,6 +51,10 @@ impl Response {
 pub struct Conn<S> {
     pub stream: S,
     buf: Vec<u8>,
+    /// How long one request may take in all: a server that sends a byte now and then
+    /// (each within the socket's read timeout) is still cut off.
+    limit: Option<std::time::Duration>,
+    deadline: Option<std::time::Instant>,
 }
 
 impl<S: Read + Write> Conn<S> {
@@ -58,6 +62,16 @@ impl<S: Read + Write> Conn<S> {
         Conn {
             stream,
             buf: Vec::new(),
+            limit: None,
+            deadline: None,
+        }
+    }
+
+    /// [`Conn::new`] with a limit on the time of each request and its response.
+    pub fn with_limit(stream: S, limit: std::time::Duration) -> Conn<S> {
+        Conn {
+            limit: Some(limit),
+            ..Conn::new(stream)
         }
     }
 
@@ -70,6 +84,7 @@ impl<S: Read + Write> Conn<S> {
         headers: &[(&str, String)],
         body: &[u8],
     ) -> Result<Response, HttpError> {
+        self.deadline = self.limit.map(|l| std::time::Instant::now() + l);
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
@@ -89,6 +104,14 @@ impl<S: Read + Write> Conn<S> {
 
     /// Read more bytes into the buffer; false at the end of the stream.
     fn fill(&mut self) -> Result<bool, HttpError> {
+        if let (Some(deadline), Some(limit)) = (self.deadline, self.limit)
+            && std::time::Instant::now() > deadline
+        {
+            return Err(HttpError::Io(format!(
+                "no complete response within {}",
+                crate::fetch::show_duration(limit)
+            )));
+        }
         let mut chunk = [0u8; 16 * 1024];
         match self.stream.read(&mut chunk) {
             Ok(0) => Ok(false),
@@ -322,6 +345,40 @@ mod tests {
         );
         let sent = String::from_utf8(c.stream.output).unwrap();
         assert!(sent.starts_with("POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody"));
+    }
+
+    /// A server that drips its answer, each byte within any read timeout.
+    struct Drip(Pipe);
+
+    impl Read for Drip {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            self.0.read(buf)
+        }
+    }
+
+    impl Write for Drip {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_dripping_server_is_cut_off() {
+        let body = "x".repeat(100);
+        let text = format!("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{body}");
+        let pipe = Pipe {
+            input: std::io::Cursor::new(text.into_bytes()),
+            output: Vec::new(),
+        };
+        let mut c = Conn::with_limit(Drip(pipe), std::time::Duration::from_millis(100));
+        assert_eq!(
+            c.exchange("GET", "h", "/", &[], b""),
+            Err(HttpError::Io("no complete response within 100ms".into()))
+        );
     }
 
     #[test]

@@ -231,7 +231,7 @@ impl Engine<'_> {
             .resolve(&host, port, c.address)
             .and_then(|addr| conn::plain(addr, self.opts.timeout).map_err(|e| e.to_string()))
             .and_then(|opened| {
-                Conn::new(opened.stream)
+                Conn::with_limit(opened.stream, self.opts.timeout)
                     .exchange("GET", &authority(&host, port, 80), url.path(), &[], b"")
                     .map_err(|e| e.to_string())
             });
@@ -355,7 +355,7 @@ impl Engine<'_> {
         }
         let leaf_sha = chain.first().map(|c| c.sha256);
         let mut session = Session {
-            conn: Conn::new(opened.stream),
+            conn: Conn::with_limit(opened.stream, self.opts.timeout),
             host: host.clone(),
             port,
             addr,
@@ -759,7 +759,7 @@ impl Session {
         if leaf != self.leaf {
             return Err("the server presented another certificate on the second connection".into());
         }
-        self.conn = Conn::new(stream);
+        self.conn = Conn::with_limit(stream, self.timeout);
         Ok(())
     }
 }
