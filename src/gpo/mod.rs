@@ -3,14 +3,17 @@
 //! `backup_xml` (Backup.xml), `bkup_info` (bkupInfo.xml), `manifest` (manifest.xml
 //! of a backup set), `gpreport` (the settings report gpreport.xml). `xml` is the
 //! reader and escaping they share, `security` the GPO's default DACL,
-//! `extension_guids` the CSE/tool GUID lists, and `folder` the layout of a backup
+//! `extension_guids` the CSE/tool GUID lists, `gpt_ini` (GPT.INI) and `gplink` (the
+//! gPLink attribute) of the live GPO, and `folder` the layout of a backup
 //! folder and its one reader.
 
 pub mod backup_xml;
 pub mod bkup_info;
 pub mod extension_guids;
 pub mod folder;
+pub mod gplink;
 pub mod gpreport;
+pub mod gpt_ini;
 pub mod manifest;
 pub mod security;
 pub mod xml;
