@@ -199,6 +199,9 @@ struct JsonAudit<'a> {
     /// Entries without a readable certificate (Windows ignores them).
     unreadable: &'a [CertView],
     notes: &'a [Note],
+    /// The live GPOs audited (versions, links, SYSVOL state); absent for files.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    gpos: &'a [crate::inspect::inventory::GpoSummary],
 }
 
 /// Audit an inventory (read with `inspect::walk::read_inputs`) at `now`.
@@ -242,6 +245,7 @@ pub fn audit(inv: &Inventory, opts: &Options, now: OffsetDateTime) -> Result<Aud
                 certificates: &views,
                 unreadable: &unreadable,
                 notes: &inv.notes,
+                gpos: &inv.gpos,
             };
             let mut v = serde_json::to_vec_pretty(&report)?;
             v.push(b'\n');

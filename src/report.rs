@@ -27,6 +27,8 @@ pub enum Format {
     GpReport,
     Blob,
     CertificateFile,
+    /// A `cACertificate` value read from the directory.
+    Directory,
 }
 
 impl Format {
@@ -37,6 +39,7 @@ impl Format {
             Format::GpReport => "gp-report",
             Format::Blob => "blob",
             Format::CertificateFile => "certificate-file",
+            Format::Directory => "directory",
         }
     }
 }

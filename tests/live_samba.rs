@@ -6,11 +6,13 @@ mod common;
 mod discover_fixture;
 mod samba_dc;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use certgpo::directory::{self, BindMethod};
 use certgpo::live::{Domain, Target};
-use samba_dc::{ADMIN, Services};
+use samba_dc::{ADMIN, CONFIG_DN, DOMAIN_DN, Services, path};
+use serde_json::Value;
 
 /// The Default Domain Policy, which every domain has.
 const DEFAULT_POLICY: &str = "{31B2F340-016D-11D2-945F-00C04FB984F9}";
@@ -41,6 +43,299 @@ fn live_domain_against_samba() {
     }
     let dc = samba_dc::provision(services);
     sysvol_reads(&dc);
+    let gpos = populate(&dc);
+    audit_of_the_domain(&dc, &gpos);
+    one_gpo(&dc, &gpos);
+    errors(&dc);
+}
+
+/// The GPOs the test makes, by role.
+struct Gpos {
+    /// The NSA-CERT registry.pol (4 roots, 33 CAs), the extension GUIDs GPMC writes,
+    /// linked to the domain.
+    nsa: String,
+    /// The example certificate, without extension GUIDs; linked (enforced) to an OU.
+    example: String,
+    /// versionNumber raised in the directory only.
+    mismatch: String,
+    /// Its SYSVOL folder deleted.
+    no_folder: String,
+    dir: tempfile::TempDir,
+}
+
+/// `samba-tool gpo create NAME`: the new GPO's {GUID}.
+fn create_gpo(dc: &samba_dc::Dc, name: &str) -> String {
+    let out = dc.samba_tool(&["gpo", "create", name]);
+    let start = out.find('{').expect("samba-tool prints the GUID");
+    let end = out[start..].find('}').expect("closing brace") + start;
+    out[start..=end].to_ascii_uppercase()
+}
+
+/// `ldapmodify` of one LDIF text, written to a file in `dir`.
+fn modify(dc: &samba_dc::Dc, dir: &Path, name: &str, ldif: &str) {
+    let file = dir.join(name);
+    std::fs::write(&file, ldif).unwrap();
+    dc.ldapmodify(&file);
+}
+
+fn gpo_dn(guid: &str) -> String {
+    format!("CN={guid},CN=Policies,CN=System,{DOMAIN_DN}")
+}
+
+/// Put `local` at `Policies\{guid}\Machine\Registry.pol` with smbclient.
+fn put_policy(dc: &samba_dc::Dc, guid: &str, local: &Path) {
+    let out = dc.smbclient(
+        "sysvol",
+        &format!(
+            r#"cd contoso.test\Policies\{guid}\Machine; put "{}" Registry.pol"#,
+            path(local)
+        ),
+    );
+    assert!(!out.contains("NT_STATUS"), "{out}");
+}
+
+fn nsa_pol() -> PathBuf {
+    common::data(common::NSA_BACKUP).join("DomainSysvol/GPO/Machine/registry.pol")
+}
+
+fn populate(dc: &samba_dc::Dc) -> Gpos {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let nsa = create_gpo(dc, "NSA Roots");
+    let example = create_gpo(dc, "Example Root");
+    let mismatch = create_gpo(dc, "Version Mismatch");
+    let no_folder = create_gpo(dc, "No Folder");
+    put_policy(dc, &nsa, &nsa_pol());
+    // The example certificate's registry.pol, as certgpo build writes it.
+    let bundle = d.join("bundle");
+    common::certgpo_ok(&[
+        "build".as_ref(),
+        "--cert".as_ref(),
+        common::example().as_os_str(),
+        "--domain".as_ref(),
+        "contoso.test".as_ref(),
+        "--allow-expired".as_ref(),
+        "--out".as_ref(),
+        bundle.as_os_str(),
+    ]);
+    put_policy(dc, &example, &bundle.join("policy/registry.pol"));
+    modify(
+        dc,
+        d,
+        "ext.ldif",
+        &format!(
+            "dn: {}\nchangetype: modify\nreplace: gPCMachineExtensionNames\ngPCMachineExtensionNames: {}\n",
+            gpo_dn(&nsa),
+            certgpo::gpo::MACHINE_EXTENSION_GUIDS
+        ),
+    );
+    modify(
+        dc,
+        d,
+        "version.ldif",
+        &format!(
+            "dn: {}\nchangetype: modify\nreplace: versionNumber\nversionNumber: 5\n",
+            gpo_dn(&mismatch)
+        ),
+    );
+    std::fs::remove_dir_all(dc.sysvol_dir().join("Policies").join(&no_folder))
+        .expect("the GPO's folder is on the DC's disk");
+    dc.samba_tool(&["gpo", "setlink", DOMAIN_DN, &nsa]);
+    dc.samba_tool(&["ou", "create", &format!("OU=Workstations,{DOMAIN_DN}")]);
+    dc.samba_tool(&[
+        "gpo",
+        "setlink",
+        &format!("OU=Workstations,{DOMAIN_DN}"),
+        &example,
+        "--enforce",
+    ]);
+    // What `certutil -dspublish -f root.cer RootCA` writes.
+    let der = d.join("root.der");
+    std::fs::copy(common::example(), &der).unwrap();
+    modify(
+        dc,
+        d,
+        "root.ldif",
+        &format!(
+            "dn: CN=Example Root,CN=Certification Authorities,CN=Public Key Services,CN=Services,{CONFIG_DN}\n\
+             objectClass: certificationAuthority\n\
+             cACertificate:< file://{}\n\
+             authorityRevocationList:: AA==\n\
+             certificateRevocationList:: AA==\n",
+            path(&der)
+        ),
+    );
+    Gpos {
+        nsa,
+        example,
+        mismatch,
+        no_folder,
+        dir,
+    }
+}
+
+/// `certgpo ARGS` signed in to the DC, which must exit with `code`: its stdout and stderr.
+fn live(dc: &samba_dc::Dc, args: &[&str], code: i32) -> (String, String) {
+    let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    all.extend(dc.signed_in());
+    let out = common::certgpo()
+        .args(&all)
+        .env_remove("CERTGPO_LDAP_PASSWORD")
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "certgpo {all:?}: {stderr}{stdout}"
+    );
+    (stdout, stderr)
+}
+
+fn thumbs(v: &Value, gpo_guid: &str) -> std::collections::BTreeSet<String> {
+    v["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["location"].as_str().unwrap_or("").contains(gpo_guid))
+        .map(|c| c["thumbprint"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn codes_for(v: &Value, needle: &str) -> Vec<String> {
+    v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["file"].as_str().unwrap_or("").contains(needle))
+        .map(|n| n["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `audit` of the whole domain: every GPO with its findings, the forest-wide root.
+fn audit_of_the_domain(dc: &samba_dc::Dc, g: &Gpos) {
+    let (out, _) = live(dc, &["audit", "--format", "json"], 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let gpos = v["gpos"].as_array().expect("gpos");
+    // The two GPOs every domain has, and the test's four.
+    assert_eq!(gpos.len(), 6, "{v:#}");
+    let by_guid = |guid: &str| {
+        gpos.iter()
+            .find(|x| x["guid"] == guid)
+            .unwrap_or_else(|| panic!("{guid} listed: {v:#}"))
+            .clone()
+    };
+    // The NSA GPO: 37 certificates, exactly those of the registry.pol read as a file.
+    let file = common::certgpo_ok(&["inspect".as_ref(), nsa_pol().as_os_str(), "--json".as_ref()]);
+    let file: Value = serde_json::from_slice(&file).unwrap();
+    let all_file: std::collections::BTreeSet<String> = file["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["thumbprint"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(all_file.len(), 37);
+    assert_eq!(thumbs(&v, &g.nsa), all_file);
+    let nsa = by_guid(&g.nsa);
+    assert_eq!(nsa["name"], "NSA Roots");
+    assert_eq!(nsa["links"][0]["container"], DOMAIN_DN);
+    assert_eq!(nsa["links"][0]["kind"], "domain");
+    assert_eq!(nsa["links"][0]["enforced"], false);
+    assert_eq!(nsa["sysvol"], "read");
+    assert_eq!(codes_for(&v, &g.nsa), Vec::<String>::new(), "{v:#}");
+    let example = by_guid(&g.example);
+    assert_eq!(example["links"][0]["kind"], "ou");
+    assert_eq!(example["links"][0]["enforced"], true);
+    assert_eq!(thumbs(&v, &g.example).len(), 1);
+    assert_eq!(
+        codes_for(&v, &g.example),
+        ["extension-guids", "extension-guids"]
+    );
+    assert_eq!(codes_for(&v, &g.mismatch), ["version-mismatch"]);
+    assert_eq!(by_guid(&g.mismatch)["version"], 5);
+    assert_eq!(by_guid(&g.mismatch)["sysvol_version"], 0);
+    assert_eq!(codes_for(&v, &g.no_folder), ["sysvol-missing"]);
+    assert_eq!(by_guid(&g.no_folder)["sysvol"], "missing");
+    // The -dspublished root, as an entry of the Root store read from the directory.
+    let forest: Vec<&Value> = v["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["format"] == "directory")
+        .collect();
+    assert_eq!(forest.len(), 1, "{v:#}");
+    assert_eq!(forest[0]["store"], "Root");
+    assert!(
+        forest[0]["location"]
+            .as_str()
+            .unwrap()
+            .starts_with("CN=Example Root,CN=Certification Authorities,"),
+        "{:#}",
+        forest[0]
+    );
+    let example_thumb = thumbs(&v, &g.example).into_iter().next().unwrap();
+    assert_eq!(forest[0]["thumbprint"], example_thumb.as_str());
+    // The judge: samba-tool lists the same GPOs.
+    let listed = dc.samba_tool(&["gpo", "listall"]);
+    for guid in [&g.nsa, &g.example, &g.mismatch, &g.no_folder] {
+        assert!(
+            listed.to_ascii_uppercase().contains(guid.as_str()),
+            "{listed}"
+        );
+    }
+    // Text: the GPO lines and the findings.
+    let (text, _) = live(dc, &["audit"], 0);
+    assert!(
+        text.contains("version-mismatch") || text.contains("GPT.INI says 0"),
+        "{text}"
+    );
+}
+
+/// `inspect --gpo` by name and by GUID, and `diff` of the live GPO against its file.
+fn one_gpo(dc: &samba_dc::Dc, g: &Gpos) {
+    let (by_name, _) = live(dc, &["inspect", "--gpo", "NSA Roots", "--json"], 0);
+    let (by_guid, _) = live(dc, &["inspect", "--gpo", &g.nsa, "--json"], 0);
+    let a: Value = serde_json::from_str(&by_name).unwrap();
+    let b: Value = serde_json::from_str(&by_guid).unwrap();
+    assert_eq!(a["gpos"], b["gpos"]);
+    assert_eq!(a["gpos"].as_array().unwrap().len(), 1);
+    assert_eq!(a["certificates"].as_array().unwrap().len(), 37);
+    let (text, _) = live(dc, &["inspect", "--gpo", "NSA Roots"], 0);
+    assert!(
+        text.contains(&format!("GPO \"NSA Roots\" {}", g.nsa)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("linked to domain {DOMAIN_DN}")),
+        "{text}"
+    );
+    // The live GPO against the file it was made from: equal.
+    let (same, _) = live(dc, &["diff", "--gpo", "NSA Roots", &path(&nsa_pol())], 0);
+    assert!(!same.is_empty());
+    // ...and against the example bundle: different.
+    let bundle = g.dir.path().join("bundle");
+    live(dc, &["diff", "--gpo", "NSA Roots", &path(&bundle)], 1);
+}
+
+/// Unknown GPO, wrong password: clear errors, exit 2.
+fn errors(dc: &samba_dc::Dc) {
+    let (_, err) = live(dc, &["inspect", "--gpo", "No Such GPO"], 2);
+    assert!(err.contains("has no GPO named \"No Such GPO\""), "{err}");
+    let bad = dc.dir.path().join("bad.txt");
+    std::fs::write(&bad, "wrong\n").unwrap();
+    let out = common::certgpo()
+        .args(["audit", "--ldap", &dc.ldaps(), "--ldap-ca", &path(&dc.ca)])
+        .args(["--user", ADMIN, "--password-file", &path(&bad)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refused the bind") && err.contains("wrong password"),
+        "{err}"
+    );
 }
 
 /// The SMB wrapper reads what Samba keeps on disk, byte for byte, and lists folders.

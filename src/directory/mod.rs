@@ -286,6 +286,46 @@ impl Connection {
         }
     }
 
+    /// Every entry of a subtree or one-level search, in pages of 500 (AD returns at
+    /// most 1,000 entries to a search without paging); noSuchObject gives `None`.
+    pub async fn search_paged(
+        &mut self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: &[&str],
+    ) -> Result<Option<Vec<SearchEntry>>, DirectoryError> {
+        use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+        let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![
+            Box::new(EntriesOnly::new()),
+            Box::new(PagedResults::new(500)),
+        ];
+        let timeout = self.timeout;
+        let mut stream = match self
+            .ldap
+            .with_timeout(timeout)
+            .streaming_search_with(adapters, base, scope, filter, attrs.to_vec())
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => return Err(self.error(base, false, e)),
+        };
+        let mut out = Vec::new();
+        loop {
+            match stream.next().await {
+                Ok(Some(entry)) => out.push(SearchEntry::construct(entry)),
+                Ok(None) => break,
+                Err(e) => return Err(self.error(base, false, e)),
+            }
+        }
+        let done = stream.finish().await;
+        match done.non_error() {
+            Ok(_) => Ok(Some(out)),
+            Err(LdapError::LdapResult { result }) if result.rc == 32 => Ok(None),
+            Err(e) => Err(self.error(base, false, e)),
+        }
+    }
+
     /// The attribute `name` of the rootDSE (`defaultNamingContext`,
     /// `configurationNamingContext`, ...).
     pub async fn root_dse(&mut self, name: &str) -> Result<Option<String>, DirectoryError> {

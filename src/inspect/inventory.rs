@@ -180,6 +180,9 @@ codes! {
         ManifestMissingBackup = "manifest-missing-backup" => Warn,
         ManifestUnlistedBackup = "manifest-unlisted-backup" => Warn,
         BundleInconsistent = "bundle-inconsistent" => Warn,
+        VersionMismatch = "version-mismatch" => Bad,
+        SysvolMissing = "sysvol-missing" => Bad,
+        SysvolUnreadable = "sysvol-unreadable" => Bad,
     }
 }
 
@@ -236,9 +239,41 @@ pub struct BackupSummary {
     pub machine_extension_guids: String,
 }
 
+/// Where a live GPO is linked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GpoLink {
+    pub container: String,
+    /// `domain`, `ou` or `site`.
+    pub kind: String,
+    pub enabled: bool,
+    pub enforced: bool,
+}
+
+/// A GPO read from the live domain (directory and SYSVOL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GpoSummary {
+    pub name: String,
+    pub guid: String,
+    pub dn: String,
+    /// AD `versionNumber`.
+    pub version: u32,
+    /// `GPT.INI`'s `Version=`, when it was read.
+    pub sysvol_version: Option<u32>,
+    pub machine_extension_guids: String,
+    /// The container's `flags` (1 user half disabled, 2 computer half disabled).
+    pub flags: u32,
+    pub computer_disabled: bool,
+    pub wmi_filter: Option<String>,
+    pub links: Vec<GpoLink>,
+    /// `read`, `missing` or `unreadable`.
+    pub sysvol: String,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Inventory {
     pub items: Vec<Item>,
+    /// Live GPOs read (directory and SYSVOL); empty for files.
+    pub gpos: Vec<GpoSummary>,
     pub notes: Vec<Note>,
     pub removals: Vec<Removal>,
     pub settings: Vec<Setting>,
@@ -260,12 +295,7 @@ impl Inventory {
         analysed
     }
 
-    pub(super) fn note(
-        &mut self,
-        file: impl Into<String>,
-        code: NoteCode,
-        message: impl Into<String>,
-    ) {
+    pub fn note(&mut self, file: impl Into<String>, code: NoteCode, message: impl Into<String>) {
         self.notes.push(Note {
             file: file.into(),
             code,

@@ -96,6 +96,9 @@ pub fn view(item: &Item, now: OffsetDateTime) -> CertView {
 
 #[derive(Serialize)]
 struct Report<'a> {
+    /// Live GPOs (directory and SYSVOL), when the input was the live domain.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    gpos: &'a [inventory::GpoSummary],
     certificates: Vec<CertView>,
     notes: &'a [inventory::Note],
     removals: &'a [inventory::Removal],
@@ -109,6 +112,7 @@ struct Report<'a> {
 impl<'a> Report<'a> {
     fn new(inv: &'a Inventory, now: OffsetDateTime, settings: bool) -> Report<'a> {
         Report {
+            gpos: &inv.gpos,
             certificates: inv.items.iter().map(|i| view(i, now)).collect(),
             notes: &inv.notes,
             removals: &inv.removals,
@@ -148,6 +152,48 @@ pub fn version_text(v: u32) -> String {
     }
 }
 
+/// A live GPO: identity, versions, state of its halves, links, WMI filter.
+fn write_gpo(out: &mut dyn Write, g: &inventory::GpoSummary) -> std::io::Result<()> {
+    let (user, machine) = crate::gpo::gpt_ini::split_version(g.version);
+    let sysvol = match (g.sysvol.as_str(), g.sysvol_version) {
+        ("read", Some(v)) if v == g.version => "the same in GPT.INI".to_string(),
+        ("read", Some(v)) => {
+            let (u, m) = crate::gpo::gpt_ini::split_version(v);
+            format!("GPT.INI has {v} (user {u}, computer {m})")
+        }
+        (state, _) => format!("SYSVOL folder {state}"),
+    };
+    writeln!(
+        out,
+        "GPO {:?} {}
+  version {} (user {user}, computer {machine}), {sysvol}
+  computer settings {}, WMI filter {}",
+        g.name,
+        g.guid,
+        g.version,
+        if g.computer_disabled {
+            "disabled"
+        } else {
+            "enabled"
+        },
+        g.wmi_filter.as_deref().unwrap_or("none"),
+    )?;
+    if g.links.is_empty() {
+        writeln!(out, "  not linked")?;
+    }
+    for l in &g.links {
+        writeln!(
+            out,
+            "  linked to {} {}{}{}",
+            l.kind,
+            l.container,
+            if l.enabled { "" } else { " (link disabled)" },
+            if l.enforced { " (enforced)" } else { "" },
+        )?;
+    }
+    Ok(())
+}
+
 /// The human-readable listing.
 pub fn write_text(
     out: &mut dyn Write,
@@ -155,6 +201,9 @@ pub fn write_text(
     now: OffsetDateTime,
     settings: bool,
 ) -> std::io::Result<()> {
+    for g in &inv.gpos {
+        write_gpo(out, g)?;
+    }
     for b in &inv.backups {
         writeln!(
             out,

@@ -421,6 +421,50 @@ fn read_cert_file(bytes: &[u8], file: &str, inv: &mut Inventory) -> Result<(), I
     Ok(())
 }
 
+/// The Machine registry.pol of a live GPO, read from SYSVOL (`file` is its path there).
+pub fn read_gpo_policy(
+    bytes: &[u8],
+    file: &str,
+    gpo: &GpoRef,
+    opts: Options,
+    inv: &mut Inventory,
+) -> Result<(), InspectError> {
+    read_policy(bytes, file, Some(gpo), Some(Half::Machine), opts, inv)
+}
+
+/// A certificate published in the directory: `der` is the `cACertificate` value
+/// number `index` (1-based) of the object `dn`, which reaches `store` on clients.
+pub fn read_directory_certificate(
+    der: &[u8],
+    dn: &str,
+    store: &str,
+    index: usize,
+    inv: &mut Inventory,
+) {
+    let location = Location {
+        file: dn.to_string(),
+        format: Format::Directory,
+        gpo: None,
+        half: Some(Half::Machine),
+        key: Some("cACertificate".into()),
+        offset: None,
+        line: None,
+        index: Some(index),
+    };
+    let (cert, problems) = match inv.certificate(der.to_vec()) {
+        Ok(c) => (Some(c), Vec::new()),
+        Err(detail) => (None, vec![Problem::UnreadableCertificate { detail }]),
+    };
+    inv.items.push(Item {
+        location,
+        store: Some(store.to_string()),
+        key_thumbprint: None,
+        blob: None,
+        cert,
+        problems,
+    });
+}
+
 /// Read a registry.pol: certificate entries, removals, order, and (optionally) settings.
 fn read_policy(
     bytes: &[u8],

@@ -14,6 +14,20 @@ pub enum LiveError {
         "the rootDSE of {url} has no defaultNamingContext or configurationNamingContext (is it an Active Directory domain controller?)"
     )]
     NotAd { url: String },
+    #[error("{url} has no GPO named {gpo:?} (display name or {{GUID}})")]
+    NoSuchGpo { url: String, gpo: String },
+    #[error("{count} GPOs are named {gpo:?}: {guids}")]
+    Ambiguous {
+        gpo: String,
+        count: usize,
+        guids: String,
+    },
+    #[error("{url}: {base} is not there (is it an Active Directory domain?)")]
+    NoPolicies { url: String, base: String },
+    #[error(transparent)]
+    GpLink(crate::gpo::gplink::GpLinkError),
+    #[error(transparent)]
+    Inspect(#[from] crate::inspect::InspectError),
 }
 
 impl crate::Diagnostic for LiveError {
@@ -21,7 +35,12 @@ impl crate::Diagnostic for LiveError {
         match self {
             LiveError::Directory(e) => e.hint(),
             LiveError::Sysvol(e) => e.hint(),
-            LiveError::NotAd { .. } => None,
+            LiveError::Inspect(e) => e.hint(),
+            LiveError::NoSuchGpo { .. } => Some(
+                "samba-tool gpo listall or Get-GPO -All lists the GPOs; names are compared as the directory compares them (case-insensitive)".into(),
+            ),
+            LiveError::Ambiguous { .. } => Some("name the GPO by its {GUID}".into()),
+            _ => None,
         }
     }
 }

@@ -6,6 +6,8 @@
 //! `--smb-host`), signed in with the same account.
 
 mod error;
+pub mod inventory;
+pub mod read;
 pub mod sysvol;
 
 use std::net::{IpAddr, SocketAddr};
@@ -74,6 +76,19 @@ impl Domain {
         self.sysvol.close().await;
         self.ldap.close().await;
     }
+}
+
+/// Connect, read `selection` and close: the blocking entry point of the commands.
+pub fn read_state(
+    target: &Target,
+    selection: &read::Selection,
+) -> Result<read::LiveState, LiveError> {
+    directory::runtime()?.block_on(async {
+        let mut domain = Domain::open(target).await?;
+        let state = read::read(&mut domain, selection).await;
+        domain.close().await;
+        state
+    })
 }
 
 /// SYSVOL's server, address and account: `--smb-host` or the LDAP URL's host, resolved

@@ -120,6 +120,18 @@ impl crate::Diagnostic for SysvolError {
 }
 
 impl SysvolError {
+    /// Whether the error concerns one file or folder (access denied, too large, not a
+    /// file), so that the session is still good for the next one.
+    pub fn is_per_file(&self) -> bool {
+        matches!(
+            self,
+            SysvolError::Denied { .. }
+                | SysvolError::TooLarge { .. }
+                | SysvolError::NotAFile { .. }
+                | SysvolError::Io { .. }
+        )
+    }
+
     /// The error for `e`, met while working on `path` (empty: the connection).
     pub fn from_smb(host: &str, path: &str, e: smb::Error) -> SysvolError {
         let status = match &e {

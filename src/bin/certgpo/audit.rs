@@ -17,14 +17,27 @@ use crate::exit::{Failure, code};
   # For a spreadsheet
   certgpo audit ./AllGpoBackups bundle.zip --format csv > inventory.csv
 
+  # The live domain: every GPO's registry.pol on SYSVOL and the certificates published
+  # forest-wide (certutil -dspublish), from Linux:
+  certgpo audit --ldap ldaps://dc1.contoso.com --user auditor@contoso.com \\
+      --password-file pw.txt --fail-days 30
+
 PATHs are anything `certgpo inspect` reads (a Backup-GPO -All folder, bundles, zips,
 registry.pol, .reg, certificate files). The format follows --output's extension unless
 --format is given. Exit code 1 when a certificate entry has expired or expires within
 --fail-days, 2 on error, 0 otherwise.")]
 pub struct AuditArgs {
     /// GPO backups, folders of backups, bundles, zips or files
-    #[arg(value_name = "PATH", required = true)]
+    #[arg(
+        value_name = "PATH",
+        required_unless_present = "ldap",
+        conflicts_with = "ldap"
+    )]
     pub paths: Vec<PathBuf>,
+
+    /// Audit the live domain instead: every GPO (or --gpo), and the forest-wide certificates
+    #[command(flatten)]
+    pub live: crate::ldap::LiveArgs,
 
     /// Flag certificates expiring within this many days
     #[arg(long, value_name = "N", default_value_t = 60)]
@@ -53,7 +66,10 @@ pub fn run(args: AuditArgs) -> Result<u8, Failure> {
             args.paths.iter().map(|p| ("", p.as_path())).collect();
         certgpo::atomic::check_file_output("--output", path, args.force, &inputs)?;
     }
-    let inv = walk::read_inputs(&args.paths, None, inventory::Options::default())?;
+    let inv = match args.live.inventory(inventory::Options::default())? {
+        Some(inv) => inv,
+        None => walk::read_inputs(&args.paths, None, inventory::Options::default())?,
+    };
     for w in &inv.warnings {
         eprintln!("warning: {w}");
     }

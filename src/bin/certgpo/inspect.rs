@@ -22,13 +22,25 @@ use crate::exit::{Failure, code};
   # Take the certificates out of a bundle zip as <THUMB>.cer files:
   certgpo inspect bundle.zip --extract ./certs
 
+  # The live GPO: its versions, links, and the certificates of its registry.pol on SYSVOL:
+  certgpo inspect --ldap ldaps://dc1.contoso.com --user admin@contoso.com \\
+      --password-file pw.txt --gpo \"Trusted Roots\"
+
 Inputs: certificate files (PEM, DER, PKCS#7), registry.pol, .reg, Blob files, gpreport.xml,
 a GPMC backup folder, a folder of backups (with or without manifest.xml), a certgpo bundle
 folder, or a zip of any of these. Exit code 0 when every input was read, 2 otherwise.")]
 pub struct InspectArgs {
     /// Files, folders or zips to read
-    #[arg(value_name = "PATH", required = true)]
+    #[arg(
+        value_name = "PATH",
+        required_unless_present = "ldap",
+        conflicts_with = "ldap"
+    )]
     pub paths: Vec<PathBuf>,
+
+    /// Read the live domain instead: the GPOs in the directory, their files on SYSVOL
+    #[command(flatten)]
+    pub live: crate::ldap::LiveArgs,
 
     /// Print JSON (certificates, container findings, backups, files)
     #[arg(long, conflicts_with = "csv")]
@@ -48,13 +60,13 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: InspectArgs) -> Result<u8, Failure> {
-    let inv = walk::read_inputs(
-        &args.paths,
-        None,
-        inventory::Options {
-            settings: args.settings,
-        },
-    )?;
+    let opts = inventory::Options {
+        settings: args.settings,
+    };
+    let inv = match args.live.inventory(opts)? {
+        Some(inv) => inv,
+        None => walk::read_inputs(&args.paths, None, opts)?,
+    };
     let now = time::OffsetDateTime::now_utc();
     for w in &inv.warnings {
         eprintln!("warning: {w}");
