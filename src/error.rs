@@ -9,6 +9,11 @@ pub enum Kind {
     Error,
     /// A certificate did not match its pin (`--expect` or the lock file); nothing was written.
     PinMismatch,
+    /// `publish`: someone else changed the GPO meanwhile, or another publish holds it.
+    Conflict,
+    /// `publish`: a step failed after an earlier one changed the GPO; the message says
+    /// what it holds now and how to finish.
+    Incomplete,
 }
 
 /// An error a user reads: the message is its `Display`.

@@ -23,7 +23,8 @@
 //!    `discover` (Autodiscover endpoints from AD and DNS), `live` (the live domain:
 //!    GPOs from LDAP, their files from SYSVOL over SMB).
 //! 4. Pipelines behind the commands: `build` (base -> certificates -> plan -> render ->
-//!    write, with its `--base` and pin steps), `diff`, `audit`.
+//!    write, with its `--base` and pin steps), `diff`, `audit`, `publish` (plan ->
+//!    ordered writes to a live GPO).
 
 pub mod atomic;
 pub mod audit;
@@ -49,6 +50,7 @@ pub mod live;
 pub mod named;
 pub mod pkcs7;
 pub mod policy;
+pub mod publish;
 pub mod purpose;
 pub mod reg;
 pub mod report;

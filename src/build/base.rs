@@ -73,6 +73,22 @@ impl crate::Diagnostic for BaseError {
     }
 }
 
+/// A live GPO as `publish` reads it, for [`Base::live`].
+pub struct LiveGpo<'a> {
+    /// How messages name the GPO.
+    pub shown: &'a str,
+    /// How messages name its Machine registry.pol.
+    pub policy_file: &'a str,
+    pub guid: Uuid,
+    pub display_name: &'a str,
+    pub domain: &'a str,
+    /// The container's `flags` (2: computer settings disabled).
+    pub flags: u32,
+    pub version_number: u32,
+    pub machine_extension_names: &'a str,
+    pub registry_pol: Option<&'a [u8]>,
+}
+
 /// The GPO backup a build starts from, and what to take out of it.
 pub struct Base {
     shown: String,
@@ -182,6 +198,44 @@ impl Base {
             drop_expired: req.drop_expired,
         };
         base.remove = base.check_removals(&req.remove)?;
+        Ok(base)
+    }
+
+    /// A live GPO as the base (`publish`): its Machine registry.pol (`None` when it has
+    /// none yet) and the attributes of its container. `shown` names it in messages.
+    pub fn live(
+        gpo: &LiveGpo<'_>,
+        remove: &[String],
+        drop_expired: bool,
+    ) -> Result<Base, BaseError> {
+        let entries = match gpo.registry_pol {
+            Some(bytes) => policy::parse(bytes).map_err(|source| InspectError::Policy {
+                file: gpo.policy_file.to_string(),
+                source,
+            })?,
+            None => Vec::new(),
+        };
+        let backup = BackupXml {
+            gpo_id: crate::gpo::braced_upper(&gpo.guid),
+            domain: gpo.domain.to_string(),
+            display_name: gpo.display_name.to_string(),
+            options: gpo.flags,
+            machine_version: gpo.version_number,
+            machine_extension_guids: gpo.machine_extension_names.to_string(),
+            ..BackupXml::default()
+        };
+        let mut base = Base {
+            shown: gpo.shown.to_string(),
+            backup,
+            gpo_guid: gpo.guid,
+            info: None,
+            entries,
+            policy_file: gpo.policy_file.to_string(),
+            carried: Vec::new(),
+            remove: BTreeSet::new(),
+            drop_expired,
+        };
+        base.remove = base.check_removals(remove)?;
         Ok(base)
     }
 

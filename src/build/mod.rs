@@ -254,7 +254,7 @@ pub fn build(req: Request) -> Result<Built, PipelineError> {
     check_outputs(&req)?;
     let templates = Templates::load(req.templates.as_deref()).map_err(BuildError::from)?;
     let mut loaded = cert::load_paths(&req.certs)?;
-    let fetched = fetched_certs(&req)?;
+    let fetched = fetched_certs(req.fetch.as_ref(), &req.out)?;
     if let Some(f) = &fetched {
         loaded.certs.extend(f.loaded.iter().cloned());
     }
@@ -363,8 +363,12 @@ fn check_outputs(req: &Request) -> Result<(), BuildError> {
 }
 
 /// `--fetch` and `--discover`: the approved trust anchors, or `None` without them.
-fn fetched_certs(req: &Request) -> Result<Option<pins::Fetched>, PipelineError> {
-    let Some(fetch) = &req.fetch else {
+/// The lock file defaults to `certgpo.lock` beside `out`.
+pub fn fetched_certs(
+    fetch: Option<&FetchRequest>,
+    out: &Path,
+) -> Result<Option<pins::Fetched>, PipelineError> {
+    let Some(fetch) = fetch else {
         return Ok(None);
     };
     let mut targets = fetch.targets.clone();
@@ -378,7 +382,7 @@ fn fetched_certs(req: &Request) -> Result<Option<pins::Fetched>, PipelineError> 
         expect: crate::fetch::parse_pins(&fetch.pins.expect)?,
         trust_on_first_use: fetch.pins.trust_on_first_use,
         update_pins: fetch.pins.update_pins,
-        lock_path: pins::lock_path(fetch.pins.lock.as_deref(), &req.out),
+        lock_path: pins::lock_path(fetch.pins.lock.as_deref(), out),
     };
     Ok(Some(pins::fetch_for_build(
         &targets,

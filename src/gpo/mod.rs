@@ -2,13 +2,15 @@
 //! and `write` of its format, byte for byte in the shape of real GPMC output:
 //! `backup_xml` (Backup.xml), `bkup_info` (bkupInfo.xml), `manifest` (manifest.xml
 //! of a backup set), `gpreport` (the settings report gpreport.xml). `xml` is the
-//! reader and escaping they share, `security` the GPO's default DACL,
+//! reader and escaping they share, `security` the GPO's default DACL, `descriptor` a
+//! security descriptor read from AD and the SYSVOL folder's made from it,
 //! `extension_guids` the CSE/tool GUID lists, `gpt_ini` (GPT.INI) and `gplink` (the
 //! gPLink attribute) of the live GPO, and `folder` the layout of a backup
 //! folder and its one reader.
 
 pub mod backup_xml;
 pub mod bkup_info;
+pub mod descriptor;
 pub mod extension_guids;
 pub mod folder;
 pub mod gplink;

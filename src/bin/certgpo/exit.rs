@@ -16,6 +16,12 @@ pub mod code {
     pub const ERROR: u8 = 2;
     /// A certificate did not match its pin (`--expect` or `certgpo.lock`); nothing was written.
     pub const PIN_MISMATCH: u8 = 3;
+    /// `publish`: the GPO changed while the run was writing it, or another publish
+    /// holds it; the GPO is consistent (the message says what it holds).
+    pub const CONFLICT: u8 = 4;
+    /// `publish`: a step failed after the GPO was partly changed; the message says
+    /// what it holds now and how to finish.
+    pub const INCOMPLETE: u8 = 5;
 }
 
 #[derive(Debug)]
@@ -47,6 +53,8 @@ impl<E: Diagnostic> From<E> for Failure {
             code: match e.kind() {
                 Kind::Error => code::ERROR,
                 Kind::PinMismatch => code::PIN_MISMATCH,
+                Kind::Conflict => code::CONFLICT,
+                Kind::Incomplete => code::INCOMPLETE,
             },
             message: e.to_string(),
             hint: e.hint(),
