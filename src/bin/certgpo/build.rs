@@ -4,10 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use certgpo::blob::{BlobStyle, Extras};
-use certgpo::build::{self, BaseRequest, FetchRequest, PinRequest, Request};
+use certgpo::build::{self, BaseRequest, Request};
 use certgpo::channel::{ChannelChoice, Selection};
-use certgpo::store::StoreChoice;
 
 use crate::exit::{Failure, code};
 
@@ -37,46 +35,14 @@ use crate::exit::{Failure, code};
 
   # Update the GPO exported with Backup-GPO: add a root, remove an old one, keep the rest:
   certgpo build --base ./Backups/{D1DE50B0-...} --cert new-root.cer --remove 8C941B34EA1EA6ED9AE2BC54CF687252B4C9B561 --out bundle")]
-#[command(group = clap::ArgGroup::new("remote").multiple(true))]
+#[command(group = clap::ArgGroup::new("inputs").required(true).multiple(true).args(["certs", "fetch", "discover", "base"]))]
 pub struct BuildArgs {
-    /// Certificate file (PEM, DER .cer/.crt, PKCS#7 .p7b/.p7c) or a directory of them; repeatable
-    #[arg(long = "cert", value_name = "PATH", required_unless_present_any = ["fetch", "discover", "base"])]
-    pub certs: Vec<PathBuf>,
-
-    /// Fetch the certificate to trust from this server (any `certgpo fetch` TARGET); repeatable. Needs a pin: --expect, a confirmation on a terminal, or --trust-on-first-use
-    #[arg(long = "fetch", value_name = "TARGET", group = "remote")]
-    pub fetch: Vec<String>,
-
-    /// Fetch the certificate of every endpoint listed in FILE, the output of `certgpo discover --json`, under the same pins as --fetch
-    #[arg(long, value_name = "FILE", group = "remote")]
-    pub discover: Option<PathBuf>,
-
-    /// Fingerprint (SHA-1 thumbprint or SHA-256) the fetched certificate must have: the trusted root, or the server certificate when the chain links to that root; repeatable
-    #[arg(long, value_name = "FINGERPRINT", requires = "remote")]
-    pub expect: Vec<String>,
-
-    /// Trust fetched certificates that have no pin yet, without asking (records them in the lock file)
-    #[arg(long, requires = "remote")]
-    pub trust_on_first_use: bool,
-
-    /// Lock file of pinned certificates (default: certgpo.lock beside --out)
-    #[arg(long, value_name = "FILE", requires = "remote")]
-    pub lock: Option<PathBuf>,
-
-    /// Accept (and re-pin) a certificate that differs from the lock file; it still needs --expect, a confirmation or --trust-on-first-use
-    #[arg(long, requires = "remote")]
-    pub update_pins: bool,
-
     #[command(flatten)]
-    pub connect: crate::connect::ConnectArgs,
+    pub inputs: crate::certs::CertArgs,
 
     /// Output directory (written atomically; must be absent or empty, or an earlier bundle with --force)
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-
-    /// Target store: auto puts self-signed certificates in Root and other CA certificates in CA
-    #[arg(long, value_parser = crate::named::parser::<StoreChoice>(), default_value = "auto")]
-    pub store: StoreChoice,
 
     /// Display name of the GPO
     #[arg(long, value_name = "NAME", default_value = build::DEFAULT_GPO_NAME)]
@@ -86,24 +52,9 @@ pub struct BuildArgs {
     #[arg(long, value_name = "FQDN")]
     pub domain: Option<String>,
 
-    /// gpmc: the properties GPMC writes (byte-identical with GPMC); minimal: the certificate alone
-    #[arg(long, value_parser = crate::named::parser::<BlobStyle>(), default_value = "gpmc")]
-    pub blob: BlobStyle,
-
-    /// Friendly name shown in the certificate console (property 0x0B)
-    #[arg(long, value_name = "TEXT")]
-    pub friendly_name: Option<String>,
-
-    #[arg(long, value_name = "LIST", value_delimiter = ',', help = purpose_help())]
-    pub purpose: Vec<String>,
-
     /// Also write the empty Certificates/CRLs/CTLs keys of every other store, as GPMC does
     #[arg(long)]
     pub all_stores: bool,
-
-    /// Accept expired certificates
-    #[arg(long)]
-    pub allow_expired: bool,
 
     /// Also write the same certificates for channels other than Group Policy, each in its folder of the bundle (default: the GPO alone)
     #[arg(long = "channel", value_name = "LIST", value_delimiter = ',', value_parser = crate::named::parser::<ChannelChoice>())]
@@ -147,46 +98,17 @@ pub struct BuildArgs {
     pub drop_expired: bool,
 }
 
-/// `--purpose`'s help lists every name the library's purpose table accepts.
-fn purpose_help() -> String {
-    format!(
-        "Trust the certificates only for these purposes (property 0x09): {}",
-        certgpo::purpose::names_or_oid()
-    )
-}
-
 pub fn run(args: BuildArgs) -> Result<u8, Failure> {
     let request = Request {
-        certs: args.certs,
-        fetch: if args.fetch.is_empty() && args.discover.is_none() {
-            None
-        } else {
-            Some(FetchRequest {
-                targets: args.fetch,
-                discover: args.discover,
-                connect: args.connect.options()?,
-                pins: PinRequest {
-                    expect: args.expect,
-                    trust_on_first_use: args.trust_on_first_use,
-                    update_pins: args.update_pins,
-                    lock: args.lock,
-                },
-            })
-        },
-        plan: build::Options {
-            gpo_name: args.gpo_name,
-            domain: args.domain,
-            store: args.store,
-            blob: args.blob,
-            extras: Extras {
-                friendly_name: args.friendly_name,
-                purposes: build::purposes(&args.purpose)?,
-            },
-            all_stores: args.all_stores,
-            allow_expired: args.allow_expired,
-            timestamp: build::timestamp_option(args.timestamp.as_deref())?,
-            channels: Selection::new(&args.channels, args.macos_locked)?,
-        },
+        fetch: args.inputs.fetch_request()?,
+        plan: args.inputs.options(
+            args.gpo_name,
+            args.domain,
+            args.all_stores,
+            build::timestamp_option(args.timestamp.as_deref())?,
+            Selection::new(&args.channels, args.macos_locked)?,
+        )?,
+        certs: args.inputs.certs,
         base: args.base.map(|path| BaseRequest {
             path,
             remove: args.remove,

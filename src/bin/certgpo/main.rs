@@ -4,6 +4,7 @@
 
 mod audit;
 mod build;
+mod certs;
 mod completions;
 mod connect;
 mod diff;

@@ -1,0 +1,205 @@
+//! The Active Directory side of a publish: the group policy container's version and
+//! extension names (one modify that fails if anyone changed the version meanwhile),
+//! a new container with its children, the container's security descriptor, and the
+//! `gPLink` of the containers a GPO is linked to.
+
+use std::collections::HashSet;
+
+use ldap3::controls::RawControl;
+use ldap3::{LdapError, Mod, Scope};
+
+use crate::directory::{Connection, DirectoryError, first_value};
+
+/// LDAP_SERVER_SD_FLAGS_OID (MS-ADTS 3.1.1.3.4.1.11): ask for the owner, group and
+/// DACL of `nTSecurityDescriptor` only, which needs no right to read the SACL.
+const SD_FLAGS_OID: &str = "1.2.840.113556.1.4.801";
+/// BER of `SEQUENCE { INTEGER 7 }`: OWNER | GROUP | DACL.
+const SD_FLAGS_OWNER_GROUP_DACL: [u8; 5] = [0x30, 0x03, 0x02, 0x01, 0x07];
+
+/// The result code of an LDAP modify that lost a race: noSuchAttribute, the value to
+/// delete is not there any more (RFC 4511 4.6).
+const NO_SUCH_ATTRIBUTE: u32 = 16;
+/// entryAlreadyExists.
+const ALREADY_EXISTS: u32 = 68;
+
+/// How a write failed.
+#[derive(Debug)]
+pub enum WriteError {
+    /// The value this run read is gone: someone else changed it.
+    Lost,
+    /// The object exists already.
+    Exists,
+    Other(DirectoryError),
+}
+
+impl WriteError {
+    fn from_ldap(conn: &Connection, dn: &str, e: LdapError) -> WriteError {
+        match &e {
+            LdapError::LdapResult { result } if result.rc == NO_SUCH_ATTRIBUTE => WriteError::Lost,
+            LdapError::LdapResult { result } if result.rc == ALREADY_EXISTS => WriteError::Exists,
+            _ => WriteError::Other(conn.error(dn, false, e)),
+        }
+    }
+}
+
+/// The outcome of one write.
+fn done(
+    conn: &Connection,
+    dn: &str,
+    result: Result<ldap3::LdapResult, LdapError>,
+) -> Result<(), WriteError> {
+    result
+        .and_then(|r| r.success())
+        .map(|_| ())
+        .map_err(|e| WriteError::from_ldap(conn, dn, e))
+}
+
+/// What the container says now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerState {
+    pub version_number: Option<u32>,
+    pub machine_extension_names: String,
+}
+
+/// Read the container's `versionNumber` and `gPCMachineExtensionNames`.
+pub async fn container_state(
+    conn: &mut Connection,
+    dn: &str,
+) -> Result<Option<ContainerState>, DirectoryError> {
+    let found = conn
+        .search(
+            dn,
+            Scope::Base,
+            "(objectClass=groupPolicyContainer)",
+            &["versionNumber", "gPCMachineExtensionNames"],
+            true,
+        )
+        .await?;
+    Ok(found.and_then(|entries| entries.into_iter().next()).map(|e| ContainerState {
+        version_number: first_value(&e, "versionNumber").and_then(|v| v.trim().parse().ok()),
+        machine_extension_names: first_value(&e, "gPCMachineExtensionNames")
+            .unwrap_or_default()
+            .to_string(),
+    }))
+}
+
+/// Raise `versionNumber` from `old` to `new` and set `gPCMachineExtensionNames`, in one
+/// modify: the old version is deleted by value, so the modify fails (and changes
+/// nothing) when someone changed the version since this run read it.
+pub async fn commit_version(
+    conn: &mut Connection,
+    dn: &str,
+    old: u32,
+    new: u32,
+    extension_names: Option<&str>,
+) -> Result<(), WriteError> {
+    let mut mods = vec![
+        Mod::Delete("versionNumber", HashSet::from([old.to_string()])),
+        Mod::Add("versionNumber", HashSet::from([new.to_string()])),
+    ];
+    if let Some(names) = extension_names {
+        mods.push(Mod::Replace(
+            "gPCMachineExtensionNames",
+            HashSet::from([names.to_string()]),
+        ));
+    }
+    let timeout = conn.timeout();
+    let result = conn.ldap().with_timeout(timeout).modify(dn, mods).await;
+    done(conn, dn, result)
+}
+
+/// Replace a single-valued string attribute `old` -> `new` the same way: delete by
+/// value and add, or add alone when there was none (fails if one appeared meanwhile).
+pub async fn swap_value(
+    conn: &mut Connection,
+    dn: &str,
+    attr: &str,
+    old: Option<&str>,
+    new: &str,
+) -> Result<(), WriteError> {
+    let mut mods = Vec::new();
+    if let Some(old) = old {
+        mods.push(Mod::Delete(attr, HashSet::from([old.to_string()])));
+    }
+    mods.push(Mod::Add(attr, HashSet::from([new.to_string()])));
+    let timeout = conn.timeout();
+    let result = conn
+        .ldap()
+        .with_timeout(timeout)
+        .modify(dn, mods)
+        .await
+        .and_then(|r| r.success());
+    match result {
+        // Adding a value to a single-valued attribute that has one now: someone else
+        // wrote it (attributeOrValueExists 20, or constraintViolation 19).
+        Err(LdapError::LdapResult { result }) if old.is_none() && matches!(result.rc, 19 | 20) => {
+            Err(WriteError::Lost)
+        }
+        other => other.map(|_| ()).map_err(|e| WriteError::from_ldap(conn, dn, e)),
+    }
+}
+
+/// Add an object with these attributes.
+pub async fn add(
+    conn: &mut Connection,
+    dn: &str,
+    attrs: Vec<(&str, Vec<String>)>,
+) -> Result<(), WriteError> {
+    let attrs = attrs
+        .into_iter()
+        .map(|(a, v)| (a, v.into_iter().collect::<HashSet<String>>()))
+        .collect::<Vec<_>>();
+    let timeout = conn.timeout();
+    let result = conn.ldap().with_timeout(timeout).add(dn, attrs).await;
+    done(conn, dn, result)
+}
+
+/// Delete one object (no children).
+pub async fn delete(conn: &mut Connection, dn: &str) -> Result<(), WriteError> {
+    let timeout = conn.timeout();
+    let result = conn.ldap().with_timeout(timeout).delete(dn).await;
+    done(conn, dn, result)
+}
+
+/// The owner, group and DACL of an object's `nTSecurityDescriptor`.
+pub async fn security_descriptor(
+    conn: &mut Connection,
+    dn: &str,
+) -> Result<Option<Vec<u8>>, DirectoryError> {
+    let control = RawControl {
+        ctype: SD_FLAGS_OID.to_string(),
+        crit: true,
+        val: Some(SD_FLAGS_OWNER_GROUP_DACL.to_vec()),
+    };
+    let timeout = conn.timeout();
+    let found = conn
+        .ldap()
+        .with_controls(control)
+        .with_timeout(timeout)
+        .search(dn, Scope::Base, "(objectClass=*)", vec!["nTSecurityDescriptor"])
+        .await
+        .and_then(|r| r.success());
+    let entries = match found {
+        Ok((entries, _)) => entries,
+        Err(e) => return Err(conn.error(dn, false, e)),
+    };
+    Ok(crate::directory::objects(entries).find_map(|e| {
+        e.bin_attrs
+            .get("nTSecurityDescriptor")
+            .and_then(|v| v.first().cloned())
+    }))
+}
+
+/// The value of one string attribute of an object (`None`: no such object or value).
+pub async fn attribute(
+    conn: &mut Connection,
+    dn: &str,
+    attr: &str,
+) -> Result<Option<String>, DirectoryError> {
+    let found = conn
+        .search(dn, Scope::Base, "(objectClass=*)", &[attr], true)
+        .await?;
+    Ok(found
+        .and_then(|entries| entries.into_iter().next())
+        .and_then(|e| first_value(&e, attr).map(str::to_string)))
+}
