@@ -28,6 +28,9 @@ use smb::{
 
 use crate::input::Limit;
 
+mod write;
+pub use write::Created;
+
 /// The SMB port.
 pub const PORT: u16 = 445;
 

@@ -94,12 +94,12 @@ pub async fn commit_version(
     extension_names: Option<&str>,
 ) -> Result<(), WriteError> {
     let mut mods = vec![
-        Mod::Delete("versionNumber", HashSet::from([old.to_string()])),
-        Mod::Add("versionNumber", HashSet::from([new.to_string()])),
+        Mod::Delete("versionNumber".to_string(), HashSet::from([old.to_string()])),
+        Mod::Add("versionNumber".to_string(), HashSet::from([new.to_string()])),
     ];
     if let Some(names) = extension_names {
         mods.push(Mod::Replace(
-            "gPCMachineExtensionNames",
+            "gPCMachineExtensionNames".to_string(),
             HashSet::from([names.to_string()]),
         ));
     }
@@ -119,9 +119,9 @@ pub async fn swap_value(
 ) -> Result<(), WriteError> {
     let mut mods = Vec::new();
     if let Some(old) = old {
-        mods.push(Mod::Delete(attr, HashSet::from([old.to_string()])));
+        mods.push(Mod::Delete(attr.to_string(), HashSet::from([old.to_string()])));
     }
-    mods.push(Mod::Add(attr, HashSet::from([new.to_string()])));
+    mods.push(Mod::Add(attr.to_string(), HashSet::from([new.to_string()])));
     let timeout = conn.timeout();
     let result = conn
         .ldap()
@@ -147,7 +147,7 @@ pub async fn add(
 ) -> Result<(), WriteError> {
     let attrs = attrs
         .into_iter()
-        .map(|(a, v)| (a, v.into_iter().collect::<HashSet<String>>()))
+        .map(|(a, v)| (a.to_string(), v.into_iter().collect::<HashSet<String>>()))
         .collect::<Vec<_>>();
     let timeout = conn.timeout();
     let result = conn.ldap().with_timeout(timeout).add(dn, attrs).await;

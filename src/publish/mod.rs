@@ -10,6 +10,7 @@
 //! children, SYSVOL folder and its ACL) and the links; `forest.rs` is the
 //! forest-wide channel (`CN=Certification Authorities`).
 
+mod ad;
 pub mod plan;
 
 pub use plan::{Changes, Current, LinkPlan, PublishPlan};
