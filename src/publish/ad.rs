@@ -189,17 +189,3 @@ pub async fn security_descriptor(
             .and_then(|v| v.first().cloned())
     }))
 }
-
-/// The value of one string attribute of an object (`None`: no such object or value).
-pub async fn attribute(
-    conn: &mut Connection,
-    dn: &str,
-    attr: &str,
-) -> Result<Option<String>, DirectoryError> {
-    let found = conn
-        .search(dn, Scope::Base, "(objectClass=*)", &[attr], true)
-        .await?;
-    Ok(found
-        .and_then(|entries| entries.into_iter().next())
-        .and_then(|e| first_value(&e, attr).map(str::to_string)))
-}

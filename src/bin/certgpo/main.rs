@@ -16,6 +16,7 @@ mod ldap;
 mod man;
 mod named;
 mod output;
+mod publish;
 
 use std::process::ExitCode;
 
@@ -53,6 +54,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Inventory certificates across GPO backups and files; exit 1 when any falls inside --fail-days
     Audit(audit::AuditArgs),
+    /// Publish certificates into a live GPO over LDAP and SMB (update, create, link; --what-if plans only)
+    Publish(Box<publish::PublishArgs>),
     /// Capture the certificate chain a server presents (TLS 1.0 to 1.3, STARTTLS too)
     Fetch(fetch::FetchArgs),
     /// List every Autodiscover endpoint Outlook will reach, from Active Directory (SCP) and DNS
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Publish(args) => publish::run(*args),
         Command::Fetch(args) => fetch::run(args),
         Command::Discover(args) => discover::run(*args),
         Command::Completions(args) => completions::run(args),
