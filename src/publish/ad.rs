@@ -75,12 +75,14 @@ pub async fn container_state(
             true,
         )
         .await?;
-    Ok(found.and_then(|entries| entries.into_iter().next()).map(|e| ContainerState {
-        version_number: first_value(&e, "versionNumber").and_then(|v| v.trim().parse().ok()),
-        machine_extension_names: first_value(&e, "gPCMachineExtensionNames")
-            .unwrap_or_default()
-            .to_string(),
-    }))
+    Ok(found
+        .and_then(|entries| entries.into_iter().next())
+        .map(|e| ContainerState {
+            version_number: first_value(&e, "versionNumber").and_then(|v| v.trim().parse().ok()),
+            machine_extension_names: first_value(&e, "gPCMachineExtensionNames")
+                .unwrap_or_default()
+                .to_string(),
+        }))
 }
 
 /// Raise `versionNumber` from `old` to `new` and set `gPCMachineExtensionNames`, in one
@@ -94,8 +96,14 @@ pub async fn commit_version(
     extension_names: Option<&str>,
 ) -> Result<(), WriteError> {
     let mut mods = vec![
-        Mod::Delete("versionNumber".to_string(), HashSet::from([old.to_string()])),
-        Mod::Add("versionNumber".to_string(), HashSet::from([new.to_string()])),
+        Mod::Delete(
+            "versionNumber".to_string(),
+            HashSet::from([old.to_string()]),
+        ),
+        Mod::Add(
+            "versionNumber".to_string(),
+            HashSet::from([new.to_string()]),
+        ),
     ];
     if let Some(names) = extension_names {
         mods.push(Mod::Replace(
@@ -119,7 +127,10 @@ pub async fn swap_value(
 ) -> Result<(), WriteError> {
     let mut mods = Vec::new();
     if let Some(old) = old {
-        mods.push(Mod::Delete(attr.to_string(), HashSet::from([old.to_string()])));
+        mods.push(Mod::Delete(
+            attr.to_string(),
+            HashSet::from([old.to_string()]),
+        ));
     }
     mods.push(Mod::Add(attr.to_string(), HashSet::from([new.to_string()])));
     let timeout = conn.timeout();
@@ -135,7 +146,9 @@ pub async fn swap_value(
         Err(LdapError::LdapResult { result }) if old.is_none() && matches!(result.rc, 19 | 20) => {
             Err(WriteError::Lost)
         }
-        other => other.map(|_| ()).map_err(|e| WriteError::from_ldap(conn, dn, e)),
+        other => other
+            .map(|_| ())
+            .map_err(|e| WriteError::from_ldap(conn, dn, e)),
     }
 }
 
@@ -176,7 +189,12 @@ pub async fn security_descriptor(
         .ldap()
         .with_controls(control)
         .with_timeout(timeout)
-        .search(dn, Scope::Base, "(objectClass=*)", vec!["nTSecurityDescriptor"])
+        .search(
+            dn,
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["nTSecurityDescriptor"],
+        )
         .await
         .and_then(|r| r.success());
     let entries = match found {

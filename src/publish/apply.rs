@@ -276,11 +276,7 @@ async fn read_back(
 
 /// Add the GPO to the container's `gPLink`, swapping the value this run read for the
 /// new one, so that a concurrent change of the links makes it fail, not vanish.
-async fn add_link(
-    conn: &mut Connection,
-    link: &LinkPlan,
-    gpo: &str,
-) -> Result<(), PublishError> {
+async fn add_link(conn: &mut Connection, link: &LinkPlan, gpo: &str) -> Result<(), PublishError> {
     let old = (!link.before.is_empty()).then_some(link.before.as_str());
     match ad::swap_value(conn, &link.container, "gPLink", old, &link.after).await {
         Ok(()) => Ok(()),

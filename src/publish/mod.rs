@@ -125,7 +125,8 @@ pub fn gpt_with_version(old: Option<&[u8]>, version: u32) -> Vec<u8> {
             general = t.eq_ignore_ascii_case("[General]");
         } else if general
             && !done
-            && t.split_once('=').is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case("Version"))
+            && t.split_once('=')
+                .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case("Version"))
         {
             out.push_str(&format!("Version={version}\r\n"));
             done = true;
@@ -144,7 +145,7 @@ pub fn gpt_with_version(old: Option<&[u8]>, version: u32) -> Vec<u8> {
 /// GPMC puts a new link): whether it was linked already, and the new value.
 // TODO(rebase): the gPLink module of the live foundation replaces this.
 pub fn link_with(before: &str, gpo_dn: &str, enforced: bool) -> (bool, String) {
-    let needle = format!("[LDAP://{}", gpo_dn.to_ascii_lowercase());
+    let needle = format!("[ldap://{};", gpo_dn.to_ascii_lowercase());
     if before.to_ascii_lowercase().contains(&needle) {
         return (true, before.to_string());
     }

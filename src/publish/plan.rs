@@ -90,7 +90,7 @@ pub struct PublishPlan {
     pub added: Vec<CertChange>,
     pub removed: Vec<CertChange>,
     /// Same store and thumbprint, another Blob (friendly name, purposes).
-    pub changed: Vec<CertChange>,
+    pub modified: Vec<CertChange>,
     /// Every certificate of the Machine registry.pol afterwards.
     pub certificates: Vec<CertChange>,
     pub version_before: u32,
@@ -184,11 +184,11 @@ pub fn plan(
     let old = blobs(&before);
     let new = blobs(&decided.entries);
     let mut added = Vec::new();
-    let mut changed = Vec::new();
+    let mut modified = Vec::new();
     for (key, data) in &new {
         match old.get(key) {
             None => added.push(change(key, data)),
-            Some(o) if o != data => changed.push(change(key, data)),
+            Some(o) if o != data => modified.push(change(key, data)),
             Some(_) => {}
         }
     }
@@ -239,7 +239,7 @@ pub fn plan(
         create: current.create,
         added,
         removed,
-        changed,
+        modified,
         certificates,
         version_before: current.version_number,
         gpt_version_before: current.gpt_version,
@@ -308,7 +308,7 @@ pub fn text(plan: &PublishPlan) -> String {
     for (verb, list) in [
         ("add", &plan.added),
         ("remove", &plan.removed),
-        ("change", &plan.changed),
+        ("change", &plan.modified),
     ] {
         for c in list {
             let _ = writeln!(

@@ -193,7 +193,10 @@ async fn current(
     let wanted = req.gpo.trim();
     let guid = Uuid::parse_str(wanted.trim_start_matches('{').trim_end_matches('}')).ok();
     let filter = match guid {
-        Some(g) => format!("(&(objectClass=groupPolicyContainer)(cn={}))", braced_upper(&g)),
+        Some(g) => format!(
+            "(&(objectClass=groupPolicyContainer)(cn={}))",
+            braced_upper(&g)
+        ),
         None => format!(
             "(&(objectClass=groupPolicyContainer)(displayName={}))",
             ldap3::ldap_escape(wanted)
@@ -256,10 +259,7 @@ async fn current(
         1 => found.into_iter().next(),
         0 => None,
         n => {
-            let guids: Vec<&str> = found
-                .iter()
-                .filter_map(|e| first_value(e, "cn"))
-                .collect();
+            let guids: Vec<&str> = found.iter().filter_map(|e| first_value(e, "cn")).collect();
             return Err(PublishError::Refused(format!(
                 "--gpo \"{}\": {n} GPOs have that name ({}); name one by its GUID",
                 printable(wanted),
@@ -267,21 +267,27 @@ async fn current(
             )));
         }
     }
-    .ok_or_else(|| {
-        PublishError::NotFound {
-            gpo: printable(wanted),
-            domain: domain.to_string(),
-        }
+    .ok_or_else(|| PublishError::NotFound {
+        gpo: printable(wanted),
+        domain: domain.to_string(),
     })?;
     let cn = first_value(&entry, "cn").unwrap_or_default();
     let guid = Uuid::parse_str(cn.trim_start_matches('{').trim_end_matches('}')).map_err(|_| {
         PublishError::Refused(format!("{}: the container's name is not a GUID", entry.dn))
     })?;
-    let display_name = first_value(&entry, "displayName").unwrap_or_default().to_string();
-    let shown = format!("GPO \"{}\" {}", printable(&display_name), braced_upper(&guid));
+    let display_name = first_value(&entry, "displayName")
+        .unwrap_or_default()
+        .to_string();
+    let shown = format!(
+        "GPO \"{}\" {}",
+        printable(&display_name),
+        braced_upper(&guid)
+    );
     let version_number = first_value(&entry, "versionNumber")
         .and_then(|v| v.trim().parse::<u32>().ok())
-        .ok_or_else(|| PublishError::Refused(format!("{shown}: the container has no versionNumber")))?;
+        .ok_or_else(|| {
+            PublishError::Refused(format!("{shown}: the container has no versionNumber"))
+        })?;
     let folder = first_value(&entry, "gPCFileSysPath")
         .and_then(share_path)
         .ok_or_else(|| {
@@ -338,7 +344,9 @@ async fn link_plans(
                 printable(container)
             )));
         };
-        let before = first_value(&entry, "gPLink").unwrap_or_default().to_string();
+        let before = first_value(&entry, "gPLink")
+            .unwrap_or_default()
+            .to_string();
         let (already, after) = super::link_with(&before, &gpo_dn, req.enforced);
         plans.push(LinkPlan {
             container: entry.dn.clone(),
@@ -364,7 +372,9 @@ fn dns_name(dn: &str) -> String {
         .iter()
         .filter_map(|rdn| {
             let (k, v) = rdn.split_once('=')?;
-            k.trim().eq_ignore_ascii_case("DC").then(|| v.trim().to_string())
+            k.trim()
+                .eq_ignore_ascii_case("DC")
+                .then(|| v.trim().to_string())
         })
         .collect::<Vec<_>>()
         .join(".")

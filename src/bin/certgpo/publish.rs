@@ -90,8 +90,11 @@ struct Report<'a> {
 
 pub fn run(args: PublishArgs) -> Result<u8, Failure> {
     let Some(ldap) = args.ldap.request() else {
-        return Err(Failure::new("publish needs --ldap: the domain controller to write to")
-            .hint("pass --ldap ldaps://dc1.contoso.com (or ldap://... for StartTLS) and --user"));
+        return Err(
+            Failure::new("publish needs --ldap: the domain controller to write to").hint(
+                "pass --ldap ldaps://dc1.contoso.com (or ldap://... for StartTLS) and --user",
+            ),
+        );
     };
     let timeout = args.inputs.connect.timeout;
     let request = Request {
@@ -103,13 +106,9 @@ pub fn run(args: PublishArgs) -> Result<u8, Failure> {
         links: args.link,
         enforced: args.enforced,
         fetch: args.inputs.fetch_request()?,
-        options: args.inputs.options(
-            args.gpo,
-            None,
-            false,
-            None,
-            Selection::new(&[], false)?,
-        )?,
+        options: args
+            .inputs
+            .options(args.gpo, None, false, None, Selection::new(&[], false)?)?,
         certs: args.inputs.certs,
         remove: args.remove,
         drop_expired: args.drop_expired,

@@ -9,8 +9,7 @@ use smb::binrw_util::prelude::SizedWideString;
 use smb::resource::Resource;
 use smb::{
     AdditionalInfo, CreateDisposition, CreateOptions, FileAccessMask, FileAttributes,
-    FileCreateArgs, FileDispositionInformation, FileRenameInformation, SecurityDescriptor,
-    Status,
+    FileCreateArgs, FileDispositionInformation, FileRenameInformation, SecurityDescriptor, Status,
 };
 
 use super::{Sysvol, SysvolError, close_resource, not_found};
@@ -117,9 +116,10 @@ impl Sysvol {
             }
         }
         if failure.is_none()
-            && let Err(e) = self.timed(path, file.flush()).await.and_then(|r| {
-                r.map_err(|e| io(&host, path, &e.to_string()))
-            })
+            && let Err(e) = self
+                .timed(path, file.flush())
+                .await
+                .and_then(|r| r.map_err(|e| io(&host, path, &e.to_string())))
         {
             failure = Some(e);
         }
@@ -159,11 +159,14 @@ impl Sysvol {
         self.fill(&temp, resource, bytes).await?;
         // The rename takes the target's path inside the share.
         let inside = path.split_once('\\').map_or("", |(_, rest)| rest);
-        let reopen = FileCreateArgs::make_open_existing(mask(
-            DELETE | SYNCHRONIZE | FILE_READ_ATTRIBUTES,
-        ));
+        let reopen =
+            FileCreateArgs::make_open_existing(mask(DELETE | SYNCHRONIZE | FILE_READ_ATTRIBUTES));
         let Some(Resource::File(file)) = self.open(&temp, reopen).await? else {
-            return Err(io(&host, &temp, "the temporary file vanished before the rename"));
+            return Err(io(
+                &host,
+                &temp,
+                "the temporary file vanished before the rename",
+            ));
         };
         let rename = FileRenameInformation {
             replace_if_exists: true.into(),

@@ -1,0 +1,517 @@
+//! `certgpo publish` end to end against a real Samba AD DC with SYSVOL (tests/samba_dc),
+//! Samba's own tools as the judges: `samba-tool gpo show/list/aclcheck`, `smbclient`
+//! for the files, Samba's PReg parser (tests/oracles/preg_dump.py) for registry.pol,
+//! and `ldapsearch` for the container's attributes.
+//!
+//! One DC for the whole binary: the cases run one after another in one test.
+
+mod common;
+mod discover_fixture;
+mod samba_dc;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{Issued, Key, openssl_sha1, root_ca};
+use samba_dc::{ADMIN, DOMAIN_DN, PASSWORD, Services, path};
+
+const SYSTEM_PYTHON: &str = "/usr/bin/python3";
+const MACHINE_EXTENSIONS: &str = "[{35378EAC-683F-11D2-A89A-00C04FBBCFA2}{53D6AB1D-2488-11D1-A28C-00C04FB94F17}][{B1BE8D72-6EAC-11D2-A4EA-00C04F79F83A}{53D6AB1D-2488-11D1-A28C-00C04FB94F17}]";
+const ROOT_KEY: &str = r"Software\Policies\Microsoft\SystemCertificates\Root";
+
+struct World {
+    dc: samba_dc::Dc,
+    tmp: tempfile::TempDir,
+}
+
+impl World {
+    fn publish(&self, args: &[&str]) -> Output {
+        self.publish_as(&self.dc.signed_in(), args)
+    }
+
+    fn publish_as(&self, signed_in: &[String], args: &[&str]) -> Output {
+        let mut cmd = common::certgpo();
+        cmd.arg("publish").args(signed_in).args(args);
+        cmd.output().expect("certgpo runs")
+    }
+
+    fn publish_ok(&self, args: &[&str]) -> String {
+        let o = self.publish(args);
+        assert!(
+            o.status.success(),
+            "publish {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// A GPO made by `samba-tool gpo create`; its `{GUID}`.
+    fn samba_gpo(&self, name: &str) -> String {
+        let out = self.dc.samba_tool(&["gpo", "create", name]);
+        let start = out.find('{').expect("samba-tool names the GUID");
+        out[start..start + 38].to_string()
+    }
+
+    /// `ldapsearch` of the GPO container: (versionNumber, gPCMachineExtensionNames).
+    fn container(&self, guid: &str) -> (u32, String) {
+        let dn = format!("CN={guid},CN=Policies,CN=System,{DOMAIN_DN}");
+        let attrs = self.ldap_attrs(&dn, &["versionNumber", "gPCMachineExtensionNames"]);
+        (
+            attrs
+                .get("versionNumber")
+                .and_then(|v| v.parse().ok())
+                .expect("versionNumber"),
+            attrs
+                .get("gPCMachineExtensionNames")
+                .cloned()
+                .unwrap_or_default(),
+        )
+    }
+
+    fn ldap_attrs(&self, dn: &str, attrs: &[&str]) -> BTreeMap<String, String> {
+        let ca = path(&self.dc.ca);
+        let mut args = vec![
+            "-LLL",
+            "-o",
+            "ldif-wrap=no",
+            "-H",
+            "",
+            "-x",
+            "-D",
+            ADMIN,
+            "-w",
+            PASSWORD,
+            "-s",
+            "base",
+            "-b",
+            dn,
+        ];
+        let url = self.dc.ldaps();
+        args[4] = &url;
+        args.extend_from_slice(attrs);
+        let out = Command::new("ldapsearch")
+            .args(&args)
+            .env("LDAPTLS_CACERT", &ca)
+            .output()
+            .expect("ldapsearch runs");
+        assert!(out.status.success(), "ldapsearch {dn}: {out:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// A file of the GPO fetched with smbclient; `None` if it is not there.
+    fn fetch(&self, guid: &str, file: &str) -> Option<Vec<u8>> {
+        let local = self.tmp.path().join("fetched");
+        let _ = std::fs::remove_file(&local);
+        let remote = format!(r"contoso.test\Policies\{guid}\{file}");
+        let service = format!("//{}/sysvol", self.dc.ip);
+        let user = format!("Administrator%{PASSWORD}");
+        let _ = Command::new("smbclient")
+            .args([
+                &service,
+                "-U",
+                &user,
+                "--option=client signing=required",
+                "-c",
+                &format!("get \"{remote}\" \"{}\"", path(&local)),
+            ])
+            .output()
+            .expect("smbclient runs");
+        std::fs::read(&local).ok()
+    }
+
+    /// GPT.INI's Version, fetched with smbclient.
+    fn gpt_version(&self, guid: &str) -> u32 {
+        let gpt = self.fetch(guid, "GPT.INI").expect("GPT.INI is there");
+        String::from_utf8_lossy(&gpt)
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Version="))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("GPT.INI has a Version")
+    }
+
+    /// registry.pol as Samba's PReg parser reads it: (key, value, data hex) in order.
+    fn policy(&self, guid: &str) -> Vec<(String, String, Option<String>)> {
+        let Some(bytes) = self.fetch(guid, r"Machine\registry.pol") else {
+            return Vec::new();
+        };
+        let file = self.tmp.path().join("registry.pol");
+        std::fs::write(&file, bytes).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracles/preg_dump.py");
+        let out = Command::new(SYSTEM_PYTHON)
+            .arg(script)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "Samba's PReg parser refused the published registry.pol: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v[0]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["key"].as_str().unwrap().to_string(),
+                    e["value"].as_str().unwrap().to_string(),
+                    e["data"].as_str().map(str::to_string),
+                )
+            })
+            .collect()
+    }
+
+    /// The certificate thumbprints of registry.pol's Root store, in file order.
+    fn roots(&self, guid: &str) -> Vec<String> {
+        self.policy(guid)
+            .into_iter()
+            .filter(|(_, v, _)| v == "Blob")
+            .filter_map(|(k, _, _)| {
+                k.strip_prefix(&format!(r"{ROOT_KEY}\Certificates\"))
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+
+    /// GPT.INI, registry.pol and the container agree.
+    fn assert_consistent(&self, guid: &str) -> u32 {
+        let (version, _) = self.container(guid);
+        assert_eq!(self.gpt_version(guid), version, "GPT.INI and versionNumber");
+        let _ = self.policy(guid);
+        version
+    }
+
+    fn aclcheck(&self) {
+        let o = self.dc.samba_tool_once(&["gpo", "aclcheck"]);
+        assert!(
+            o.status.success(),
+            "samba-tool gpo aclcheck: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    /// Every file of the GPO folder on the DC's disk, and the container's attributes.
+    fn snapshot(&self, guid: &str) -> (BTreeMap<String, Vec<u8>>, (u32, String)) {
+        let dir = self.dc.sysvol_dir().join("Policies").join(guid);
+        (common::tree(&dir), self.container(guid))
+    }
+}
+
+fn cert(dir: &Path, name: &str) -> (Issued, String) {
+    let c = root_ca(dir, name, Key::P256, &format!("Publish Test {name}"));
+    let sha1 = openssl_sha1(&c.cert);
+    (c, sha1)
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn publish_against_samba_ad_dc() {
+    let services = Services { smb: true };
+    if !samba_dc::available(services)
+        || !common::require(
+            SYSTEM_PYTHON,
+            &["-c", "import samba.ndr, samba.dcerpc.preg"],
+        )
+        || !common::require("ldapsearch", &["-VV"])
+    {
+        return;
+    }
+    let w = World {
+        dc: samba_dc::provision(services),
+        tmp: tempfile::tempdir().unwrap(),
+    };
+    let d = w.tmp.path().to_path_buf();
+    let (r1, t1) = cert(&d, "r1");
+    let (r2, t2) = cert(&d, "r2");
+    let (r3, t3) = cert(&d, "r3");
+
+    // --- Update a GPO that samba-tool made: two certificates.
+    let guid = w.samba_gpo("Certs A");
+    assert_eq!(w.container(&guid).0, 0);
+    let out = w.publish_ok(&[
+        "--gpo",
+        "Certs A",
+        "--cert",
+        &r1.cert_str(),
+        "--cert",
+        &r2.cert_str(),
+    ]);
+    assert!(
+        out.contains(&format!("add     Root           {t1}")),
+        "{out}"
+    );
+    assert!(out.contains("version 0 -> 1 (computer 0 -> 1)"), "{out}");
+    let show = w.dc.samba_tool(&["gpo", "show", &guid]);
+    assert!(
+        show.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["version", ":", "1"]),
+        "samba-tool gpo show reports the raised version:\n{show}"
+    );
+    let mut want = vec![t1.clone(), t2.clone()];
+    want.sort();
+    assert_eq!(w.roots(&guid), want);
+    let keys: Vec<String> = w
+        .policy(&guid)
+        .into_iter()
+        .map(|(k, v, _)| format!("{k}|{v}"))
+        .collect();
+    let expected: Vec<String> = want
+        .iter()
+        .map(|t| format!(r"{ROOT_KEY}\Certificates\{t}|Blob"))
+        .chain([format!(r"{ROOT_KEY}\CRLs|"), format!(r"{ROOT_KEY}\CTLs|")])
+        .collect();
+    assert_eq!(keys, expected, "exactly the expected registry.pol entries");
+    let der_hex = {
+        let der = common::openssl_stdin(
+            &["x509", "-outform", "DER"],
+            &std::fs::read(&r1.cert).unwrap(),
+        );
+        der.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    assert!(
+        w.policy(&guid).iter().any(|(k, _, data)| k.ends_with(&t1)
+            && data.as_deref().is_some_and(|h| h.contains(&der_hex))),
+        "the Blob carries the certificate"
+    );
+    assert_eq!(w.assert_consistent(&guid), 1);
+    assert_eq!(w.container(&guid).1, MACHINE_EXTENSIONS);
+    w.aclcheck();
+
+    // --- The same again: nothing to do, nothing written.
+    let before = w.snapshot(&guid);
+    let o = w.publish(&["--gpo", "Certs A", "--cert", &r1.cert_str()]);
+    assert!(o.status.success());
+    assert!(
+        text(&o)
+            .1
+            .contains("already holds these certificates: nothing to publish"),
+        "{:?}",
+        text(&o)
+    );
+    assert_eq!(w.snapshot(&guid), before);
+
+    // --- --what-if changes nothing and exits 1 when something would change.
+    let o = w.publish(&[
+        "--gpo",
+        &guid,
+        "--cert",
+        &r3.cert_str(),
+        "--remove",
+        &t1,
+        "--what-if",
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("add     Root           {t3}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("remove  Root           {t1}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("version 1 -> 2 (computer 1 -> 2)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("What-if: nothing was changed."), "{stdout}");
+    assert_eq!(w.snapshot(&guid), before, "--what-if changed the GPO");
+    let o = w.publish(&[
+        "--gpo",
+        &guid,
+        "--cert",
+        &r2.cert_str(),
+        "--what-if",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(plan["changed"], false);
+    assert_eq!(plan["version_before"], 1);
+    assert_eq!(plan["certificates"].as_array().unwrap().len(), 2);
+    assert_eq!(w.snapshot(&guid), before);
+
+    // --- Remove one, add one.
+    w.publish_ok(&["--gpo", &guid, "--cert", &r3.cert_str(), "--remove", &t1]);
+    let mut want = vec![t2.clone(), t3.clone()];
+    want.sort();
+    assert_eq!(w.roots(&guid), want);
+    assert_eq!(w.assert_consistent(&guid), 2);
+    w.aclcheck();
+
+    // --- Create and link, with a computer in the OU.
+    w.dc.samba_tool(&["ou", "create", &format!("OU=Workstations,{DOMAIN_DN}")]);
+    w.dc.samba_tool(&["computer", "create", "WS01", "--computerou=OU=Workstations"]);
+    let ou = format!("OU=Workstations,{DOMAIN_DN}");
+    let o = w.publish(&[
+        "--gpo",
+        "Workstation trust",
+        "--create",
+        "--link",
+        &ou,
+        "--cert",
+        &r1.cert_str(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let created: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let new_guid = created["gpo_guid"].as_str().unwrap().to_string();
+    assert_eq!(created["published_version"], 1);
+    let list = w.dc.samba_tool(&["gpo", "list", "WS01$"]);
+    assert!(
+        list.contains("Workstation trust"),
+        "samba-tool gpo list WS01$:\n{list}"
+    );
+    assert!(list.contains(&new_guid), "{list}");
+    assert_eq!(w.roots(&new_guid), vec![t1.clone()]);
+    assert_eq!(w.assert_consistent(&new_guid), 1);
+    w.aclcheck();
+    let getlink = w.dc.samba_tool(&["gpo", "getlink", &ou]);
+    assert!(getlink.contains(&new_guid), "{getlink}");
+    // --create of a name that exists is refused; so is a second link (already there).
+    let o = w.publish(&[
+        "--gpo",
+        "Workstation trust",
+        "--create",
+        "--cert",
+        &r2.cert_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("exists already"), "{:?}", text(&o));
+    let o = w.publish(&["--gpo", "Workstation trust", "--link", &ou, "--what-if"]);
+    assert!(
+        text(&o).0.contains(": already linked"),
+        "{:?} {:?}",
+        text(&o),
+        w.ldap_attrs(&ou, &["gPLink"])
+    );
+
+    // --- Two publishes at once: never a silent lost update.
+    let (r4, t4) = cert(&d, "r4");
+    let (r5, t5) = cert(&d, "r5");
+    let start = |c: &Issued| {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("certgpo"));
+        cmd.arg("publish")
+            .args(w.dc.signed_in())
+            .args(["--gpo", &guid, "--cert", &c.cert_str()]);
+        cmd.spawn().expect("certgpo starts")
+    };
+    for _ in 0..3 {
+        let (a, b) = (start(&r4), start(&r5));
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        let roots = w.roots(&guid);
+        for (o, t) in [(&a, &t4), (&b, &t5)] {
+            match o.status.code() {
+                Some(0) => assert!(
+                    roots.contains(t),
+                    "a publish that succeeded lost its certificate"
+                ),
+                Some(4) => {}
+                other => panic!("unexpected exit {other:?}"),
+            }
+        }
+        assert!(a.status.success() || b.status.success() || roots.contains(&t4));
+        w.assert_consistent(&guid);
+        if roots.contains(&t4) && roots.contains(&t5) {
+            break;
+        }
+    }
+    // Whatever the race gave, both end up in after a rerun.
+    w.publish_ok(&[
+        "--gpo",
+        &guid,
+        "--cert",
+        &r4.cert_str(),
+        "--cert",
+        &r5.cert_str(),
+    ]);
+    let roots = w.roots(&guid);
+    assert!(roots.contains(&t4) && roots.contains(&t5));
+    w.assert_consistent(&guid);
+
+    // --- A lock file left by a killed run: a clear refusal, nothing written.
+    let lock = d.join("lock");
+    std::fs::write(&lock, "certgpo publish by someone\r\n").unwrap();
+    w.dc.smbclient(
+        "sysvol",
+        &format!(
+            r#"put "{}" "contoso.test\Policies\{guid}\certgpo-publish.lock""#,
+            path(&lock)
+        ),
+    );
+    let before = w.snapshot(&guid);
+    let o = w.publish(&["--gpo", &guid, "--remove", &t4]);
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("is being published by another run"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("certgpo publish by someone"), "{stderr}");
+    assert!(
+        stderr.contains("hint: wait for the other run to finish"),
+        "{stderr}"
+    );
+    assert_eq!(w.snapshot(&guid), before);
+    w.dc.smbclient(
+        "sysvol",
+        &format!(r#"del "contoso.test\Policies\{guid}\certgpo-publish.lock""#),
+    );
+
+    // --- Errors: unknown GPO, wrong password, a user without rights.
+    let o = w.publish(&["--gpo", "No such GPO", "--cert", &r1.cert_str()]);
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr,
+        "error: --gpo \"No such GPO\": no such GPO in contoso.test\nhint: name the GPO by its display name or {GUID} as `certgpo inspect` or GPMC shows it, or pass --create to make it\n"
+    );
+    let wrong = d.join("wrong-password");
+    std::fs::write(&wrong, "not the password\n").unwrap();
+    let mut signed = w.dc.signed_in();
+    let last = signed.len() - 1;
+    signed[last] = path(&wrong);
+    let before = w.snapshot(&guid);
+    let o = w.publish_as(&signed, &["--gpo", &guid, "--remove", &t4]);
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalidCredentials"), "{stderr}");
+    w.dc.samba_tool(&["user", "create", "bob", "Passw0rd!Bob123"]);
+    let bob_pw = d.join("bob-password");
+    std::fs::write(&bob_pw, "Passw0rd!Bob123\n").unwrap();
+    let bob: Vec<String> = vec![
+        "--ldap".into(),
+        w.dc.ldaps(),
+        "--ldap-ca".into(),
+        path(&w.dc.ca),
+        "--user".into(),
+        "bob@contoso.test".into(),
+        "--password-file".into(),
+        path(&bob_pw),
+    ];
+    let o = w.publish_as(&bob, &["--gpo", &guid, "--remove", &t4]);
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("access denied"), "{stderr}");
+    assert_eq!(
+        w.snapshot(&guid),
+        before,
+        "a refused publish changed the GPO"
+    );
+    w.assert_consistent(&guid);
+    w.aclcheck();
+}
