@@ -1,5 +1,7 @@
 //! `certgpo publish`: certificates into a live GPO, over LDAP and SMB.
 
+use std::io::Write as _;
+
 use clap::Args;
 use serde::Serialize;
 
@@ -132,18 +134,19 @@ pub fn run(args: PublishArgs) -> Result<u8, Failure> {
             published_version: outcome.applied.as_ref().map(|a| a.version),
         })?;
     } else {
-        print!("{}", publish::plan::text(plan));
+        let mut shown = publish::plan::text(plan);
         if let Some(applied) = &outcome.applied {
             for w in &applied.warnings {
                 eprintln!("warning: {w}");
             }
-            println!(
-                "Published: version {} read back from the GPO in Active Directory and on SYSVOL.",
+            shown.push_str(&format!(
+                "Published: version {} read back from the GPO in Active Directory and on SYSVOL.\n",
                 applied.version
-            );
+            ));
         } else if args.what_if {
-            println!("What-if: nothing was changed.");
+            shown.push_str("What-if: nothing was changed.\n");
         }
+        crate::output::text(|out| out.write_all(shown.as_bytes()))?;
     }
     Ok(if args.what_if && changed {
         code::DIFFERENT
