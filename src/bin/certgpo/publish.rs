@@ -1,6 +1,5 @@
 //! `certgpo publish`: certificates into a live GPO, over LDAP and SMB.
 
-
 use clap::Args;
 use serde::Serialize;
 
