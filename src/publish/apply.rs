@@ -142,7 +142,12 @@ async fn locked(
             .read(&paths.gpt(), crate::input::BACKUP_FILE)
             .await
             .map_err(|e| incomplete(&gpo, "reading GPT.INI", e, &finish_raise))?;
-        let new = gpt_with_version(old.as_deref(), plan.version_after);
+        let new = gpt_with_version(
+            old.as_deref(),
+            &unc(sysvol, &paths.gpt()),
+            plan.version_after,
+        )
+        .map_err(|e| incomplete(&gpo, "reading GPT.INI", e, &finish_raise))?;
         sysvol
             .replace(&paths.gpt(), &new)
             .await
@@ -236,7 +241,9 @@ async fn read_back(
     if policy.as_deref() != Some(plan.registry_pol.as_slice()) {
         wrong.push("Machine\\registry.pol differs from what was written".to_string());
     }
-    let gpt_now = gpt.as_deref().and_then(gpt_version);
+    let gpt_now = gpt
+        .as_deref()
+        .and_then(|g| gpt_version(g, &paths.gpt()).ok().flatten());
     if gpt_now != Some(plan.version_after) {
         wrong.push(format!(
             "GPT.INI says version {}, expected {}",

@@ -105,7 +105,9 @@ async fn steps(
         made.folders.push(path);
     }
     let gpt = format!(r"{}\GPT.INI", gpo.folder);
-    sysvol.replace(&gpt, &gpt_with_version(None, 0)).await?;
+    sysvol
+        .replace(&gpt, &gpt_with_version(None, &gpt, 0)?)
+        .await?;
     made.files.push(gpt);
     Ok(())
 }

@@ -60,6 +60,8 @@ pub enum PublishError {
     #[error("--gpo \"{gpo}\": no such GPO in {domain}")]
     NotFound { gpo: String, domain: String },
     #[error(transparent)]
+    Live(#[from] crate::live::LiveError),
+    #[error(transparent)]
     Directory(#[from] crate::directory::DirectoryError),
     #[error(transparent)]
     Sysvol(#[from] crate::live::sysvol::SysvolError),
@@ -69,6 +71,7 @@ impl crate::Diagnostic for PublishError {
     fn hint(&self) -> Option<String> {
         match self {
             PublishError::Pipeline(e) => e.hint(),
+            PublishError::Live(e) => e.hint(),
             PublishError::Directory(e) => e.hint(),
             PublishError::Sysvol(e) => e.hint(),
             PublishError::Conflict { state, .. } | PublishError::Incomplete { state, .. } => {
@@ -94,61 +97,57 @@ impl crate::Diagnostic for PublishError {
     }
 }
 
-/// `Version=` of GPT.INI's `[General]` section.
-// TODO(rebase): the GPT.INI module of the live foundation replaces these two.
-pub fn gpt_version(bytes: &[u8]) -> Option<u32> {
-    let text = String::from_utf8_lossy(bytes);
-    let mut general = false;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            general = line.eq_ignore_ascii_case("[General]");
-        } else if general
-            && let Some((k, v)) = line.split_once('=')
-            && k.trim().eq_ignore_ascii_case("Version")
-        {
-            return v.trim().parse().ok();
-        }
-    }
-    None
-}
-
-/// GPT.INI with `Version=` set to `version`, every other line kept.
-pub fn gpt_with_version(old: Option<&[u8]>, version: u32) -> Vec<u8> {
-    let text = old.map(String::from_utf8_lossy).unwrap_or_default();
-    let mut out = String::new();
-    let mut done = false;
-    let mut general = false;
-    for line in text.lines() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            general = t.eq_ignore_ascii_case("[General]");
-        } else if general
-            && !done
-            && t.split_once('=')
-                .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case("Version"))
-        {
-            out.push_str(&format!("Version={version}\r\n"));
-            done = true;
-            continue;
-        }
-        out.push_str(line);
-        out.push_str("\r\n");
-    }
-    if !done {
-        out = format!("[General]\r\nVersion={version}\r\n{out}");
-    }
-    out.into_bytes()
-}
-
 /// `gPLink` with the GPO `gpo_dn` linked (prepended, the lowest precedence, where
-/// GPMC puts a new link): whether it was linked already, and the new value.
-// TODO(rebase): the gPLink module of the live foundation replaces this.
-pub fn link_with(before: &str, gpo_dn: &str, enforced: bool) -> (bool, String) {
-    let needle = format!("[ldap://{};", gpo_dn.to_ascii_lowercase());
-    if before.to_ascii_lowercase().contains(&needle) {
-        return (true, before.to_string());
+/// GPMC puts a new link; MS-GPOL 2.2.2): whether it was linked already, and the new
+/// value. Every existing link is kept as it was written.
+pub fn link_with(
+    before: &str,
+    owner: &str,
+    gpo_dn: &str,
+    guid: &str,
+    enforced: bool,
+) -> Result<(bool, String), PublishError> {
+    let mut links = crate::gpo::gplink::parse(before, owner)
+        .map_err(|e| PublishError::Refused(e.to_string()))?;
+    if links
+        .iter()
+        .any(|l| l.guid().is_some_and(|g| g.eq_ignore_ascii_case(guid)))
+    {
+        return Ok((true, before.to_string()));
     }
-    let options = if enforced { 2 } else { 0 };
-    (false, format!("[LDAP://{gpo_dn};{options}]{before}"))
+    let options = if enforced {
+        crate::gpo::gplink::LINK_ENFORCED
+    } else {
+        0
+    };
+    links.insert(
+        0,
+        crate::gpo::gplink::Link {
+            dn: gpo_dn.to_string(),
+            options,
+        },
+    );
+    Ok((false, crate::gpo::gplink::write(&links)))
+}
+
+/// The version in a GPT.INI's bytes (`None`: no `Version=`, which clients read as 0).
+pub fn gpt_version(bytes: &[u8], file: &str) -> Result<Option<u32>, PublishError> {
+    crate::gpo::gpt_ini::parse(bytes, file)
+        .map(|g| g.version())
+        .map_err(|e| PublishError::Refused(e.to_string()))
+}
+
+/// GPT.INI with `Version=` set to `version`, every other line kept (a new one without `old`).
+pub fn gpt_with_version(
+    old: Option<&[u8]>,
+    file: &str,
+    version: u32,
+) -> Result<Vec<u8>, PublishError> {
+    let mut gpt = match old {
+        Some(bytes) => crate::gpo::gpt_ini::parse(bytes, file)
+            .map_err(|e| PublishError::Refused(e.to_string()))?,
+        None => crate::gpo::gpt_ini::new(version, None),
+    };
+    gpt.set_version(version);
+    Ok(gpt.write())
 }

@@ -2,7 +2,6 @@
 //! directory and SYSVOL, find the GPO (refusing an ambiguous name), read what it holds,
 //! plan, and unless `--what-if`, create it if asked, then apply.
 
-use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,7 +16,8 @@ use super::{PublishError, gpt_version};
 use crate::build::{self, FetchRequest};
 use crate::directory::{self, Auth, Connection, first_value};
 use crate::gpo::braced_upper;
-use crate::live::sysvol::{self, SmbOptions, Sysvol, SysvolError};
+use crate::live::sysvol::{Sysvol, SysvolError};
+use crate::live::{self, Domain};
 use crate::text::printable;
 
 /// Everything a publish needs, as plain values.
@@ -61,20 +61,29 @@ pub fn publish(req: Request) -> Result<Outcome, PublishError> {
     warnings.extend(loaded.warnings.iter().map(|w| printable(w)));
     let (opts, ldap_warnings) = directory::options(&req.ldap)?;
     warnings.extend(ldap_warnings);
-    let (user, password) = match &opts.auth {
-        Auth::Simple { user, password } => (user.clone(), password.clone()),
-        _ => {
-            return Err(SysvolError::NoCredentials { host: opts.host() }.into());
-        }
+    // SYSVOL needs the account: refused before any connection is made.
+    if !matches!(opts.auth, Auth::Simple { .. }) {
+        return Err(SysvolError::NoCredentials { host: opts.host() }.into());
+    }
+    let target = live::Target {
+        ldap: opts,
+        smb_host: req.smb_host.clone(),
+        dns_server: None,
+        timeout: req.timeout,
     };
     let runtime = directory::runtime()?;
     let outcome = runtime.block_on(async {
-        let mut conn = Connection::open(&opts, &opts.url, None, req.timeout).await?;
-        let smb = smb_options(&req, &opts, user, password)?;
-        let mut sysvol = Sysvol::connect(smb).await?;
-        let result = run(&mut conn, &mut sysvol, &req, loaded.certs).await;
-        sysvol.close().await;
-        conn.close().await;
+        let mut domain = Domain::open(&target).await?;
+        let domain_dn = domain.domain_dn.clone();
+        let result = run(
+            &mut domain.ldap,
+            &mut domain.sysvol,
+            &req,
+            &domain_dn,
+            loaded.certs,
+        )
+        .await;
+        domain.close().await;
         result
     });
     let mut outcome = outcome?;
@@ -89,51 +98,16 @@ pub fn publish(req: Request) -> Result<Outcome, PublishError> {
     Ok(outcome)
 }
 
-fn smb_options(
-    req: &Request,
-    opts: &directory::LdapOptions,
-    user: String,
-    password: String,
-) -> Result<SmbOptions, PublishError> {
-    let (host, port) = match &req.smb_host {
-        Some(h) => sysvol::parse_host(h)?,
-        None => (opts.host(), sysvol::PORT),
-    };
-    let addr = (host.as_str(), port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| SysvolError::Connect {
-            host: host.clone(),
-            detail: "the name does not resolve".into(),
-        })?;
-    Ok(SmbOptions {
-        host,
-        addr,
-        user,
-        password,
-        timeout: req.timeout,
-    })
-}
-
 async fn run(
     conn: &mut Connection,
     sysvol: &mut Sysvol,
     req: &Request,
+    domain_dn: &str,
     certs: Vec<crate::cert::Loaded>,
 ) -> Result<Outcome, PublishError> {
-    let domain_dn = conn
-        .root_dse("defaultNamingContext")
-        .await?
-        .ok_or_else(|| {
-            PublishError::Refused(format!(
-                "{}: the rootDSE names no defaultNamingContext; is this an Active Directory domain controller?",
-                conn.url()
-            ))
-        })?;
-    let domain = dns_name(&domain_dn);
-    let (current, paths) = current(conn, sysvol, req, &domain_dn, &domain).await?;
-    let links = link_plans(conn, req, &current, &domain_dn).await?;
+    let domain = dns_name(domain_dn);
+    let (current, paths) = current(conn, sysvol, req, domain_dn, &domain).await?;
+    let links = link_plans(conn, req, &current, domain_dn).await?;
     let changes = Changes {
         certs,
         options: req.options.clone(),
@@ -311,7 +285,10 @@ async fn current(
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0),
         version_number,
-        gpt_version: gpt.as_deref().and_then(gpt_version),
+        gpt_version: match gpt.as_deref() {
+            Some(g) => gpt_version(g, &format!(r"\\{}\{}", sysvol.host(), paths.gpt()))?,
+            None => None,
+        },
         machine_extension_names: first_value(&entry, "gPCMachineExtensionNames")
             .unwrap_or_default()
             .to_string(),
@@ -347,7 +324,13 @@ async fn link_plans(
         let before = first_value(&entry, "gPLink")
             .unwrap_or_default()
             .to_string();
-        let (already, after) = super::link_with(&before, &gpo_dn, req.enforced);
+        let (already, after) = super::link_with(
+            &before,
+            &entry.dn,
+            &gpo_dn,
+            &braced_upper(&current.guid),
+            req.enforced,
+        )?;
         plans.push(LinkPlan {
             container: entry.dn.clone(),
             enforced: req.enforced,

@@ -40,7 +40,7 @@ pub enum Created {
 impl Sysvol {
     /// Open or create `path` with `args`; `Ok(None)` when the create disposition says the
     /// name must be new and it is not (or when opening a missing one).
-    async fn open(
+    async fn open_with(
         &mut self,
         path: &str,
         args: FileCreateArgs,
@@ -68,7 +68,7 @@ impl Sysvol {
                 FILE_WRITE_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE | READ_CONTROL | DELETE,
             ),
         };
-        let Some(resource) = self.open(path, args).await? else {
+        let Some(resource) = self.open_with(path, args).await? else {
             return Ok(Created::Exists);
         };
         self.fill(path, resource, bytes).await?;
@@ -153,7 +153,7 @@ impl Sysvol {
                     | DELETE,
             ),
         };
-        let Some(resource) = self.open(&temp, args).await? else {
+        let Some(resource) = self.open_with(&temp, args).await? else {
             return Err(io(&host, &temp, "cannot create the temporary file"));
         };
         self.fill(&temp, resource, bytes).await?;
@@ -161,7 +161,7 @@ impl Sysvol {
         let inside = path.split_once('\\').map_or("", |(_, rest)| rest);
         let reopen =
             FileCreateArgs::make_open_existing(mask(DELETE | SYNCHRONIZE | FILE_READ_ATTRIBUTES));
-        let Some(Resource::File(file)) = self.open(&temp, reopen).await? else {
+        let Some(Resource::File(file)) = self.open_with(&temp, reopen).await? else {
             return Err(io(
                 &host,
                 &temp,
@@ -190,7 +190,7 @@ impl Sysvol {
     pub async fn delete(&mut self, path: &str) -> Result<bool, SysvolError> {
         let host = self.opts.host.clone();
         let args = FileCreateArgs::make_open_existing(mask(DELETE | SYNCHRONIZE));
-        let Some(resource) = self.open(path, args).await? else {
+        let Some(resource) = self.open_with(path, args).await? else {
             return Ok(false);
         };
         let Resource::File(file) = resource else {
@@ -218,7 +218,7 @@ impl Sysvol {
             options: CreateOptions::new().with_directory_file(true),
             desired_access: mask(FILE_READ_ATTRIBUTES | SYNCHRONIZE),
         };
-        let Some(resource) = self.open(path, args).await? else {
+        let Some(resource) = self.open_with(path, args).await? else {
             return Ok(Created::Exists);
         };
         let host = self.opts.host.clone();
@@ -237,7 +237,7 @@ impl Sysvol {
             desired_access: mask(DELETE | SYNCHRONIZE),
         };
         let host = self.opts.host.clone();
-        let Some(resource) = self.open(path, args).await? else {
+        let Some(resource) = self.open_with(path, args).await? else {
             return Ok(());
         };
         let Resource::Directory(dir) = resource else {
@@ -263,7 +263,7 @@ impl Sysvol {
         let args = FileCreateArgs::make_open_existing(mask(
             WRITE_DAC | WRITE_OWNER | READ_CONTROL | SYNCHRONIZE,
         ));
-        let Some(resource) = self.open(path, args).await? else {
+        let Some(resource) = self.open_with(path, args).await? else {
             return Err(io(&host, path, "not found"));
         };
         let info = AdditionalInfo::from_bytes(SET_OWNER_GROUP_PROTECTED_DACL.to_le_bytes());
