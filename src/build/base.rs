@@ -50,7 +50,7 @@ pub enum BaseError {
     Conflict(String),
     #[error("--remove {:?} is not a SHA-1 thumbprint (40 hex digits)", crate::text::cut(.0, 100))]
     BadThumbprint(String),
-    #[error("--remove {thumbprint}: the base {path} holds no such certificate")]
+    #[error("--remove {thumbprint}: {path} holds no such certificate")]
     NotInBase { thumbprint: String, path: String },
     #[error("--base {0}: the machine version is already 65535, the highest a GPO can have")]
     Version(String),
@@ -101,6 +101,8 @@ pub struct Base {
     carried: Vec<(String, Vec<u8>)>,
     /// `--remove`, as upper-case thumbprints, each one in the base.
     remove: BTreeSet<String>,
+    /// How messages name the base: "the base" (a backup) or "the GPO" (a live one).
+    noun: &'static str,
     drop_expired: bool,
 }
 
@@ -196,6 +198,7 @@ impl Base {
             carried,
             remove: BTreeSet::new(),
             drop_expired: req.drop_expired,
+            noun: "the base",
         };
         base.remove = base.check_removals(&req.remove)?;
         Ok(base)
@@ -234,6 +237,7 @@ impl Base {
             carried: Vec::new(),
             remove: BTreeSet::new(),
             drop_expired,
+            noun: "the GPO",
         };
         base.remove = base.check_removals(remove)?;
         Ok(base)
@@ -259,7 +263,11 @@ impl Base {
         match out.difference(&held).next() {
             Some(missing) => Err(BaseError::NotInBase {
                 thumbprint: missing.clone(),
-                path: self.shown.clone(),
+                path: if self.noun == "the base" {
+                    format!("the base {}", self.shown)
+                } else {
+                    self.shown.clone()
+                },
             }),
             None => Ok(out),
         }
@@ -303,15 +311,17 @@ impl Base {
             {
                 if self.drop_expired {
                     notes.push(format!(
-                        "{thumb} ({}) in the base expired on {}: dropped (--drop-expired)",
+                        "{thumb} ({}) in {} expired on {}: dropped (--drop-expired)",
                         crate::text::printable(&c.subject_display),
+                        self.noun,
                         c.not_after.date()
                     ));
                     continue;
                 }
                 warnings.push(format!(
-                    "{thumb} ({}) in the base expired on {}: kept as it is (--remove {thumb} or --drop-expired takes it out)",
+                    "{thumb} ({}) in {} expired on {}: kept as it is (--remove {thumb} or --drop-expired takes it out)",
                     crate::text::printable(&c.subject_display),
+                    self.noun,
                     c.not_after.date()
                 ));
             }
@@ -327,8 +337,8 @@ impl Base {
                     }],
                 }),
                 _ => warnings.push(format!(
-                    "{} in the base is kept in registry.pol but left out of the reports (unreadable, or store {} is not one certgpo lists)",
-                    e.key, key.store
+                    "{} in {} is kept in registry.pol but left out of the reports (unreadable, or store {} is not one certgpo lists)",
+                    e.key, self.noun, key.store
                 )),
             }
         }
@@ -345,7 +355,8 @@ impl Base {
             }
             if kept.contains(&(item.store, thumb.clone())) {
                 notes.push(format!(
-                    "{thumb} is already in the base's {} store: kept as it is",
+                    "{thumb} is already in {}'s {} store: kept as it is",
+                    self.noun,
                     item.store.registry_name()
                 ));
                 continue;
@@ -389,7 +400,8 @@ impl Base {
         items.sort_by(|a, b| policy::key_order(&a.key().policy_path(), &b.key().policy_path()));
         if self.backup.options & 2 != 0 {
             warnings.push(format!(
-                "the base GPO's computer settings are disabled (Options = {}): its certificates do not apply until they are enabled",
+                "{} GPO's computer settings are disabled (Options = {}): its certificates do not apply until they are enabled",
+                if self.noun == "the base" { "the base" } else { "the" },
                 self.backup.options
             ));
         }

@@ -366,3 +366,78 @@ pub fn text(plan: &PublishPlan) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_computer_half_goes_up_past_both_halves() {
+        assert_eq!(next_version(0, Some(0)), Some(1));
+        // The user half is kept; the computer half passes GPT.INI's when that is ahead.
+        assert_eq!(
+            next_version(0x0003_0007, Some(0x0003_0009)),
+            Some(0x0003_000A)
+        );
+        assert_eq!(next_version(0x0003_0007, None), Some(0x0003_0008));
+        assert_eq!(next_version(0x0000_FFFF, Some(0xFFFF)), None);
+        assert_eq!(machine_half(0x0003_0007), 7);
+    }
+
+    #[test]
+    fn a_plan_merges_and_raises_once() {
+        let current = Current {
+            guid: Uuid::nil(),
+            dn: "CN={00000000-0000-0000-0000-000000000000},CN=Policies,CN=System,DC=x".into(),
+            display_name: "Roots".into(),
+            domain: "contoso.test".into(),
+            flags: 0,
+            version_number: 0x0002_0004,
+            gpt_version: Some(0x0002_0005),
+            machine_extension_names: String::new(),
+            registry_pol: None,
+            policy_file: "registry.pol".into(),
+            create: false,
+        };
+        let der = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/exch2010-selfsigned.cer"
+        ))
+        .expect("example");
+        let cert = Certificate::from_der(der).expect("certificate");
+        let changes = Changes {
+            certs: vec![Loaded {
+                cert,
+                origin: crate::cert::Origin {
+                    file: "x.cer".into(),
+                    index: 1,
+                },
+            }],
+            options: build::Options {
+                gpo_name: String::new(),
+                domain: None,
+                store: crate::store::StoreChoice::Auto,
+                blob: crate::blob::BlobStyle::Gpmc,
+                extras: crate::blob::Extras::default(),
+                all_stores: false,
+                allow_expired: true,
+                timestamp: None,
+                channels: crate::channel::Selection::default(),
+            },
+            remove: vec![],
+            drop_expired: false,
+            raise_version: false,
+        };
+        let p = plan(&current, changes, vec![], OffsetDateTime::now_utc()).expect("plan");
+        assert_eq!(p.added.len(), 1);
+        assert_eq!(p.version_after, 0x0002_0006);
+        assert_eq!(p.extension_names_after, crate::gpo::MACHINE_EXTENSION_GUIDS);
+        assert!(p.warnings.iter().any(|w| w.contains("versions disagree")));
+        let t = text(&p);
+        assert!(
+            t.contains("version 131076 -> 131078 (computer 4 -> 6, GPT.INI 131077)"),
+            "{t}"
+        );
+        assert!(p.changes_gpo() && p.writes_policy() && p.writes_gpt());
+    }
+}
