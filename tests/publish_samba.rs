@@ -104,6 +104,47 @@ impl World {
             .collect()
     }
 
+    /// `ldapsearch -s one` under `base`: each object's `attr: value` lines by DN.
+    fn ldap_list(&self, base: &str) -> BTreeMap<String, Vec<String>> {
+        let out = Command::new("ldapsearch")
+            .args([
+                "-LLL",
+                "-o",
+                "ldif-wrap=no",
+                "-H",
+                &self.dc.ldaps(),
+                "-x",
+                "-D",
+                ADMIN,
+                "-w",
+                PASSWORD,
+                "-s",
+                "one",
+                "-b",
+                base,
+                "objectClass",
+                "cACertificate",
+            ])
+            .env("LDAPTLS_CACERT", path(&self.dc.ca))
+            .output()
+            .expect("ldapsearch runs");
+        assert!(out.status.success(), "ldapsearch {base}: {out:?}");
+        let mut objects = BTreeMap::new();
+        let mut current = String::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some(dn) = line.strip_prefix("dn: ") {
+                current = dn.to_string();
+                objects.insert(current.clone(), Vec::new());
+            } else if !line.is_empty() {
+                objects
+                    .entry(current.clone())
+                    .or_insert_with(Vec::new)
+                    .push(line.to_string());
+            }
+        }
+        objects
+    }
+
     /// A file of the GPO fetched with smbclient; `None` if it is not there.
     fn fetch(&self, guid: &str, file: &str) -> Option<Vec<u8>> {
         let local = self.tmp.path().join("fetched");
@@ -470,6 +511,65 @@ fn publish_against_samba_ad_dc() {
     w.dc.smbclient(
         "sysvol",
         &format!(r#"del "contoso.test\Policies\{guid}\certgpo-publish.lock""#),
+    );
+
+    // --- The forest-wide channel: --what-if, add, again, remove.
+    let container = format!(
+        "CN=Certification Authorities,CN=Public Key Services,CN=Services,{}",
+        samba_dc::CONFIG_DN
+    );
+    let der = |c: &Issued| {
+        use base64::Engine as _;
+        let der = common::openssl_stdin(
+            &["x509", "-outform", "DER"],
+            &std::fs::read(&c.cert).unwrap(),
+        );
+        base64::engine::general_purpose::STANDARD.encode(der)
+    };
+    let before = w.ldap_list(&container);
+    let o = w.publish(&["--forest-roots", "--cert", &r2.cert_str(), "--what-if"]);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "add     {t2}  Publish Test r2  (CN=Publish Test r2,{container}, new object)"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(
+        w.ldap_list(&container),
+        before,
+        "--what-if changed the container"
+    );
+    w.publish_ok(&["--forest-roots", "--cert", &r2.cert_str()]);
+    let after = w.ldap_list(&container);
+    let object = format!("CN=Publish Test r2,{container}");
+    let values = after.get(&object).expect("the root's object");
+    assert!(
+        values.contains(&format!("cACertificate:: {}", der(&r2))),
+        "{values:?}"
+    );
+    assert!(
+        values.contains(&"objectClass: certificationAuthority".to_string()),
+        "{values:?}"
+    );
+    let o = w.publish(&["--forest-roots", "--cert", &r2.cert_str(), "--what-if"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(
+        text(&o)
+            .0
+            .contains(&format!("keep    {t2}  (published already)")),
+        "{:?}",
+        text(&o)
+    );
+    w.publish_ok(&["--forest-roots", "--remove", &t2]);
+    assert_eq!(w.ldap_list(&container), before, "--remove left the object");
+    let o = w.publish(&["--forest-roots", "--remove", &t2]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).1.contains("holds no such certificate"),
+        "{:?}",
+        text(&o)
     );
 
     // --- Errors: unknown GPO, wrong password, a user without rights.

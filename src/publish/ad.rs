@@ -160,10 +160,39 @@ pub async fn add(
 ) -> Result<(), WriteError> {
     let attrs = attrs
         .into_iter()
-        .map(|(a, v)| (a.to_string(), v.into_iter().collect::<HashSet<String>>()))
+        .map(|(a, v)| (a, v.into_iter().map(String::into_bytes).collect()))
+        .collect();
+    add_binary(conn, dn, attrs).await
+}
+
+/// Add an object with these attributes, their values as bytes.
+pub async fn add_binary(
+    conn: &mut Connection,
+    dn: &str,
+    attrs: Vec<(&str, Vec<Vec<u8>>)>,
+) -> Result<(), WriteError> {
+    let attrs = attrs
+        .into_iter()
+        .map(|(a, v)| {
+            (
+                a.as_bytes().to_vec(),
+                v.into_iter().collect::<HashSet<Vec<u8>>>(),
+            )
+        })
         .collect::<Vec<_>>();
     let timeout = conn.timeout();
     let result = conn.ldap().with_timeout(timeout).add(dn, attrs).await;
+    done(conn, dn, result)
+}
+
+/// One modify whose values are bytes.
+pub async fn modify_binary(
+    conn: &mut Connection,
+    dn: &str,
+    mods: Vec<Mod<Vec<u8>>>,
+) -> Result<(), WriteError> {
+    let timeout = conn.timeout();
+    let result = conn.ldap().with_timeout(timeout).modify(dn, mods).await;
     done(conn, dn, result)
 }
 

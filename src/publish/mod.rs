@@ -13,11 +13,12 @@
 mod ad;
 pub mod apply;
 mod create;
+pub mod forest;
 pub mod plan;
 mod session;
 
 pub use plan::{Changes, Current, LinkPlan, PublishPlan};
-pub use session::{Outcome, Request, publish};
+pub use session::{ForestOutcome, Outcome, Request, publish, publish_forest};
 
 use crate::build::PipelineError;
 

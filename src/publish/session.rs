@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::apply::{self, Applied, Paths};
 use super::create::{self, NewGpo};
+use super::forest::{self, ForestPlan};
 use super::plan::{self, Changes, Current, LinkPlan, PublishPlan};
 use super::{PublishError, gpt_version};
 use crate::build::{self, FetchRequest};
@@ -49,16 +50,97 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
-/// The whole publish.
-pub fn publish(req: Request) -> Result<Outcome, PublishError> {
-    let mut warnings = Vec::new();
-    // The inputs first: a bad certificate or pin is refused before the network.
+/// What `--forest-roots` decided and did.
+pub struct ForestOutcome {
+    pub plan: ForestPlan,
+    /// The changes were made and read back.
+    pub applied: bool,
+    pub warnings: Vec<String>,
+}
+
+/// The certificates of the request (files, then fetched ones), the fetch's pins, and
+/// the warnings of loading them. Done before the network, so a bad certificate or pin
+/// is refused before anything is connected.
+fn load(
+    req: &Request,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<crate::cert::Loaded>, Option<build::pins::Fetched>), PublishError> {
     let mut loaded = crate::cert::load_paths(&req.certs).map_err(build::PipelineError::from)?;
     let fetched = build::fetched_certs(req.fetch.as_ref(), std::path::Path::new("."))?;
     if let Some(f) = &fetched {
         loaded.certs.extend(f.loaded.iter().cloned());
     }
     warnings.extend(loaded.warnings.iter().map(|w| printable(w)));
+    Ok((loaded.certs, fetched))
+}
+
+/// Record the pins of `--fetch` once the change is made.
+fn save_pins(fetched: Option<&build::pins::Fetched>) -> Result<(), PublishError> {
+    if let Some(f) = fetched {
+        crate::atomic::write_file("--lock", f.lock_path(), &f.lock_bytes())
+            .map_err(|e| PublishError::Pipeline(build::BuildError::from(e).into()))?;
+    }
+    Ok(())
+}
+
+/// `--forest-roots`: add the roots to (and `--remove` them from) the forest's
+/// Certification Authorities container. Only LDAP is used.
+pub fn publish_forest(req: Request) -> Result<ForestOutcome, PublishError> {
+    let mut warnings = Vec::new();
+    let (loaded, fetched) = load(&req, &mut warnings)?;
+    let (opts, ldap_warnings) = directory::options(&req.ldap)?;
+    warnings.extend(ldap_warnings);
+    let roots: Vec<crate::cert::Certificate> = loaded.into_iter().map(|l| l.cert).collect();
+    let runtime = directory::runtime()?;
+    let outcome = runtime.block_on(async {
+        let mut conn = Connection::open(&opts, &opts.url, None, req.timeout).await?;
+        let result = async {
+            let config = conn
+                .root_dse("configurationNamingContext")
+                .await?
+                .ok_or_else(|| {
+                    PublishError::Live(crate::live::LiveError::NotAd {
+                        url: opts.url.clone(),
+                    })
+                })?;
+            let plan = forest::plan(&mut conn, &config, roots.clone(), &req.remove).await?;
+            if req.what_if || !plan.changes_anything() {
+                return Ok((plan, false));
+            }
+            forest::apply(&mut conn, &plan).await?;
+            // Read back: every root now published, every removed one gone.
+            let kept: Vec<String> = plan.removed.iter().map(|r| r.thumbprint.clone()).collect();
+            let after = forest::plan(&mut conn, &config, roots, &[]).await?;
+            let gone = forest::plan(&mut conn, &config, Vec::new(), &kept).await;
+            if !after.added.is_empty() || (!kept.is_empty() && gone.is_ok()) {
+                return Err(PublishError::Incomplete {
+                    gpo: plan.container.clone(),
+                    step: "reading back".into(),
+                    cause: "the container does not hold what was written".into(),
+                    state: "run the same command with --what-if to see what is left to do".into(),
+                });
+            }
+            Ok((plan, true))
+        }
+        .await;
+        conn.close().await;
+        result
+    });
+    let (plan, applied) = outcome?;
+    if applied {
+        save_pins(fetched.as_ref())?;
+    }
+    Ok(ForestOutcome {
+        plan,
+        applied,
+        warnings,
+    })
+}
+
+/// The whole publish.
+pub fn publish(req: Request) -> Result<Outcome, PublishError> {
+    let mut warnings = Vec::new();
+    let (loaded, fetched) = load(&req, &mut warnings)?;
     let (opts, ldap_warnings) = directory::options(&req.ldap)?;
     warnings.extend(ldap_warnings);
     // SYSVOL needs the account: refused before any connection is made.
@@ -80,18 +162,15 @@ pub fn publish(req: Request) -> Result<Outcome, PublishError> {
             &mut domain.sysvol,
             &req,
             &domain_dn,
-            loaded.certs,
+            loaded,
         )
         .await;
         domain.close().await;
         result
     });
     let mut outcome = outcome?;
-    if let Some(f) = &fetched
-        && outcome.applied.is_some()
-    {
-        crate::atomic::write_file("--lock", f.lock_path(), &f.lock_bytes())
-            .map_err(|e| PublishError::Pipeline(build::BuildError::from(e).into()))?;
+    if outcome.applied.is_some() {
+        save_pins(fetched.as_ref())?;
     }
     warnings.append(&mut outcome.warnings);
     outcome.warnings = warnings;

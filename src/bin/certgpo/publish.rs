@@ -31,8 +31,16 @@ stopped part way (the message says what the GPO holds and how to finish).")]
 #[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["certs", "fetch", "discover", "remove", "drop_expired", "raise_version", "link"]))]
 pub struct PublishArgs {
     /// The GPO to change: its display name or {GUID}; with --create, the new GPO's display name
-    #[arg(long, value_name = "NAME-OR-GUID")]
-    pub gpo: String,
+    #[arg(
+        long,
+        value_name = "NAME-OR-GUID",
+        required_unless_present = "forest_roots"
+    )]
+    pub gpo: Option<String>,
+
+    /// Instead of a GPO: add the --cert roots to (and --remove them from) the forest's Certification Authorities container, as certutil -dspublish RootCA does; every machine of the forest trusts them
+    #[arg(long, conflicts_with_all = ["gpo", "create", "link", "raise_version", "drop_expired", "smb_host"])]
+    pub forest_roots: bool,
 
     #[command(flatten)]
     pub ldap: crate::ldap::LdapArgs,
@@ -97,24 +105,28 @@ pub fn run(args: PublishArgs) -> Result<u8, Failure> {
         );
     };
     let timeout = args.inputs.connect.timeout;
+    let gpo = args.gpo.unwrap_or_default();
     let request = Request {
         ldap,
         smb_host: args.smb_host,
         timeout,
-        gpo: args.gpo.clone(),
+        gpo: gpo.clone(),
         create: args.create,
         links: args.link,
         enforced: args.enforced,
         fetch: args.inputs.fetch_request()?,
         options: args
             .inputs
-            .options(args.gpo, None, false, None, Selection::new(&[], false)?)?,
+            .options(gpo, None, false, None, Selection::new(&[], false)?)?,
         certs: args.inputs.certs,
         remove: args.remove,
         drop_expired: args.drop_expired,
         raise_version: args.raise_version,
         what_if: args.what_if,
     };
+    if args.forest_roots {
+        return forest(request, args.json);
+    }
     let outcome = publish::publish(request)?;
     let plan = &outcome.plan;
     for w in outcome.warnings.iter().chain(&plan.warnings) {
@@ -147,6 +159,44 @@ pub fn run(args: PublishArgs) -> Result<u8, Failure> {
         crate::output::text(|out| out.write_all(shown.as_bytes()))?;
     }
     Ok(if args.what_if && changed {
+        code::DIFFERENT
+    } else {
+        code::OK
+    })
+}
+
+#[derive(Serialize)]
+struct ForestReport<'a> {
+    what_if: bool,
+    changed: bool,
+    #[serde(flatten)]
+    plan: &'a publish::forest::ForestPlan,
+}
+
+/// `--forest-roots`.
+fn forest(request: Request, json: bool) -> Result<u8, Failure> {
+    let what_if = request.what_if;
+    let outcome = publish::publish_forest(request)?;
+    for w in &outcome.warnings {
+        eprintln!("warning: {w}");
+    }
+    let changed = outcome.plan.changes_anything();
+    if json {
+        crate::output::json(&ForestReport {
+            what_if,
+            changed,
+            plan: &outcome.plan,
+        })?;
+    } else {
+        let mut shown = publish::forest::text(&outcome.plan);
+        if outcome.applied {
+            shown.push_str("Published: read back from the configuration partition.\n");
+        } else if what_if {
+            shown.push_str("What-if: nothing was changed.\n");
+        }
+        crate::output::text(|out| out.write_all(shown.as_bytes()))?;
+    }
+    Ok(if what_if && changed {
         code::DIFFERENT
     } else {
         code::OK
