@@ -70,34 +70,36 @@ impl World {
         )
     }
 
-    fn ldap_attrs(&self, dn: &str, attrs: &[&str]) -> BTreeMap<String, String> {
-        let ca = path(&self.dc.ca);
-        let mut args = vec![
-            "-LLL",
-            "-o",
-            "ldif-wrap=no",
-            "-H",
-            "",
-            "-x",
-            "-D",
-            ADMIN,
-            "-w",
-            PASSWORD,
-            "-s",
-            "base",
-            "-b",
-            dn,
-        ];
+    /// `ldapsearch` of `attrs` under `base` with `scope`, as the administrator: its LDIF.
+    fn ldapsearch(&self, base: &str, scope: &str, attrs: &[&str]) -> String {
         let url = self.dc.ldaps();
-        args[4] = &url;
-        args.extend_from_slice(attrs);
         let out = Command::new("ldapsearch")
-            .args(&args)
-            .env("LDAPTLS_CACERT", &ca)
+            .args([
+                "-LLL",
+                "-o",
+                "ldif-wrap=no",
+                "-H",
+                &url,
+                "-x",
+                "-D",
+                ADMIN,
+                "-w",
+                PASSWORD,
+                "-s",
+                scope,
+                "-b",
+                base,
+            ])
+            .args(attrs)
+            .env("LDAPTLS_CACERT", path(&self.dc.ca))
             .output()
             .expect("ldapsearch runs");
-        assert!(out.status.success(), "ldapsearch {dn}: {out:?}");
-        String::from_utf8_lossy(&out.stdout)
+        assert!(out.status.success(), "ldapsearch {base}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn ldap_attrs(&self, dn: &str, attrs: &[&str]) -> BTreeMap<String, String> {
+        self.ldapsearch(dn, "base", attrs)
             .lines()
             .filter_map(|l| l.split_once(": "))
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -106,32 +108,10 @@ impl World {
 
     /// `ldapsearch -s one` under `base`: each object's `attr: value` lines by DN.
     fn ldap_list(&self, base: &str) -> BTreeMap<String, Vec<String>> {
-        let out = Command::new("ldapsearch")
-            .args([
-                "-LLL",
-                "-o",
-                "ldif-wrap=no",
-                "-H",
-                &self.dc.ldaps(),
-                "-x",
-                "-D",
-                ADMIN,
-                "-w",
-                PASSWORD,
-                "-s",
-                "one",
-                "-b",
-                base,
-                "objectClass",
-                "cACertificate",
-            ])
-            .env("LDAPTLS_CACERT", path(&self.dc.ca))
-            .output()
-            .expect("ldapsearch runs");
-        assert!(out.status.success(), "ldapsearch {base}: {out:?}");
+        let ldif = self.ldapsearch(base, "one", &["objectClass", "cACertificate"]);
         let mut objects = BTreeMap::new();
         let mut current = String::new();
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
+        for line in ldif.lines() {
             if let Some(dn) = line.strip_prefix("dn: ") {
                 current = dn.to_string();
                 objects.insert(current.clone(), Vec::new());
