@@ -558,7 +558,10 @@ fn publish_against_samba_ad_dc() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         stderr,
-        "error: --gpo \"No such GPO\": no such GPO in contoso.test\nhint: name the GPO by its display name or {GUID} as `certgpo inspect` or GPMC shows it, or pass --create to make it\n"
+        format!(
+            "error: {} has no GPO named \"No such GPO\" (display name or {{GUID}})\nhint: samba-tool gpo listall or Get-GPO -All lists the GPOs; names are compared as the directory compares them (case-insensitive)\n",
+            w.dc.ldaps()
+        )
     );
     let wrong = d.join("wrong-password");
     std::fs::write(&wrong, "not the password\n").unwrap();

@@ -58,8 +58,6 @@ pub enum PublishError {
     },
     #[error("{0}")]
     Refused(String),
-    #[error("--gpo \"{gpo}\": no such GPO in {domain}")]
-    NotFound { gpo: String, domain: String },
     #[error(transparent)]
     Live(#[from] crate::live::LiveError),
     #[error(transparent)]
@@ -81,9 +79,6 @@ impl crate::Diagnostic for PublishError {
             PublishError::Locked { lock, .. } => Some(format!(
                 "wait for the other run to finish and publish again; if no publish is running (an earlier run was killed), delete {lock}"
             )),
-            PublishError::NotFound { .. } => Some(
-                "name the GPO by its display name or {GUID} as `certgpo inspect` or GPMC shows it, or pass --create to make it".into(),
-            ),
             _ => None,
         }
     }

@@ -3,30 +3,31 @@
 //! plan, and unless `--what-if`, create it if asked, then apply.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use ldap3::Scope;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::PublishError;
 use super::apply::{self, Applied, Paths};
 use super::create::{self, NewGpo};
 use super::forest::{self, ForestPlan};
 use super::plan::{self, Changes, Current, LinkPlan, PublishPlan};
-use super::{PublishError, gpt_version};
 use crate::build::{self, FetchRequest};
 use crate::directory::{self, Auth, Connection, first_value};
 use crate::gpo::braced_upper;
-use crate::live::sysvol::{Sysvol, SysvolError};
+use crate::live::LiveError;
+use crate::live::read::{self, Selection, SysvolState};
+use crate::live::sysvol::SysvolError;
 use crate::live::{self, Domain};
 use crate::text::printable;
 
 /// Everything a publish needs, as plain values.
 pub struct Request {
-    pub ldap: directory::Request,
-    /// `--smb-host`: the SYSVOL server when it is not the LDAP URL's host.
-    pub smb_host: Option<String>,
-    pub timeout: Duration,
+    /// The domain controller, SYSVOL's server and the account (`--ldap`, `--smb-host`).
+    pub target: live::Target,
+    /// Who publishes, for the lock file.
+    pub user: String,
     /// `--gpo`: display name or `{GUID}`; with `create`, the new GPO's name.
     pub gpo: String,
     pub create: bool,
@@ -88,12 +89,12 @@ fn save_pins(fetched: Option<&build::pins::Fetched>) -> Result<(), PublishError>
 pub fn publish_forest(req: Request) -> Result<ForestOutcome, PublishError> {
     let mut warnings = Vec::new();
     let (loaded, fetched) = load(&req, &mut warnings)?;
-    let (opts, ldap_warnings) = directory::options(&req.ldap)?;
-    warnings.extend(ldap_warnings);
     let roots: Vec<crate::cert::Certificate> = loaded.into_iter().map(|l| l.cert).collect();
+    let opts = &req.target.ldap;
     let runtime = directory::runtime()?;
     let outcome = runtime.block_on(async {
-        let mut conn = Connection::open(&opts, &opts.url, None, req.timeout).await?;
+        let mut conn =
+            Connection::open(opts, &opts.url, req.target.dns_server, req.target.timeout).await?;
         let result = async {
             let config = conn
                 .root_dse("configurationNamingContext")
@@ -141,30 +142,17 @@ pub fn publish_forest(req: Request) -> Result<ForestOutcome, PublishError> {
 pub fn publish(req: Request) -> Result<Outcome, PublishError> {
     let mut warnings = Vec::new();
     let (loaded, fetched) = load(&req, &mut warnings)?;
-    let (opts, ldap_warnings) = directory::options(&req.ldap)?;
-    warnings.extend(ldap_warnings);
     // SYSVOL needs the account: refused before any connection is made.
-    if !matches!(opts.auth, Auth::Simple { .. }) {
-        return Err(SysvolError::NoCredentials { host: opts.host() }.into());
+    if !matches!(req.target.ldap.auth, Auth::Simple { .. }) {
+        return Err(SysvolError::NoCredentials {
+            host: req.target.ldap.host(),
+        }
+        .into());
     }
-    let target = live::Target {
-        ldap: opts,
-        smb_host: req.smb_host.clone(),
-        dns_server: None,
-        timeout: req.timeout,
-    };
     let runtime = directory::runtime()?;
     let outcome = runtime.block_on(async {
-        let mut domain = Domain::open(&target).await?;
-        let domain_dn = domain.domain_dn.clone();
-        let result = run(
-            &mut domain.ldap,
-            &mut domain.sysvol,
-            &req,
-            &domain_dn,
-            loaded,
-        )
-        .await;
+        let mut domain = Domain::open(&req.target).await?;
+        let result = run(&mut domain, &req, loaded).await;
         domain.close().await;
         result
     });
@@ -178,15 +166,15 @@ pub fn publish(req: Request) -> Result<Outcome, PublishError> {
 }
 
 async fn run(
-    conn: &mut Connection,
-    sysvol: &mut Sysvol,
+    domain: &mut Domain,
     req: &Request,
-    domain_dn: &str,
     certs: Vec<crate::cert::Loaded>,
 ) -> Result<Outcome, PublishError> {
-    let domain = dns_name(domain_dn);
-    let (current, paths) = current(conn, sysvol, req, domain_dn, &domain).await?;
-    let links = link_plans(conn, req, &current, domain_dn).await?;
+    let domain_dn = domain.domain_dn.clone();
+    let dns = read::dns_name(&domain_dn);
+    let (current, paths) = current(domain, req, &domain_dn, &dns).await?;
+    let (conn, sysvol) = (&mut domain.ldap, &mut domain.sysvol);
+    let links = link_plans(conn, req, &current, &domain_dn).await?;
     let changes = Changes {
         certs,
         options: req.options.clone(),
@@ -203,7 +191,7 @@ async fn run(
         });
     }
     if plan.create {
-        let file_sys_path = format!(r"\\{domain}\SysVol\{domain}\Policies\{}", plan.gpo_guid);
+        let file_sys_path = format!(r"\\{dns}\SysVol\{dns}\Policies\{}", plan.gpo_guid);
         let shown = apply::shown(&plan);
         create::create(
             conn,
@@ -221,7 +209,7 @@ async fn run(
     let holder = format!(
         "certgpo {} publish by {} on {} (process {}) since {}",
         env!("CARGO_PKG_VERSION"),
-        req.ldap.user.as_deref().unwrap_or("?"),
+        req.user,
         std::env::var("HOSTNAME").unwrap_or_else(|_| "an unnamed host".into()),
         std::process::id(),
         crate::report::date_time(OffsetDateTime::now_utc())
@@ -234,54 +222,31 @@ async fn run(
     })
 }
 
-/// The GPO named by `--gpo`, as it is now (or as `--create` will make it).
+/// The GPO named by `--gpo` as the live reader finds it (or, with `--create`, as it
+/// will be made: refused when one of that name exists).
 async fn current(
-    conn: &mut Connection,
-    sysvol: &mut Sysvol,
+    domain: &mut Domain,
     req: &Request,
     domain_dn: &str,
-    domain: &str,
+    dns: &str,
 ) -> Result<(Current, Paths), PublishError> {
-    let policies = format!("CN=Policies,CN=System,{domain_dn}");
     let wanted = req.gpo.trim();
-    let guid = Uuid::parse_str(wanted.trim_start_matches('{').trim_end_matches('}')).ok();
-    let filter = match guid {
-        Some(g) => format!(
-            "(&(objectClass=groupPolicyContainer)(cn={}))",
-            braced_upper(&g)
-        ),
-        None => format!(
-            "(&(objectClass=groupPolicyContainer)(displayName={}))",
-            ldap3::ldap_escape(wanted)
-        ),
+    let found = match read::read(domain, &Selection::One(wanted.to_string())).await {
+        Ok(state) => state.gpos.into_iter().next(),
+        Err(LiveError::NoSuchGpo { .. }) if req.create => None,
+        Err(e) => return Err(e.into()),
     };
-    let found = conn
-        .search(
-            &policies,
-            Scope::OneLevel,
-            &filter,
-            &[
-                "cn",
-                "displayName",
-                "gPCFileSysPath",
-                "versionNumber",
-                "flags",
-                "gPCMachineExtensionNames",
-            ],
-            false,
-        )
-        .await?
-        .unwrap_or_default();
+    let host = domain.sysvol.host().to_string();
     if req.create {
-        if let Some(e) = found.first() {
+        if let Some(g) = found {
             return Err(PublishError::Refused(format!(
                 "--create: a GPO named \"{}\" exists already ({}); publish to it with --gpo {} and without --create",
                 printable(wanted),
-                first_value(e, "cn").unwrap_or_default(),
-                first_value(e, "cn").unwrap_or_default()
+                g.guid,
+                g.guid
             )));
         }
-        if guid.is_some() {
+        if read::is_braced_guid(wanted) {
             return Err(PublishError::Refused(
                 "--create takes the new GPO's display name, not a GUID (the GUID is made new)"
                     .into(),
@@ -290,89 +255,64 @@ async fn current(
         let guid = Uuid::new_v4();
         let name = braced_upper(&guid);
         let paths = Paths {
-            dn: format!("CN={name},{policies}"),
-            folder: format!(r"SysVol\{domain}\Policies\{name}"),
+            dn: format!("CN={name},CN=Policies,CN=System,{domain_dn}"),
+            folder: format!(r"SysVol\{dns}\Policies\{name}"),
         };
         let current = Current {
             guid,
             dn: paths.dn.clone(),
             display_name: wanted.to_string(),
-            domain: domain.to_string(),
+            domain: dns.to_string(),
             flags: 0,
             version_number: 0,
             gpt_version: Some(0),
             machine_extension_names: String::new(),
             registry_pol: None,
-            policy_file: format!(r"\\{}\{}", sysvol.host(), paths.policy()),
+            policy_file: format!(r"\\{host}\{}", paths.policy()),
             create: true,
         };
         return Ok((current, paths));
     }
-    let entry = match found.len() {
-        1 => found.into_iter().next(),
-        0 => None,
-        n => {
-            let guids: Vec<&str> = found.iter().filter_map(|e| first_value(e, "cn")).collect();
+    let Some(g) = found else {
+        return Err(PublishError::Refused(format!(
+            "--gpo {:?}: no such GPO",
+            printable(wanted)
+        )));
+    };
+    let shown = format!("GPO \"{}\" {}", printable(&g.name), g.guid);
+    match &g.sysvol {
+        SysvolState::Read => {}
+        SysvolState::Missing => {
             return Err(PublishError::Refused(format!(
-                "--gpo \"{}\": {n} GPOs have that name ({}); name one by its GUID",
-                printable(wanted),
-                guids.join(", ")
+                "{shown}: its SYSVOL folder {} is missing, so clients cannot apply it; certgpo does not publish into a GPO whose files are gone",
+                g.file_sys_path
+            )));
+        }
+        SysvolState::Unreadable(why) => {
+            return Err(PublishError::Refused(format!(
+                "{shown}: its SYSVOL folder cannot be read: {why}"
             )));
         }
     }
-    .ok_or_else(|| PublishError::NotFound {
-        gpo: printable(wanted),
-        domain: domain.to_string(),
-    })?;
-    let cn = first_value(&entry, "cn").unwrap_or_default();
-    let guid = Uuid::parse_str(cn.trim_start_matches('{').trim_end_matches('}')).map_err(|_| {
-        PublishError::Refused(format!("{}: the container's name is not a GUID", entry.dn))
-    })?;
-    let display_name = first_value(&entry, "displayName")
-        .unwrap_or_default()
-        .to_string();
-    let shown = format!(
-        "GPO \"{}\" {}",
-        printable(&display_name),
-        braced_upper(&guid)
-    );
-    let version_number = first_value(&entry, "versionNumber")
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .ok_or_else(|| {
-            PublishError::Refused(format!("{shown}: the container has no versionNumber"))
-        })?;
-    let folder = first_value(&entry, "gPCFileSysPath")
-        .and_then(share_path)
-        .ok_or_else(|| {
-            PublishError::Refused(format!(
-                "{shown}: gPCFileSysPath {:?} is not a \\\\server\\SysVol\\... path",
-                first_value(&entry, "gPCFileSysPath").unwrap_or_default()
-            ))
+    let guid =
+        Uuid::parse_str(g.guid.trim_start_matches('{').trim_end_matches('}')).map_err(|_| {
+            PublishError::Refused(format!("{}: the container's name is not a GUID", g.dn))
         })?;
     let paths = Paths {
-        dn: entry.dn.clone(),
-        folder,
+        dn: g.dn.clone(),
+        folder: read::share_path(&g.file_sys_path),
     };
-    let gpt = sysvol.read(&paths.gpt(), crate::input::BACKUP_FILE).await?;
-    let registry_pol = sysvol.read(&paths.policy(), crate::input::POLICY).await?;
     let current = Current {
         guid,
-        dn: entry.dn.clone(),
-        display_name,
-        domain: domain.to_string(),
-        flags: first_value(&entry, "flags")
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0),
-        version_number,
-        gpt_version: match gpt.as_deref() {
-            Some(g) => gpt_version(g, &format!(r"\\{}\{}", sysvol.host(), paths.gpt()))?,
-            None => None,
-        },
-        machine_extension_names: first_value(&entry, "gPCMachineExtensionNames")
-            .unwrap_or_default()
-            .to_string(),
-        registry_pol,
-        policy_file: format!(r"\\{}\{}", sysvol.host(), paths.policy()),
+        dn: g.dn.clone(),
+        display_name: g.name.clone(),
+        domain: dns.to_string(),
+        flags: g.flags,
+        version_number: g.version,
+        gpt_version: g.gpt_version,
+        machine_extension_names: g.machine_extension_names.clone(),
+        registry_pol: g.machine_pol.clone(),
+        policy_file: format!(r"\\{host}\{}", paths.policy()),
         create: false,
     };
     Ok((current, paths))
@@ -419,25 +359,4 @@ async fn link_plans(
         });
     }
     Ok(plans)
-}
-
-/// `SysVol\...` inside the share from `\\server\SysVol\...`.
-fn share_path(unc: &str) -> Option<String> {
-    let rest = unc.strip_prefix(r"\\")?;
-    let (_, path) = rest.split_once('\\')?;
-    (!path.is_empty()).then(|| path.to_string())
-}
-
-/// `contoso.test` from `DC=contoso,DC=test`.
-fn dns_name(dn: &str) -> String {
-    directory::split_dn(dn)
-        .iter()
-        .filter_map(|rdn| {
-            let (k, v) = rdn.split_once('=')?;
-            k.trim()
-                .eq_ignore_ascii_case("DC")
-                .then(|| v.trim().to_string())
-        })
-        .collect::<Vec<_>>()
-        .join(".")
 }

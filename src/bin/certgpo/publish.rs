@@ -29,25 +29,15 @@ nothing would change), 1 --what-if: something would change, 2 error (nothing wri
 3 pin mismatch, 4 the GPO changed meanwhile or another publish holds it, 5 the publish
 stopped part way (the message says what the GPO holds and how to finish).")]
 #[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["certs", "fetch", "discover", "remove", "drop_expired", "raise_version", "link"]))]
+#[command(mut_arg("gpo", |a| a.help("The GPO to change: its display name or {GUID}; with --create, the new GPO's display name")))]
 pub struct PublishArgs {
-    /// The GPO to change: its display name or {GUID}; with --create, the new GPO's display name
-    #[arg(
-        long,
-        value_name = "NAME-OR-GUID",
-        required_unless_present = "forest_roots"
-    )]
-    pub gpo: Option<String>,
+    // The directory, --gpo, SYSVOL's server and the deadline of each step.
+    #[command(flatten)]
+    pub live: crate::ldap::LiveArgs,
 
     /// Instead of a GPO: add the --cert roots to (and --remove them from) the forest's Certification Authorities container, as certutil -dspublish RootCA does; every machine of the forest trusts them
     #[arg(long, conflicts_with_all = ["gpo", "create", "link", "raise_version", "drop_expired", "smb_host"])]
     pub forest_roots: bool,
-
-    #[command(flatten)]
-    pub ldap: crate::ldap::LdapArgs,
-
-    /// SYSVOL server (HOST or HOST:PORT) when it is not the host of --ldap
-    #[arg(long, value_name = "HOST")]
-    pub smb_host: Option<String>,
 
     #[command(flatten)]
     pub inputs: crate::certs::CertArgs,
@@ -97,19 +87,24 @@ struct Report<'a> {
 }
 
 pub fn run(args: PublishArgs) -> Result<u8, Failure> {
-    let Some(ldap) = args.ldap.request() else {
+    let Some((target, _)) = args.live.target()? else {
         return Err(
             Failure::new("publish needs --ldap: the domain controller to write to").hint(
                 "pass --ldap ldaps://dc1.contoso.com (or ldap://... for StartTLS) and --user",
             ),
         );
     };
-    let timeout = args.inputs.connect.timeout;
-    let gpo = args.gpo.unwrap_or_default();
+    let gpo = match (&args.live.gpo, args.forest_roots) {
+        (Some(g), _) => g.clone(),
+        (None, true) => String::new(),
+        (None, false) => {
+            return Err(Failure::new("publish needs --gpo: the GPO to change (or to make, with --create)")
+                .hint("name it by its display name or {GUID}; --forest-roots publishes roots forest-wide instead"));
+        }
+    };
     let request = Request {
-        ldap,
-        smb_host: args.smb_host,
-        timeout,
+        target,
+        user: args.live.ldap.user.clone().unwrap_or_default(),
         gpo: gpo.clone(),
         create: args.create,
         links: args.link,
