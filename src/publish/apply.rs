@@ -133,8 +133,8 @@ async fn locked(
         sysvol.replace(&paths.policy(), &plan.registry_pol).await?;
     }
     let finish_raise = format!(
-        "Machine\\registry.pol holds the new certificates, but GPT.INI and versionNumber still say {}, so clients do not apply them yet: run the same publish again with --raise-version to finish",
-        plan.version_before
+        "Machine\\registry.pol holds the new certificates, but GPT.INI and versionNumber still say {}, so clients do not apply them yet: run `certgpo publish --gpo {} --raise-version` (same connection options) to finish",
+        plan.version_before, plan.gpo_guid
     );
     // 4. GPT.INI.
     if plan.writes_gpt() {
@@ -155,8 +155,8 @@ async fn locked(
     }
     // 5. The commit.
     let finish_rerun = format!(
-        "registry.pol and GPT.INI (version {}) hold the new certificates, but versionNumber is still {}, so clients do not apply them yet: run the same publish again to finish (it raises both versions to agree)",
-        plan.version_after, plan.version_before
+        "registry.pol and GPT.INI (version {}) hold the new certificates, but versionNumber is still {}, so clients do not apply them yet: run `certgpo publish --gpo {} --raise-version` (same connection options) to finish; it raises both versions to agree",
+        plan.version_after, plan.version_before, plan.gpo_guid
     );
     if plan.version_after != plan.version_before
         || plan.extension_names_after != plan.extension_names_before

@@ -72,6 +72,9 @@ impl crate::Diagnostic for PublishError {
             PublishError::Pipeline(e) => e.hint(),
             PublishError::Live(e) => e.hint(),
             PublishError::Directory(e) => e.hint(),
+            PublishError::Sysvol(crate::live::sysvol::SysvolError::Denied { .. }) => Some(
+                "publishing needs the Modify right on the GPO's SYSVOL folder and Write on its container (GPMC's \"Edit settings\" delegation)".into(),
+            ),
             PublishError::Sysvol(e) => e.hint(),
             PublishError::Conflict { state, .. } | PublishError::Incomplete { state, .. } => {
                 Some(state.clone())
