@@ -493,6 +493,45 @@ fn publish_against_samba_ad_dc() {
         &format!(r#"del "contoso.test\Policies\{guid}\certgpo-publish.lock""#),
     );
 
+    // --- A step failing after registry.pol is written: GPT.INI made immutable on the
+    // DC's disk (chattr +i), so it cannot be replaced. Exit 5, the state and the
+    // finishing command named, no lock or temporary file left; the command finishes it.
+    let folder = w.dc.sysvol_dir().join("Policies").join(&guid);
+    let gpt = folder.join("GPT.INI");
+    // chattr comes with lsattr (e2fsprogs); lsattr has a probe that succeeds.
+    if common::require("lsattr", &["-d", "/"]) {
+        common::run_ok("chattr", &["+i", &path(&gpt)]);
+        let (version, _) = w.container(&guid);
+        let o = w.publish(&["--gpo", &guid, "--remove", &t4]);
+        common::run_ok("chattr", &["-i", &path(&gpt)]);
+        let (_, stderr) = text(&o);
+        assert_eq!(o.status.code(), Some(5), "{stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "error: GPO \"Certs A\" {guid}: the publish stopped at writing GPT.INI: "
+            )),
+            "{stderr}"
+        );
+        assert!(
+            stderr.ends_with(&format!(
+                "hint: Machine\\registry.pol holds the new certificates, but GPT.INI and versionNumber still say {version}, so clients do not apply them yet: run `certgpo publish --gpo {guid} --raise-version` (same connection options) to finish\n"
+            )),
+            "{stderr}"
+        );
+        assert!(!w.roots(&guid).contains(&t4), "registry.pol was written");
+        assert_eq!(w.container(&guid).0, version, "versionNumber untouched");
+        assert_eq!(w.gpt_version(&guid), version, "GPT.INI untouched");
+        let left: Vec<String> = common::tree(&folder)
+            .into_keys()
+            .filter(|k| k.contains("certgpo"))
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+        w.publish_ok(&["--gpo", &guid, "--raise-version"]);
+        assert_eq!(w.assert_consistent(&guid), version + 1);
+        assert!(!w.roots(&guid).contains(&t4));
+        w.publish_ok(&["--gpo", &guid, "--cert", &r4.cert_str()]);
+    }
+
     // --- The forest-wide channel: --what-if, add, again, remove.
     let container = format!(
         "CN=Certification Authorities,CN=Public Key Services,CN=Services,{}",
