@@ -163,10 +163,15 @@ impl World {
         };
         let file = self.tmp.path().join("registry.pol");
         std::fs::write(&file, bytes).unwrap();
+        self.policy_file(&file)
+    }
+
+    /// A registry.pol file as Samba's PReg parser reads it.
+    fn policy_file(&self, file: &Path) -> Vec<(String, String, Option<String>)> {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracles/preg_dump.py");
         let out = Command::new(SYSTEM_PYTHON)
             .arg(script)
-            .arg(&file)
+            .arg(file)
             .output()
             .unwrap();
         assert!(
@@ -420,6 +425,42 @@ fn publish_against_samba_ad_dc() {
         text(&o),
         w.ldap_attrs(&ou, &["gPLink"])
     );
+
+    // --- A bundle made by `build` is applied as it is: the Blob (friendly name,
+    // purposes) in the GPO equals the bundle's byte for byte.
+    let bundle = d.join("bundle");
+    common::certgpo_ok(&[
+        "build",
+        "--cert",
+        &r2.cert_str(),
+        "--purpose",
+        "server-auth",
+        "--friendly-name",
+        "Bundle root",
+        "--domain",
+        "contoso.test",
+        "--out",
+        &path(&bundle),
+    ]);
+    let out = w.publish_ok(&["--gpo", &new_guid, "--bundle", &path(&bundle)]);
+    assert!(
+        out.contains(&format!("add     Root           {t2}")),
+        "{out}"
+    );
+    let blob_of = |entries: Vec<(String, String, Option<String>)>| {
+        entries
+            .into_iter()
+            .find(|(k, v, _)| v == "Blob" && k.ends_with(&t2))
+            .and_then(|(_, _, d)| d)
+            .expect("the Blob of r2")
+    };
+    let bundle_pol = common::files_in(&bundle.join("policy"))
+        .into_iter()
+        .find(|p| p.ends_with("registry.pol"))
+        .expect("the bundle's registry.pol");
+    let bundle_entries = w.policy_file(&bundle_pol);
+    assert_eq!(blob_of(w.policy(&new_guid)), blob_of(bundle_entries));
+    assert_eq!(w.assert_consistent(&new_guid), 2);
 
     // --- Two publishes at once: never a silent lost update.
     let (r4, t4) = cert(&d, "r4");

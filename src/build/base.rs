@@ -283,6 +283,37 @@ impl Base {
         &self.backup.domain
     }
 
+    /// The certificate of the registry.pol entry at `index` (its Blob kept as it is),
+    /// when it is readable and in a store certgpo knows.
+    fn item(&self, index: usize, e: &Entry, cert: Option<Certificate>) -> Option<Item> {
+        let store = cert_entry(e)?.known_store()?;
+        Some(Item {
+            cert: cert?,
+            store,
+            blob: e.data.clone(),
+            origins: vec![Origin {
+                file: self.policy_file.clone(),
+                index: index + 1,
+            }],
+        })
+    }
+
+    /// Every certificate of the base's registry.pol that certgpo can carry elsewhere,
+    /// each with its Blob as it is (friendly name and purposes kept): what `publish
+    /// --bundle` applies.
+    pub fn items(&self) -> Vec<Item> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(index, e)| {
+                let cert = crate::blob::parse(&e.data)
+                    .ok()
+                    .and_then(|b| Certificate::from_der(b.der).ok());
+                self.item(index, e, cert)
+            })
+            .collect()
+    }
+
     /// The base's registry.pol with `new` certificates merged in and the removed ones
     /// taken out, and every certificate the result holds (registry.pol order).
     pub(super) fn merge(
@@ -326,17 +357,9 @@ impl Base {
                 ));
             }
             entries.push(e.clone());
-            match (cert, key.known_store()) {
-                (Some(cert), Some(store)) => items.push(Item {
-                    cert,
-                    store,
-                    blob: e.data.clone(),
-                    origins: vec![Origin {
-                        file: self.policy_file.clone(),
-                        index: index + 1,
-                    }],
-                }),
-                _ => warnings.push(format!(
+            match self.item(index, e, cert) {
+                Some(item) => items.push(item),
+                None => warnings.push(format!(
                     "{} in {} is kept in registry.pol but left out of the reports (unreadable, or store {} is not one certgpo lists)",
                     e.key, self.noun, key.store
                 )),

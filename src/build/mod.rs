@@ -13,7 +13,7 @@ mod plan;
 mod render;
 mod write;
 
-pub use plan::{Item, Options, Plan, backup_id, plan, policy_entries};
+pub use plan::{Item, Options, Plan, backup_id, plan, plan_with, policy_entries};
 pub use render::render;
 pub use write::zip_bytes;
 use write::{check_out, check_zip, write_outputs};

@@ -80,6 +80,18 @@ pub struct Plan {
 /// SOURCE_DATE_EPOCH cannot sneak an expired certificate through.
 pub fn plan(
     loaded: Vec<Loaded>,
+    opts: Options,
+    base: Option<&Base>,
+    now: OffsetDateTime,
+) -> Result<Plan, PipelineError> {
+    plan_with(loaded, Vec::new(), opts, base, now)
+}
+
+/// [`plan`] with certificates already placed in their store with their Blob (`given`,
+/// from a bundle), besides the ones to place (`loaded`).
+pub fn plan_with(
+    loaded: Vec<Loaded>,
+    given: Vec<Item>,
     mut opts: Options,
     base: Option<&Base>,
     now: OffsetDateTime,
@@ -168,6 +180,27 @@ pub fn plan(
             blob,
             origins,
         });
+    }
+    for item in given {
+        if item.cert.not_after < now && !opts.allow_expired {
+            return Err(BuildError::Expired {
+                file: item
+                    .origins
+                    .first()
+                    .map(|o| o.file.clone())
+                    .unwrap_or_default(),
+                thumbprint: item.cert.thumbprint(),
+                subject: printable(&item.cert.subject),
+                date: report::date_time(item.cert.not_after),
+            }
+            .into());
+        }
+        if !items
+            .iter()
+            .any(|i| i.store == item.store && i.cert.sha1 == item.cert.sha1)
+        {
+            items.push(item);
+        }
     }
     items.sort_by(|a, b| policy::key_order(&a.key().policy_path(), &b.key().policy_path()));
 

@@ -47,6 +47,8 @@ pub struct Current {
 /// What to change in the certificates of the GPO.
 pub struct Changes {
     pub certs: Vec<Loaded>,
+    /// Certificates placed already, with their Blobs (`--bundle`).
+    pub given: Vec<build::Item>,
     pub options: build::Options,
     /// `--remove`: SHA-1 thumbprints to take out.
     pub remove: Vec<String>,
@@ -163,8 +165,14 @@ pub fn plan(
     };
     let base = Base::live(&live, &changes.remove, changes.drop_expired)
         .map_err(|e| PublishError::Pipeline(e.into()))?;
-    let decided = build::plan(changes.certs, changes.options, Some(&base), now)
-        .map_err(PublishError::Pipeline)?;
+    let decided = build::plan_with(
+        changes.certs,
+        changes.given,
+        changes.options,
+        Some(&base),
+        now,
+    )
+    .map_err(PublishError::Pipeline)?;
     let before = current
         .registry_pol
         .as_deref()
@@ -413,6 +421,7 @@ mod tests {
                     index: 1,
                 },
             }],
+            given: vec![],
             options: build::Options {
                 gpo_name: String::new(),
                 domain: None,

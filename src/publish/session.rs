@@ -35,6 +35,8 @@ pub struct Request {
     pub links: Vec<String>,
     pub enforced: bool,
     pub certs: Vec<PathBuf>,
+    /// `--bundle`: a bundle, GPO backup or zip whose certificates to apply as they are.
+    pub bundle: Option<PathBuf>,
     pub fetch: Option<FetchRequest>,
     pub options: build::Options,
     pub remove: Vec<String>,
@@ -75,6 +77,30 @@ fn load(
     Ok((loaded.certs, fetched))
 }
 
+/// `--bundle`: the certificates of the bundle's (or backup's) Machine registry.pol, each
+/// in its store with its Blob.
+fn bundle_items(req: &Request) -> Result<Vec<build::Item>, PublishError> {
+    let Some(path) = &req.bundle else {
+        return Ok(Vec::new());
+    };
+    let request = build::BaseRequest {
+        path: path.clone(),
+        remove: Vec::new(),
+        drop_expired: false,
+    };
+    // The backup reader names its option --base; here it is --bundle.
+    let base = build::base::Base::read(&request, &req.options)
+        .map_err(|e| PublishError::Refused(e.to_string().replacen("--base ", "--bundle ", 1)))?;
+    let items = base.items();
+    if items.is_empty() {
+        return Err(PublishError::Refused(format!(
+            "--bundle {}: its registry.pol holds no certificate",
+            path.display()
+        )));
+    }
+    Ok(items)
+}
+
 /// Record the pins of `--fetch` once the change is made.
 fn save_pins(fetched: Option<&build::pins::Fetched>) -> Result<(), PublishError> {
     if let Some(f) = fetched {
@@ -89,7 +115,8 @@ fn save_pins(fetched: Option<&build::pins::Fetched>) -> Result<(), PublishError>
 pub fn publish_forest(req: Request) -> Result<ForestOutcome, PublishError> {
     let mut warnings = Vec::new();
     let (loaded, fetched) = load(&req, &mut warnings)?;
-    let roots: Vec<crate::cert::Certificate> = loaded.into_iter().map(|l| l.cert).collect();
+    let mut roots: Vec<crate::cert::Certificate> = loaded.into_iter().map(|l| l.cert).collect();
+    roots.extend(bundle_items(&req)?.into_iter().map(|i| i.cert));
     let opts = &req.target.ldap;
     let runtime = directory::runtime()?;
     let outcome = runtime.block_on(async {
@@ -142,6 +169,7 @@ pub fn publish_forest(req: Request) -> Result<ForestOutcome, PublishError> {
 pub fn publish(req: Request) -> Result<Outcome, PublishError> {
     let mut warnings = Vec::new();
     let (loaded, fetched) = load(&req, &mut warnings)?;
+    let given = bundle_items(&req)?;
     // SYSVOL needs the account: refused before any connection is made.
     if !matches!(req.target.ldap.auth, Auth::Simple { .. }) {
         return Err(SysvolError::NoCredentials {
@@ -152,7 +180,7 @@ pub fn publish(req: Request) -> Result<Outcome, PublishError> {
     let runtime = directory::runtime()?;
     let outcome = runtime.block_on(async {
         let mut domain = Domain::open(&req.target).await?;
-        let result = run(&mut domain, &req, loaded).await;
+        let result = run(&mut domain, &req, loaded, given).await;
         domain.close().await;
         result
     });
@@ -169,6 +197,7 @@ async fn run(
     domain: &mut Domain,
     req: &Request,
     certs: Vec<crate::cert::Loaded>,
+    given: Vec<build::Item>,
 ) -> Result<Outcome, PublishError> {
     let domain_dn = domain.domain_dn.clone();
     let dns = read::dns_name(&domain_dn);
@@ -177,6 +206,7 @@ async fn run(
     let links = link_plans(conn, req, &current, &domain_dn).await?;
     let changes = Changes {
         certs,
+        given,
         options: req.options.clone(),
         remove: req.remove.clone(),
         drop_expired: req.drop_expired,

@@ -28,7 +28,7 @@ reached over SMB with the same account. Exit codes: 0 published (or, with --what
 nothing would change), 1 --what-if: something would change, 2 error (nothing written),
 3 pin mismatch, 4 the GPO changed meanwhile or another publish holds it, 5 the publish
 stopped part way (the message says what the GPO holds and how to finish).")]
-#[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["certs", "fetch", "discover", "remove", "drop_expired", "raise_version", "link"]))]
+#[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["certs", "bundle", "fetch", "discover", "remove", "drop_expired", "raise_version", "link"]))]
 #[command(mut_arg("gpo", |a| a.help("The GPO to change: its display name or {GUID}; with --create, the new GPO's display name")))]
 pub struct PublishArgs {
     // The directory, --gpo, SYSVOL's server and the deadline of each step.
@@ -41,6 +41,10 @@ pub struct PublishArgs {
 
     #[command(flatten)]
     pub inputs: crate::certs::CertArgs,
+
+    /// Apply the certificates of this bundle (or GPO backup, or zip of either) as they are: each in its store with its Blob, as `build` made them
+    #[arg(long, value_name = "BUNDLE")]
+    pub bundle: Option<std::path::PathBuf>,
 
     /// Take this certificate (SHA-1 thumbprint) out of the GPO; repeatable
     #[arg(long, value_name = "THUMBPRINT")]
@@ -114,6 +118,7 @@ pub fn run(args: PublishArgs) -> Result<u8, Failure> {
             .inputs
             .options(gpo, None, false, None, Selection::new(&[], false)?)?,
         certs: args.inputs.certs,
+        bundle: args.bundle,
         remove: args.remove,
         drop_expired: args.drop_expired,
         raise_version: args.raise_version,
