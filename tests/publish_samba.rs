@@ -505,6 +505,52 @@ fn publish_against_samba_ad_dc() {
     assert!(roots.contains(&t4) && roots.contains(&t5));
     w.assert_consistent(&guid);
 
+    // --- The commit is a compare-and-swap: a version change by anyone else (a stale
+    // `old` value) makes Samba refuse the modify with noSuchAttribute, which certgpo
+    // reports as a conflict (exit 4), and nothing changes.
+    {
+        use certgpo::directory::{self, BindMethod, Connection};
+        use certgpo::publish::ad::{self, WriteError};
+        let dn = format!("CN={guid},CN=Policies,CN=System,{DOMAIN_DN}");
+        let (version, names) = w.container(&guid);
+        let (opts, _) = directory::options(&directory::Request {
+            url: w.dc.ldaps(),
+            insecure: false,
+            ca: Some(w.dc.ca.clone()),
+            bind: BindMethod::Simple,
+            user: Some(ADMIN.into()),
+            password_file: Some(w.dc.password_file.clone()),
+        })
+        .expect("options");
+        let rt = directory::runtime().expect("runtime");
+        let stale = rt.block_on(async {
+            let mut conn = Connection::open(
+                &opts,
+                &opts.url,
+                None,
+                std::time::Duration::from_secs(30),
+            )
+            .await
+            .expect("bind");
+            let r = ad::commit_version(
+                &mut conn,
+                &dn,
+                version.wrapping_sub(1),
+                version + 1,
+                Some("[{00000000-0000-0000-0000-000000000000}{00000000-0000-0000-0000-000000000000}]"),
+            )
+            .await;
+            conn.close().await;
+            r
+        });
+        assert!(matches!(stale, Err(WriteError::Lost)), "{stale:?}");
+        assert_eq!(
+            w.container(&guid),
+            (version, names),
+            "the refused modify changed nothing"
+        );
+    }
+
     // --- A lock file left by a killed run: a clear refusal, nothing written.
     let lock = d.join("lock");
     std::fs::write(&lock, "certgpo publish by someone\r\n").unwrap();

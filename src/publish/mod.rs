@@ -10,7 +10,7 @@
 //! children, SYSVOL folder and its ACL) and the links; `forest.rs` is the
 //! forest-wide channel (`CN=Certification Authorities`).
 
-mod ad;
+pub mod ad;
 pub mod apply;
 mod create;
 pub mod forest;
