@@ -379,6 +379,24 @@ fn publish_against_samba_ad_dc() {
     assert_eq!(w.assert_consistent(&guid), 2);
     w.aclcheck();
 
+    // --- --create --what-if: the plan, and no GPO made.
+    let o = w.publish(&[
+        "--gpo",
+        "Not made",
+        "--create",
+        "--cert",
+        &r1.cert_str(),
+        "--what-if",
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.starts_with("Create GPO \"Not made\" {"), "{stdout}");
+    assert!(
+        stdout.contains("version 0 -> 1 (computer 0 -> 1)"),
+        "{stdout}"
+    );
+    assert!(!w.dc.samba_tool(&["gpo", "listall"]).contains("Not made"));
+
     // --- Create and link, with a computer in the OU.
     w.dc.samba_tool(&["ou", "create", &format!("OU=Workstations,{DOMAIN_DN}")]);
     w.dc.samba_tool(&["computer", "create", "WS01", "--computerou=OU=Workstations"]);
