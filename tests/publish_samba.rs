@@ -415,6 +415,7 @@ fn publish_against_samba_ad_dc() {
     let created: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let new_guid = created["gpo_guid"].as_str().unwrap().to_string();
     assert_eq!(created["published_version"], 1);
+    assert_eq!(created["links_added"], serde_json::json!([ou]));
     let list = w.dc.samba_tool(&["gpo", "list", "WS01$"]);
     assert!(
         list.contains("Workstation trust"),

@@ -88,6 +88,8 @@ struct Report<'a> {
     plan: &'a PublishPlan,
     /// The version the GPO has now, as read back (absent with --what-if).
     published_version: Option<u32>,
+    /// The containers the GPO was linked to by this run.
+    links_added: Vec<String>,
 }
 
 pub fn run(args: PublishArgs) -> Result<u8, Failure> {
@@ -142,6 +144,11 @@ pub fn run(args: PublishArgs) -> Result<u8, Failure> {
             changed,
             plan,
             published_version: outcome.applied.as_ref().map(|a| a.version),
+            links_added: outcome
+                .applied
+                .as_ref()
+                .map(|a| a.links_added.clone())
+                .unwrap_or_default(),
         })?;
     } else {
         let mut shown = publish::plan::text(plan);
