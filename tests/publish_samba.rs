@@ -570,6 +570,24 @@ fn publish_against_samba_ad_dc() {
         );
     }
 
+    // --- A temporary file left by a killed run is swept by the next publish.
+    let tmp = d.join("left.tmp");
+    std::fs::write(&tmp, "partial").unwrap();
+    w.dc.smbclient(
+        "sysvol",
+        &format!(
+            r#"put "{}" "contoso.test\Policies\{guid}\Machine\registry.pol.certgpo-0123.tmp""#,
+            path(&tmp)
+        ),
+    );
+    w.publish_ok(&["--gpo", &guid, "--raise-version"]);
+    let left: Vec<String> = common::tree(&w.dc.sysvol_dir().join("Policies").join(&guid))
+        .into_keys()
+        .filter(|k| k.contains("certgpo"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    w.assert_consistent(&guid);
+
     // --- A lock file left by a killed run: a clear refusal, nothing written.
     let lock = d.join("lock");
     std::fs::write(&lock, "certgpo publish by someone\r\n").unwrap();

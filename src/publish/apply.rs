@@ -85,10 +85,12 @@ pub async fn apply(
             });
         }
     }
+    let mut swept = sweep(sysvol, paths).await;
     let result = locked(conn, sysvol, paths, plan).await;
     // The lock goes whatever happened; a lock left behind is said, not hidden.
     let unlocked = sysvol.delete(&lock).await;
     let mut applied = result?;
+    applied.warnings.append(&mut swept);
     if let Err(e) = unlocked {
         applied.warnings.push(format!(
             "the lock file {} could not be deleted ({e}): delete it before the next publish",
@@ -96,6 +98,31 @@ pub async fn apply(
         ));
     }
     Ok(applied)
+}
+
+/// Delete the temporary files a killed publish left (`*.certgpo-*.tmp` beside GPT.INI
+/// and registry.pol): with the lock held, no other publish is writing them. What could
+/// not be deleted is returned as warnings.
+async fn sweep(sysvol: &mut Sysvol, paths: &Paths) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for dir in [paths.folder.clone(), format!(r"{}\Machine", paths.folder)] {
+        let Ok(Some(entries)) = sysvol.list(&dir).await else {
+            continue;
+        };
+        for e in entries {
+            if e.is_dir || !(e.name.contains(".certgpo-") && e.name.ends_with(".tmp")) {
+                continue;
+            }
+            let path = format!(r"{dir}\{}", e.name);
+            if let Err(err) = sysvol.delete(&path).await {
+                warnings.push(format!(
+                    "{} is left from an earlier run and could not be deleted ({err})",
+                    unc(sysvol, &path)
+                ));
+            }
+        }
+    }
+    warnings
 }
 
 async fn locked(
