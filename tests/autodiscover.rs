@@ -297,6 +297,42 @@ fn a_wrong_password_is_refused_with_ntlm_and_basic() {
 }
 
 #[test]
+fn no_password_and_no_common_scheme_stop_with_a_hint() {
+    if !have_tools() {
+        return;
+    }
+    let w = world(redirect_to_2010, vec![]);
+    let url = autodiscover_url("ex2007.contoso.test", w.ports.ex2007);
+    // No password anywhere and no terminal: the 401 ends it, nothing was sent but the
+    // anonymous request.
+    let err = exited(&w.discover_with("CONTOSO\\ann", "", &[]), 2);
+    assert!(
+        err.contains(&format!(
+            "error: {url} asks for credentials (HTTP 401) and none were given\nhint: give the mailbox's password"
+        )),
+        "{err}"
+    );
+    assert!(
+        w.cas
+            .seen_by("ex2007")
+            .iter()
+            .all(|r| r["authorization"].is_null())
+    );
+    // Basic only, where the 2010 CAS offers Negotiate and NTLM.
+    let err = exited(
+        &w.discover(&["--auth", "basic", "--expect", &w.ex2010_sha1]),
+        2,
+    );
+    let url = autodiscover_url("ex2010.contoso.test", w.ports.ex2010);
+    assert!(
+        err.contains(&format!(
+            "error: {url} offers no authentication certgpo speaks (negotiate, ntlm)"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
 fn basic_over_tls_with_a_upn() {
     if !have_tools() {
         return;

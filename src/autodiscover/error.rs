@@ -13,6 +13,8 @@ pub enum AutodiscoverError {
     PasswordFile { path: PathBuf, detail: String },
     #[error("{PASSWORD_ENV} is not valid UTF-8")]
     PasswordEnv,
+    #[error("the mailbox password for {0} is empty")]
+    EmptyPassword(String),
     #[error("cannot read the password from the terminal: {0}")]
     Prompt(std::io::Error),
     #[error(
@@ -97,6 +99,9 @@ to fix it for the clients: certgpo build --discover with this report"
             E::NoAnswer { .. } => {
                 "check the list of attempts above: DNS names, ports and firewalls; give --ldap for the SCPs".into()
             }
+            E::EmptyPassword(_) => format!(
+                "put the password in --mail-password-file or {PASSWORD_ENV}; without either (and without a terminal) the exchange goes without credentials"
+            ),
             E::BadEmail(_) | E::PasswordFile { .. } | E::PasswordEnv | E::Prompt(_) => return None,
         })
     }

@@ -123,6 +123,14 @@ pub fn email_domain(email: &str) -> Result<String, AutodiscoverError> {
 /// The mailbox password: the file, the environment variable, or a terminal prompt;
 /// `None` when none is available (the exchange then goes without credentials).
 pub fn password(file: Option<&Path>, account: &str) -> Result<Option<String>, AutodiscoverError> {
+    let found = read_password(file, account)?;
+    if found.as_deref() == Some("") {
+        return Err(AutodiscoverError::EmptyPassword(account.to_string()));
+    }
+    Ok(found)
+}
+
+fn read_password(file: Option<&Path>, account: &str) -> Result<Option<String>, AutodiscoverError> {
     use std::io::IsTerminal;
     if let Some(path) = file {
         let bytes = crate::input::read(path, crate::input::PASSWORD)

@@ -276,14 +276,17 @@ pub fn build_thumbprints(dir: &Path, report: &[u8], pin: &str) -> Vec<String> {
         .collect()
 }
 
-/// `certgpo discover ARGS` with the mailbox password in the environment, two minutes
-/// at most.
+/// `certgpo discover ARGS` with the mailbox password in the environment (none for ""),
+/// two minutes at most.
 pub fn discover_email(args: &[&str], password: &str) -> std::process::Output {
-    common::certgpo()
-        .arg("discover")
-        .args(args)
-        .env("CERTGPO_MAIL_PASSWORD", password)
-        .timeout(Duration::from_secs(120))
+    let mut cmd = common::certgpo();
+    cmd.arg("discover").args(args);
+    if password.is_empty() {
+        cmd.env_remove("CERTGPO_MAIL_PASSWORD");
+    } else {
+        cmd.env("CERTGPO_MAIL_PASSWORD", password);
+    }
+    cmd.timeout(Duration::from_secs(120))
         .output()
         .expect("certgpo runs")
 }
