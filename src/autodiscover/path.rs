@@ -446,14 +446,23 @@ impl Engine<'_> {
             (self.opts.auth == m || self.opts.auth == AuthMethod::Auto)
                 && offered.iter().any(|o| o == scheme)
         };
-        let (method, response) = if wants(AuthMethod::Ntlm, "ntlm") {
+        // NTLM, or NTLM's messages under Negotiate (what IIS accepts there from a client
+        // without Kerberos), before Basic.
+        let ntlm_scheme = if wants(AuthMethod::Ntlm, "ntlm") {
+            Some("NTLM")
+        } else if wants(AuthMethod::Ntlm, "negotiate") {
+            Some("Negotiate")
+        } else {
+            None
+        };
+        let (method, response) = if let Some(scheme) = ntlm_scheme {
             if first.closes
                 && let Err(e) = s.reopen()
             {
                 hop.result = e;
                 return Ok(None);
             }
-            ("NTLM", self.ntlm(s, &creds, hop))
+            ("NTLM", self.ntlm(s, &creds, hop, scheme))
         } else if wants(AuthMethod::Basic, "basic") {
             if first.closes
                 && let Err(e) = s.reopen()
@@ -474,7 +483,9 @@ impl Engine<'_> {
                 },
             });
         };
-        hop.auth = Some(if method == "NTLM" { "ntlm" } else { "basic" });
+        if method == "Basic" {
+            hop.auth = Some("basic");
+        }
         let response = match response {
             Ok(r) => r,
             Err(e) => {
@@ -500,11 +511,18 @@ impl Engine<'_> {
         s: &mut Session,
         creds: &super::Credentials,
         hop: &mut Hop,
+        scheme: &str,
     ) -> Result<Response, String> {
-        let first = s.post(Some(format!("NTLM {}", BASE64.encode(ntlm::negotiate()))))?;
+        let first = s.post(Some(format!(
+            "{scheme} {}",
+            BASE64.encode(ntlm::negotiate())
+        )))?;
         let token = first
             .all("WWW-Authenticate")
-            .find_map(|v| v.strip_prefix("NTLM ").map(str::trim))
+            .find_map(|v| {
+                let (name, token) = v.trim().split_once(' ')?;
+                name.eq_ignore_ascii_case(scheme).then_some(token.trim())
+            })
             .ok_or_else(|| format!("HTTP {}: no NTLM challenge", first.status))?;
         let bytes = BASE64
             .decode(token)
@@ -523,8 +541,12 @@ impl Engine<'_> {
             client_challenge,
             ntlm::filetime_now(),
         );
-        hop.auth = Some("ntlm");
-        s.post(Some(format!("NTLM {}", BASE64.encode(answer))))
+        hop.auth = Some(if scheme == "NTLM" {
+            "ntlm"
+        } else {
+            "ntlm-in-negotiate"
+        });
+        s.post(Some(format!("{scheme} {}", BASE64.encode(answer))))
     }
 
     fn add_host(&mut self, host: Host) {

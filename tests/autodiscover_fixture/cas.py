@@ -138,15 +138,18 @@ class Handler(BaseHTTPRequestHandler):
         users = {k.lower(): v for k, v in conf.get("users", {}).items()}
         entry = {"server": conf["name"], "method": "POST", "path": self.path,
                  "authorization": header.split(" ")[0] if header else None}
-        if header.startswith("NTLM ") and "ntlm" in schemes:
-            data = base64.b64decode(header[5:])
+        scheme, _, token = header.partition(" ")
+        if scheme in ("NTLM", "Negotiate") and scheme.lower() in schemes:
+            # NTLM's messages, under NTLM or under Negotiate (as IIS takes them there).
+            entry["scheme"] = scheme
+            data = base64.b64decode(token)
             kind = struct.unpack("<I", data[8:12])[0]
             if kind == 1:
                 self.challenge = os.urandom(8)
-                token = base64.b64encode(challenge_message(self.challenge)).decode()
+                challenge = base64.b64encode(challenge_message(self.challenge)).decode()
                 entry["ntlm"] = "negotiate"
                 log(entry)
-                self.reply(401, b"", [("WWW-Authenticate", "NTLM " + token)])
+                self.reply(401, b"", [("WWW-Authenticate", scheme + " " + challenge)])
                 return None
             answer = ntlm.NTLMAuthChallengeResponse()
             answer.fromString(data)
@@ -173,7 +176,9 @@ class Handler(BaseHTTPRequestHandler):
                 return account
         else:
             log(entry)
-        offers = [("WWW-Authenticate", "Negotiate")]
+        offers = []
+        if "negotiate" in schemes:
+            offers.append(("WWW-Authenticate", "Negotiate"))
         if "ntlm" in schemes:
             offers.append(("WWW-Authenticate", "NTLM"))
         if "basic" in schemes:

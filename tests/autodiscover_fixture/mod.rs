@@ -226,7 +226,8 @@ pub fn kb_servers(
             "ex2010",
             p2010,
             Some(&self_signed),
-            json!({ "tls": "tls1", "auth": ["ntlm"], "users": users, "mailboxes": {
+            // Windows authentication with Negotiate alone, as an admin may leave it.
+            json!({ "tls": "tls1", "auth": ["negotiate"], "users": users, "mailboxes": {
                 "ann@contoso.test": { "display": "Ann Example",
                     "settings": settings(("ex2010.contoso.test", p2010), services) } } }),
         ),
