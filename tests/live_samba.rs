@@ -46,6 +46,7 @@ fn live_domain_against_samba() {
     let gpos = populate(&dc);
     audit_of_the_domain(&dc, &gpos);
     one_gpo(&dc, &gpos);
+    backups(&dc, &gpos);
     errors(&dc);
 }
 
@@ -317,6 +318,99 @@ fn one_gpo(dc: &samba_dc::Dc, g: &Gpos) {
     // ...and against the example bundle: different.
     let bundle = g.dir.path().join("bundle");
     live(dc, &["diff", "--gpo", "NSA Roots", &path(&bundle)], 1);
+}
+
+/// `backup` of a live GPO: `inspect` reads it, `diff` against the live GPO finds them
+/// equal, and `build --base` takes the live GPO directly as it takes the backup.
+fn backups(dc: &samba_dc::Dc, g: &Gpos) {
+    let out = g.dir.path().join("before");
+    let (_, err) = live(
+        dc,
+        &["backup", "--gpo", "NSA Roots", "--out", &path(&out)],
+        0,
+    );
+    assert!(
+        err.contains(&format!("of GPO \"NSA Roots\" {}", g.nsa)),
+        "{err}"
+    );
+    let inspected: Value = serde_json::from_slice(&common::certgpo_ok(&[
+        "inspect".as_ref(),
+        out.as_os_str(),
+        "--json".as_ref(),
+    ]))
+    .unwrap();
+    assert_eq!(
+        inspected["backups"][0]["guid"],
+        g.nsa.as_str(),
+        "{inspected:#}"
+    );
+    assert_eq!(inspected["backups"][0]["name"], "NSA Roots");
+    assert_eq!(inspected["certificates"].as_array().unwrap().len(), 37);
+    // A correct backup: no container finding (Backup.xml, bkupInfo.xml, the files it lists).
+    assert_eq!(inspected["notes"], serde_json::json!([]), "{inspected:#}");
+    // The registry.pol is SYSVOL's, byte for byte.
+    let dirs: Vec<PathBuf> = common::files_in(&out)
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "one backup folder beside manifest.xml");
+    assert!(out.join("manifest.xml").is_file());
+    let backup_dir = dirs[0].clone();
+    assert_eq!(
+        std::fs::read(backup_dir.join("DomainSysvol/GPO/Machine/registry.pol")).unwrap(),
+        std::fs::read(nsa_pol()).unwrap()
+    );
+    let (same, _) = live(dc, &["diff", "--gpo", &g.nsa, &path(&out)], 0);
+    assert!(same.contains("equal") || !same.is_empty(), "{same}");
+    // A second backup into the same folder is refused; the first stays.
+    let (_, err) = live(
+        dc,
+        &["backup", "--gpo", "NSA Roots", "--out", &path(&out)],
+        2,
+    );
+    assert!(err.contains("not empty"), "{err}");
+    // No backup of a GPO without its SYSVOL folder.
+    let (_, err) = live(
+        dc,
+        &[
+            "backup",
+            "--gpo",
+            &g.no_folder,
+            "--out",
+            &path(&g.dir.path().join("x")),
+        ],
+        2,
+    );
+    assert!(
+        err.contains("cannot be backed up") && err.contains("missing"),
+        "{err}"
+    );
+    // build --base with the live GPO, and with its backup: the same registry.pol.
+    let from_live = g.dir.path().join("from-live");
+    let from_backup = g.dir.path().join("from-backup");
+    let common_args = |o: &Path| {
+        vec![
+            "build".to_string(),
+            "--cert".into(),
+            path(&common::example()),
+            "--allow-expired".into(),
+            "--timestamp".into(),
+            "2026-01-01T00:00:00Z".into(),
+            "--out".into(),
+            path(o),
+        ]
+    };
+    let mut args = common_args(&from_live);
+    args.extend(["--gpo".into(), "NSA Roots".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    live(dc, &args, 0);
+    let mut args = common_args(&from_backup);
+    args.extend(["--base".into(), path(&backup_dir)]);
+    common::certgpo_ok(&args);
+    assert_eq!(
+        std::fs::read(from_live.join("policy/registry.pol")).unwrap(),
+        std::fs::read(from_backup.join("policy/registry.pol")).unwrap()
+    );
 }
 
 /// Unknown GPO, wrong password: clear errors, exit 2.

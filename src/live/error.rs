@@ -28,6 +28,8 @@ pub enum LiveError {
     GpLink(crate::gpo::gplink::GpLinkError),
     #[error(transparent)]
     Inspect(#[from] crate::inspect::InspectError),
+    #[error("GPO {gpo:?} cannot be backed up: {detail}")]
+    NotBackedUp { gpo: String, detail: String },
 }
 
 impl crate::Diagnostic for LiveError {

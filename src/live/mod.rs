@@ -5,6 +5,7 @@
 //! and bind of `discover`, then SYSVOL on the DC the LDAP URL names (or
 //! `--smb-host`), signed in with the same account.
 
+pub mod backup;
 mod error;
 pub mod inventory;
 pub mod read;

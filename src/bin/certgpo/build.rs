@@ -35,7 +35,8 @@ use crate::exit::{Failure, code};
 
   # Update the GPO exported with Backup-GPO: add a root, remove an old one, keep the rest:
   certgpo build --base ./Backups/{D1DE50B0-...} --cert new-root.cer --remove 8C941B34EA1EA6ED9AE2BC54CF687252B4C9B561 --out bundle")]
-#[command(group = clap::ArgGroup::new("inputs").required(true).multiple(true).args(["certs", "fetch", "discover", "base"]))]
+#[command(group = clap::ArgGroup::new("inputs").required(true).multiple(true).args(["certs", "fetch", "discover", "base", "ldap"]))]
+#[command(group = clap::ArgGroup::new("base_source").args(["base", "ldap"]))]
 pub struct BuildArgs {
     #[command(flatten)]
     pub inputs: crate::certs::CertArgs,
@@ -89,16 +90,60 @@ pub struct BuildArgs {
     #[arg(long, value_name = "BACKUP-OR-BUNDLE")]
     pub base: Option<PathBuf>,
 
-    /// With --base: take this certificate (SHA-1 thumbprint) out of the base; repeatable
-    #[arg(long, value_name = "THUMBPRINT", requires = "base")]
+    /// Start from the live GPO --gpo instead of --base, read from the directory and SYSVOL
+    #[command(flatten)]
+    pub live: crate::ldap::LiveArgs,
+
+    /// With --base (or a live base): take this certificate (SHA-1 thumbprint) out of the base; repeatable
+    #[arg(long, value_name = "THUMBPRINT", requires = "base_source")]
     pub remove: Vec<String>,
 
-    /// With --base: take the base's expired certificates out
-    #[arg(long, requires = "base")]
+    /// With --base (or a live base): take the base's expired certificates out
+    #[arg(long, requires = "base_source")]
     pub drop_expired: bool,
 }
 
+/// With --ldap: the live GPO --gpo as a backup in a temporary folder, the path of its
+/// backup, and the folder (removed when dropped).
+fn live_base(
+    live: &crate::ldap::LiveArgs,
+) -> Result<Option<(PathBuf, tempfile::TempDir)>, Failure> {
+    let Some((target, selection)) = live.target()? else {
+        return Ok(None);
+    };
+    let certgpo::live::read::Selection::One(gpo) = selection else {
+        return Err(Failure::new(
+            "--ldap as the base of build needs --gpo NAME or {GUID}",
+        ));
+    };
+    let made = certgpo::live::backup::backup(&target, &gpo, time::OffsetDateTime::now_utc())?;
+    for other in &made.left_out {
+        eprintln!(
+            "warning: the live base's {} is not carried into the bundle",
+            certgpo::text::printable(other)
+        );
+    }
+    let dir = tempfile::tempdir().map_err(|e| Failure::new(format!("temporary folder: {e}")))?;
+    for (rel, bytes) in &made.files {
+        let path = dir.path().join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Failure::new(format!("temporary folder: {e}")))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| Failure::new(format!("temporary folder: {e}")))?;
+    }
+    eprintln!(
+        "base: live GPO {:?} {} (version {})",
+        certgpo::text::printable(&made.gpo.name),
+        made.gpo.guid,
+        made.gpo.version
+    );
+    Ok(Some((dir.path().join(&made.backup_id), dir)))
+}
+
 pub fn run(args: BuildArgs) -> Result<u8, Failure> {
+    let live = live_base(&args.live)?;
+    let base = live.as_ref().map(|(path, _)| path.clone()).or(args.base);
     let request = Request {
         fetch: args.inputs.fetch_request()?,
         plan: args.inputs.options(
@@ -109,7 +154,7 @@ pub fn run(args: BuildArgs) -> Result<u8, Failure> {
             Selection::new(&args.channels, args.macos_locked)?,
         )?,
         certs: args.inputs.certs,
-        base: args.base.map(|path| BaseRequest {
+        base: base.map(|path| BaseRequest {
             path,
             remove: args.remove,
             drop_expired: args.drop_expired,

@@ -3,6 +3,7 @@
 //! into the library's plain option structs; the work itself is in the library.
 
 mod audit;
+mod backup;
 mod build;
 mod certs;
 mod completions;
@@ -56,6 +57,8 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Publish certificates into a live GPO over LDAP and SMB (update, create, link; --what-if plans only)
     Publish(Box<publish::PublishArgs>),
+    /// Write a live GPO (directory and SYSVOL) as a GPMC backup folder
+    Backup(backup::BackupArgs),
     /// Capture the certificate chain a server presents (TLS 1.0 to 1.3, STARTTLS too)
     Fetch(fetch::FetchArgs),
     /// List every Autodiscover endpoint Outlook will reach, from Active Directory (SCP) and DNS
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => diff::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Publish(args) => publish::run(*args),
+        Command::Backup(args) => backup::run(args),
         Command::Fetch(args) => fetch::run(args),
         Command::Discover(args) => discover::run(*args),
         Command::Completions(args) => completions::run(args),
