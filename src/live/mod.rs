@@ -47,6 +47,9 @@ pub struct Domain {
 impl Domain {
     /// Connect and bind to the directory, read its naming contexts, then sign in to SYSVOL.
     pub async fn open(target: &Target) -> Result<Domain, LiveError> {
+        // SYSVOL's account and address first: a missing password is said before any
+        // connection is made.
+        let smb = smb_options(target).await?;
         let mut ldap = Connection::open(
             &target.ldap,
             &target.ldap.url,
@@ -63,7 +66,7 @@ impl Domain {
             .root_dse("configurationNamingContext")
             .await?
             .ok_or(LiveError::NotAd { url })?;
-        let sysvol = Sysvol::connect(smb_options(target).await?).await?;
+        let sysvol = Sysvol::connect(smb).await?;
         Ok(Domain {
             ldap,
             sysvol,
