@@ -277,14 +277,25 @@ pub fn audit(inv: &Inventory, opts: &Options, now: OffsetDateTime) -> Result<Aud
             };
             crate::report::to_html(&templates, &all, &page)?
         }
-        Format::Text => crate::text::lines(&String::from_utf8_lossy(&text(
-            &views,
-            &unreadable,
-            &inv.notes,
-            &summary,
-            opts.fail_days,
-        )))
-        .into_bytes(),
+        Format::Text => {
+            // Live GPOs first: versions, links, WMI filter, as `inspect` lists them.
+            let mut all = Vec::new();
+            for g in &inv.gpos {
+                // Writing into a Vec cannot fail.
+                let _ = inspect::write_gpo(&mut all, g);
+            }
+            if !all.is_empty() {
+                all.push(b'\n');
+            }
+            all.extend(text(
+                &views,
+                &unreadable,
+                &inv.notes,
+                &summary,
+                opts.fail_days,
+            ));
+            crate::text::lines(&String::from_utf8_lossy(&all)).into_bytes()
+        }
     };
     Ok(Audit { report, failing })
 }

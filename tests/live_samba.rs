@@ -289,7 +289,24 @@ fn audit_of_the_domain(dc: &samba_dc::Dc, g: &Gpos) {
     // Text: the GPO lines and the findings.
     let (text, _) = live(dc, &["audit"], 0);
     assert!(
-        text.contains("version-mismatch") || text.contains("GPT.INI says 0"),
+        text.contains("versionNumber in the directory is 5 but GPT.INI says 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "GPO \"No Folder\" {}\n  version 0 (user 0, computer 0), SYSVOL folder missing",
+            g.no_folder
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "linked to ou OU=Workstations,{DOMAIN_DN} (enforced)"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("version 5 (user 0, computer 5), GPT.INI has 0"),
         "{text}"
     );
 }

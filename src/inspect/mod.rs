@@ -153,7 +153,7 @@ pub fn version_text(v: u32) -> String {
 }
 
 /// A live GPO: identity, versions, state of its halves, links, WMI filter.
-fn write_gpo(out: &mut dyn Write, g: &inventory::GpoSummary) -> std::io::Result<()> {
+pub fn write_gpo(out: &mut dyn Write, g: &inventory::GpoSummary) -> std::io::Result<()> {
     let (user, machine) = crate::gpo::gpt_ini::split_version(g.version);
     let sysvol = match (g.sysvol.as_str(), g.sysvol_version) {
         ("read", Some(v)) if v == g.version => "the same in GPT.INI".to_string(),
