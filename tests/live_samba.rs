@@ -454,7 +454,7 @@ fn sysvol_reads(dc: &samba_dc::Dc) {
     let runtime = directory::runtime().unwrap();
     let target = target(dc);
     runtime.block_on(async {
-        let mut domain = Domain::open(&target).await.expect("connects");
+        let domain = Domain::open(&target).await.expect("connects");
         assert_eq!(domain.domain_dn, samba_dc::DOMAIN_DN);
         assert_eq!(domain.config_dn, samba_dc::CONFIG_DN);
         assert!(domain.sysvol.encrypted(), "Samba offers SMB 3 encryption");

@@ -13,7 +13,13 @@ use crate::directory::{bin_values, first_value, values};
 use crate::gpo::gplink;
 use crate::input;
 
+use futures_util::StreamExt;
+
+use super::sysvol::Sysvol;
 use super::{Domain, LiveError};
+
+/// GPOs whose SYSVOL files are read at the same time.
+const IN_FLIGHT: usize = 16;
 
 /// Which GPOs to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -196,9 +202,16 @@ pub async fn read(domain: &mut Domain, selection: &Selection) -> Result<LiveStat
             .filter(|(guid, _)| guid.eq_ignore_ascii_case(&gpo.guid))
             .map(|(_, l)| l.clone())
             .collect();
-        read_files(domain, &mut gpo).await?;
         gpos.push(gpo);
     }
+    // The GPOs' files, IN_FLIGHT at a time on the one SMB session.
+    let sysvol = &domain.sysvol;
+    let read: Vec<Result<(), LiveError>> =
+        futures_util::stream::iter(gpos.iter_mut().map(|gpo| read_files(sysvol, gpo)))
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+    read.into_iter().collect::<Result<(), _>>()?;
     gpos.sort_by(|a, b| {
         a.name
             .to_lowercase()
@@ -315,7 +328,7 @@ async fn read_links(domain: &mut Domain) -> Result<Vec<(String, LinkedAt)>, Live
 
 /// GPT.INI and Machine\Registry.pol of one GPO; a missing folder or file, or one that
 /// cannot be read, is recorded in `gpo.sysvol`.
-async fn read_files(domain: &mut Domain, gpo: &mut LiveGpo) -> Result<(), LiveError> {
+async fn read_files(sysvol: &Sysvol, gpo: &mut LiveGpo) -> Result<(), LiveError> {
     let path = share_path(&gpo.file_sys_path);
     if path.is_empty() {
         gpo.sysvol = SysvolState::Unreadable(format!(
@@ -324,8 +337,7 @@ async fn read_files(domain: &mut Domain, gpo: &mut LiveGpo) -> Result<(), LiveEr
         ));
         return Ok(());
     }
-    let gpt = match domain
-        .sysvol
+    let gpt = match sysvol
         .read(&format!(r"{path}\GPT.INI"), input::BACKUP_FILE)
         .await
     {
@@ -338,7 +350,7 @@ async fn read_files(domain: &mut Domain, gpo: &mut LiveGpo) -> Result<(), LiveEr
     };
     let Some(gpt) = gpt else {
         // No GPT.INI: is the whole folder gone?
-        gpo.sysvol = match domain.sysvol.list(&path).await {
+        gpo.sysvol = match sysvol.list(&path).await {
             Ok(None) => SysvolState::Missing,
             Ok(Some(_)) => SysvolState::Unreadable(format!(r"{path}\GPT.INI is missing")),
             Err(e) if e.is_per_file() => SysvolState::Unreadable(e.to_string()),
@@ -354,11 +366,7 @@ async fn read_files(domain: &mut Domain, gpo: &mut LiveGpo) -> Result<(), LiveEr
         }
     }
     gpo.gpt_ini = Some(gpt);
-    match domain
-        .sysvol
-        .read(&gpo.machine_pol_path, input::POLICY)
-        .await
-    {
+    match sysvol.read(&gpo.machine_pol_path, input::POLICY).await {
         Ok(pol) => gpo.machine_pol = pol,
         Err(e) if e.is_per_file() => {
             gpo.sysvol = SysvolState::Unreadable(e.to_string());

@@ -5,7 +5,9 @@
 //!
 //! Reading: [`Sysvol::read`] reads one whole file within a limit of `src/input.rs`
 //! (the size is checked from the open response, before a byte is read), and
-//! [`Sysvol::list`] lists a folder. A missing file or folder is `Ok(None)`, not an
+//! [`Sysvol::list`] lists a folder; both take `&self`, so that many run at once on one
+//! session (the crate's sockets have no TCP_NODELAY: each request waits out the
+//! server's delayed ACK, which only requests in flight together hide). A missing file or folder is `Ok(None)`, not an
 //! error: the caller decides whether that is a finding.
 //!
 //! Writing (the publishing side adds it here, beside the reads, on the same
@@ -348,6 +350,23 @@ impl Sysvol {
         Ok(())
     }
 
+    /// The share `path` starts with must have been connected ([`Sysvol::share`]).
+    fn connected(&self, path: &str) -> Result<(), SysvolError> {
+        let share = path
+            .split('\\')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if self.shares.contains(&share) {
+            return Ok(());
+        }
+        Err(SysvolError::Io {
+            host: self.opts.host.clone(),
+            path: path.into(),
+            detail: format!("the share {share} is not connected"),
+        })
+    }
+
     async fn timed<T>(
         &self,
         path: &str,
@@ -364,8 +383,9 @@ impl Sysvol {
 
     /// The whole file at `path` (`Share\dir\file`), or `None` if it is not there.
     /// A file larger than `limit` is refused from its size, before it is read.
-    pub async fn read(&mut self, path: &str, limit: Limit) -> Result<Option<Vec<u8>>, SysvolError> {
-        self.share(path).await?;
+    /// Many reads may run at once on one session (the GPOs of an audit are read so).
+    pub async fn read(&self, path: &str, limit: Limit) -> Result<Option<Vec<u8>>, SysvolError> {
+        self.connected(path)?;
         let host = self.opts.host.clone();
         let unc = self.unc(path)?;
         let args =
@@ -438,8 +458,8 @@ impl Sysvol {
     }
 
     /// The entries of the folder `path` (without `.` and `..`), or `None` if it is not there.
-    pub async fn list(&mut self, path: &str) -> Result<Option<Vec<Entry>>, SysvolError> {
-        self.share(path).await?;
+    pub async fn list(&self, path: &str) -> Result<Option<Vec<Entry>>, SysvolError> {
+        self.connected(path)?;
         let host = self.opts.host.clone();
         let unc = self.unc(path)?;
         let args = FileCreateArgs::make_open_existing(
