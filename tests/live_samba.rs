@@ -45,6 +45,7 @@ fn live_domain_against_samba() {
     sysvol_reads(&dc);
     let gpos = populate(&dc);
     audit_of_the_domain(&dc, &gpos);
+    plain_user(&dc, &gpos);
     one_gpo(&dc, &gpos);
     backups(&dc, &gpos);
     errors(&dc);
@@ -61,6 +62,8 @@ struct Gpos {
     mismatch: String,
     /// Its SYSVOL folder deleted.
     no_folder: String,
+    /// Its SYSVOL folder readable by Domain Admins and SYSTEM only.
+    locked: String,
     dir: tempfile::TempDir,
 }
 
@@ -106,6 +109,7 @@ fn populate(dc: &samba_dc::Dc) -> Gpos {
     let example = create_gpo(dc, "Example Root");
     let mismatch = create_gpo(dc, "Version Mismatch");
     let no_folder = create_gpo(dc, "No Folder");
+    let locked = create_gpo(dc, "Locked");
     put_policy(dc, &nsa, &nsa_pol());
     // The example certificate's registry.pol, as certgpo build writes it.
     let bundle = d.join("bundle");
@@ -141,6 +145,23 @@ fn populate(dc: &samba_dc::Dc) -> Gpos {
     );
     std::fs::remove_dir_all(dc.sysvol_dir().join("Policies").join(&no_folder))
         .expect("the GPO's folder is on the DC's disk");
+    // Authenticated Users lose Read on the folder and its GPT.INI (samba-tool ntacl
+    // writes the NT ACL Samba checks).
+    let locked_dir = dc.sysvol_dir().join("Policies").join(&locked);
+    for p in [locked_dir.clone(), locked_dir.join("GPT.INI")] {
+        common::run_ok(
+            "samba-tool",
+            &[
+                "ntacl",
+                "set",
+                "O:DAG:DAD:PAI(A;OICI;FA;;;DA)(A;OICI;FA;;;SY)",
+                &path(&p),
+                "-s",
+                &path(&dc.conf),
+            ],
+        );
+    }
+    dc.samba_tool(&["user", "create", "auditor", AUDITOR_PASSWORD]);
     dc.samba_tool(&["gpo", "setlink", DOMAIN_DN, &nsa]);
     dc.samba_tool(&["ou", "create", &format!("OU=Workstations,{DOMAIN_DN}")]);
     dc.samba_tool(&[
@@ -171,9 +192,12 @@ fn populate(dc: &samba_dc::Dc) -> Gpos {
         example,
         mismatch,
         no_folder,
+        locked,
         dir,
     }
 }
+
+const AUDITOR_PASSWORD: &str = "Audit0r!Pass123";
 
 /// `certgpo ARGS` signed in to the DC, which must exit with `code`: its stdout and stderr.
 fn live(dc: &samba_dc::Dc, args: &[&str], code: i32) -> (String, String) {
@@ -220,8 +244,8 @@ fn audit_of_the_domain(dc: &samba_dc::Dc, g: &Gpos) {
     let (out, _) = live(dc, &["audit", "--format", "json"], 0);
     let v: Value = serde_json::from_str(&out).unwrap();
     let gpos = v["gpos"].as_array().expect("gpos");
-    // The two GPOs every domain has, and the test's four.
-    assert_eq!(gpos.len(), 6, "{v:#}");
+    // The two GPOs every domain has, and the test's five.
+    assert_eq!(gpos.len(), 7, "{v:#}");
     let by_guid = |guid: &str| {
         gpos.iter()
             .find(|x| x["guid"] == guid)
@@ -280,7 +304,7 @@ fn audit_of_the_domain(dc: &samba_dc::Dc, g: &Gpos) {
     assert_eq!(forest[0]["thumbprint"], example_thumb.as_str());
     // The judge: samba-tool lists the same GPOs.
     let listed = dc.samba_tool(&["gpo", "listall"]);
-    for guid in [&g.nsa, &g.example, &g.mismatch, &g.no_folder] {
+    for guid in [&g.nsa, &g.example, &g.mismatch, &g.no_folder, &g.locked] {
         assert!(
             listed.to_ascii_uppercase().contains(guid.as_str()),
             "{listed}"
@@ -308,6 +332,47 @@ fn audit_of_the_domain(dc: &samba_dc::Dc, g: &Gpos) {
     assert!(
         text.contains("version 5 (user 0, computer 5), GPT.INI has 0"),
         "{text}"
+    );
+}
+
+/// An ordinary domain user (no admin rights) audits the domain: read access is all it
+/// takes; the one folder that denies it is a finding, the rest is read.
+fn plain_user(dc: &samba_dc::Dc, g: &Gpos) {
+    let pw = g.dir.path().join("auditor.txt");
+    std::fs::write(&pw, format!("{AUDITOR_PASSWORD}\n")).unwrap();
+    let out = common::certgpo()
+        .args(["audit", "--format", "json", "--ldap", &dc.ldaps()])
+        .args(["--ldap-ca", &path(&dc.ca), "--user", "auditor@contoso.test"])
+        .args(["--password-file", &path(&pw)])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(codes_for(&v, &g.locked), ["sysvol-unreadable"], "{v:#}");
+    let note = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["code"] == "sysvol-unreadable")
+        .unwrap();
+    assert!(
+        note["message"].as_str().unwrap().contains("access denied"),
+        "{note}"
+    );
+    assert_eq!(thumbs(&v, &g.nsa).len(), 37, "the other GPOs are read");
+    assert_eq!(
+        v["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["format"] == "directory")
+            .count(),
+        1
     );
 }
 
