@@ -500,14 +500,20 @@ impl Sysvol {
                         size: item.end_of_file,
                     });
                     if out.len() > crate::input::MAX_DIR_FILES {
-                        break;
+                        return Ok(Err(crate::input::MAX_DIR_FILES));
                     }
                 }
-                Ok::<_, smb::Error>(out)
+                Ok::<_, smb::Error>(Ok(out))
             })
             .await;
         let _ = dir.close().await;
-        let mut entries = listed?.map_err(|e| SysvolError::from_smb(&host, path, e))?;
+        let mut entries = listed?
+            .map_err(|e| SysvolError::from_smb(&host, path, e))?
+            .map_err(|max| SysvolError::Io {
+                host: host.clone(),
+                path: path.into(),
+                detail: format!("more than {max} entries; certgpo stops there"),
+            })?;
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Some(entries))
     }
