@@ -394,6 +394,47 @@ fn one_gpo(dc: &samba_dc::Dc, g: &Gpos) {
         text.contains(&format!("linked to domain {DOMAIN_DN}")),
         "{text}"
     );
+    // The DC by the name its certificate holds, which only its own DNS knows: LDAP and
+    // SYSVOL both find it through --dns-server; and --smb-host naming it explicitly.
+    let dns = format!("{}:53", dc.ip);
+    let by_dns = common::certgpo()
+        .args(["inspect", "--json", "--gpo", "NSA Roots"])
+        .args(["--ldap", "ldaps://dc1.contoso.test", "--dns-server", &dns])
+        .args(["--ldap-ca", &path(&dc.ca), "--user", ADMIN])
+        .args(["--password-file", &path(&dc.password_file)])
+        .args(["--smb-host", "dc1.contoso.test"])
+        .output()
+        .unwrap();
+    assert!(
+        by_dns.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_dns.stderr)
+    );
+    let c: Value = serde_json::from_slice(&by_dns.stdout).unwrap();
+    assert_eq!(c["certificates"], a["certificates"]);
+    let smb_host = format!("{}:445", dc.ip);
+    let (explicit, _) = live(
+        dc,
+        &[
+            "inspect",
+            "--gpo",
+            "NSA Roots",
+            "--json",
+            "--smb-host",
+            &smb_host,
+        ],
+        0,
+    );
+    let d: Value = serde_json::from_str(&explicit).unwrap();
+    assert_eq!(d["certificates"], a["certificates"]);
+    // Nothing listens for SMB there: said so, naming the server.
+    let (_, err) = live(
+        dc,
+        &["inspect", "--gpo", "NSA Roots", "--smb-host", "127.0.0.1:1"],
+        2,
+    );
+    assert!(err.contains("SYSVOL on 127.0.0.1"), "{err}");
+    assert!(err.contains("hint:") && err.contains("445"), "{err}");
     // The live GPO against the file it was made from: equal.
     let (same, _) = live(dc, &["diff", "--gpo", "NSA Roots", &path(&nsa_pol())], 0);
     assert!(!same.is_empty());
