@@ -134,6 +134,17 @@ fn populate(dc: &samba_dc::Dc) -> Gpos {
             certgpo::gpo::MACHINE_EXTENSION_GUIDS
         ),
     );
+    // The example GPO's computer half disabled, and a WMI filter set on it, as GPMC
+    // stores them.
+    modify(
+        dc,
+        d,
+        "flags.ldif",
+        &format!(
+            "dn: {}\nchangetype: modify\nreplace: flags\nflags: 2\n-\nreplace: gPCWQLFilter\ngPCWQLFilter: {WMI_FILTER}\n",
+            gpo_dn(&example)
+        ),
+    );
     modify(
         dc,
         d,
@@ -198,6 +209,7 @@ fn populate(dc: &samba_dc::Dc) -> Gpos {
 }
 
 const AUDITOR_PASSWORD: &str = "Audit0r!Pass123";
+const WMI_FILTER: &str = "[contoso.test;{0F6D1A74-77C9-4B3B-9E0D-6A55A3A0C1B5};0]";
 
 /// `certgpo ARGS` signed in to the DC, which must exit with `code`: its stdout and stderr.
 fn live(dc: &samba_dc::Dc, args: &[&str], code: i32) -> (String, String) {
@@ -276,8 +288,11 @@ fn audit_of_the_domain(dc: &samba_dc::Dc, g: &Gpos) {
     assert_eq!(thumbs(&v, &g.example).len(), 1);
     assert_eq!(
         codes_for(&v, &g.example),
-        ["extension-guids", "extension-guids"]
+        ["extension-guids", "extension-guids", "half-disabled"]
     );
+    assert_eq!(example["computer_disabled"], true);
+    assert_eq!(example["wmi_filter"], WMI_FILTER);
+    assert_eq!(nsa["wmi_filter"], Value::Null);
     assert_eq!(codes_for(&v, &g.mismatch), ["version-mismatch"]);
     assert_eq!(by_guid(&g.mismatch)["version"], 5);
     assert_eq!(by_guid(&g.mismatch)["sysvol_version"], 0);
