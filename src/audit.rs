@@ -181,11 +181,24 @@ struct Summary {
     #[serde(flatten)]
     counts: Counts,
     gpo_backups: usize,
+    /// GPOs read from the live domain (absent when the inputs were files).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live_gpos: Option<usize>,
     /// Entries: what `--fail-days` makes the exit code 1 for.
     within_fail_days: usize,
     with_findings: usize,
     unreadable_entries: usize,
     container_findings: usize,
+}
+
+impl Summary {
+    /// What was audited, in a few words: the GPO backups, or the live domain's GPOs.
+    fn sources(&self) -> String {
+        match self.live_gpos {
+            Some(n) => format!("{n} live GPO(s)"),
+            None => format!("{} GPO backup(s)", self.gpo_backups),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -228,6 +241,7 @@ pub fn audit(inv: &Inventory, opts: &Options, now: OffsetDateTime) -> Result<Aud
         certificate_entries: inv.items.len(),
         counts: Counts::of(&distinct(&all, warn_days)),
         gpo_backups: inv.backups.len(),
+        live_gpos: (!inv.gpos.is_empty()).then_some(inv.gpos.len()),
         within_fail_days: failing,
         with_findings: views.iter().filter(|v| !v.findings.is_empty()).count(),
         unreadable_entries: unreadable.len(),
@@ -255,8 +269,8 @@ pub fn audit(inv: &Inventory, opts: &Options, now: OffsetDateTime) -> Result<Aud
         Format::Html => {
             let templates = Templates::load(None)?;
             let subtitle = format!(
-                "{} GPO backup(s), {} certificate entries, {} distinct certificates{}.",
-                summary.gpo_backups,
+                "{}, {} certificate entries, {} distinct certificates{}.",
+                summary.sources(),
                 summary.certificate_entries,
                 summary.counts.distinct_certificates,
                 opts.fail_days
@@ -344,10 +358,10 @@ fn text(
     }
     let c = &s.counts;
     out.push_str(&format!(
-        "\n{} entries ({} distinct certificates) in {} GPO backup(s): {} expired, {} within --warn-days, {} weak, {} with other findings, {} OK; {} entries with findings, {} unreadable, {} ignored by Windows{}\n",
+        "\n{} entries ({} distinct certificates) in {}: {} expired, {} within --warn-days, {} weak, {} with other findings, {} OK; {} entries with findings, {} unreadable, {} ignored by Windows{}\n",
         s.certificate_entries,
         c.distinct_certificates,
-        s.gpo_backups,
+        s.sources(),
         c.expired,
         c.within_warn_days,
         c.weak,

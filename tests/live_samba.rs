@@ -348,6 +348,8 @@ fn audit_of_the_domain(dc: &samba_dc::Dc, g: &Gpos) {
         text.contains("version 5 (user 0, computer 5), GPT.INI has 0"),
         "{text}"
     );
+    assert!(text.contains(" in 7 live GPO(s): "), "{text}");
+    assert_eq!(v["summary"]["live_gpos"], 7);
 }
 
 /// An ordinary domain user (no admin rights) audits the domain: read access is all it
