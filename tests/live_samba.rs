@@ -182,6 +182,16 @@ fn populate(dc: &samba_dc::Dc) -> Gpos {
         &example,
         "--enforce",
     ]);
+    // An OU whose gPLink no tool wrote: skipped with a warning, never fatal.
+    dc.samba_tool(&["ou", "create", &format!("OU=Broken,{DOMAIN_DN}")]);
+    modify(
+        dc,
+        d,
+        "broken.ldif",
+        &format!(
+            "dn: OU=Broken,{DOMAIN_DN}\nchangetype: modify\nreplace: gPLink\ngPLink: not a link\n"
+        ),
+    );
     // What `certutil -dspublish -f root.cer RootCA` writes.
     let der = d.join("root.der");
     std::fs::copy(common::example(), &der).unwrap();
@@ -253,8 +263,14 @@ fn codes_for(v: &Value, needle: &str) -> Vec<String> {
 
 /// `audit` of the whole domain: every GPO with its findings, the forest-wide root.
 fn audit_of_the_domain(dc: &samba_dc::Dc, g: &Gpos) {
-    let (out, _) = live(dc, &["audit", "--format", "json"], 0);
+    let (out, err) = live(dc, &["audit", "--format", "json"], 0);
     let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        err.contains(&format!(
+            "warning: gPLink of OU=Broken,{DOMAIN_DN}: expected '[' at \"not a link\"; its links are not listed"
+        )),
+        "{err}"
+    );
     let gpos = v["gpos"].as_array().expect("gpos");
     // The two GPOs every domain has, and the test's five.
     assert_eq!(gpos.len(), 7, "{v:#}");
@@ -317,6 +333,17 @@ fn audit_of_the_domain(dc: &samba_dc::Dc, g: &Gpos) {
     );
     let example_thumb = thumbs(&v, &g.example).into_iter().next().unwrap();
     assert_eq!(forest[0]["thumbprint"], example_thumb.as_str());
+    // The judges: samba-tool reads the same versions and links.
+    let shown = dc.samba_tool(&["gpo", "show", &g.mismatch]);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("version") && l.trim_end().ends_with(": 5")),
+        "{shown}"
+    );
+    let links = dc.samba_tool(&["gpo", "getlink", &format!("OU=Workstations,{DOMAIN_DN}")]);
+    assert!(links.to_ascii_uppercase().contains(&g.example), "{links}");
+    assert!(links.contains("GPLINK_OPT_ENFORCE"), "{links}");
     // The judge: samba-tool lists the same GPOs.
     let listed = dc.samba_tool(&["gpo", "listall"]);
     for guid in [&g.nsa, &g.example, &g.mismatch, &g.no_folder, &g.locked] {

@@ -25,8 +25,6 @@ pub enum LiveError {
     #[error("{url}: {base} is not there (is it an Active Directory domain?)")]
     NoPolicies { url: String, base: String },
     #[error(transparent)]
-    GpLink(crate::gpo::gplink::GpLinkError),
-    #[error(transparent)]
     Inspect(#[from] crate::inspect::InspectError),
     #[error("GPO {gpo:?} cannot be backed up: {detail}")]
     NotBackedUp { gpo: String, detail: String },

@@ -14,6 +14,7 @@ use super::read::{LiveGpo, LiveState, SysvolState};
 /// The inventory of `state`.
 pub fn inventory(state: &LiveState, opts: Options) -> Result<Inventory, InspectError> {
     let mut inv = Inventory::default();
+    inv.warnings.extend(state.warnings.iter().cloned());
     for gpo in &state.gpos {
         add_gpo(&mut inv, gpo, &state.domain, opts)?;
     }

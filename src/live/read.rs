@@ -114,6 +114,8 @@ pub struct LiveState {
     pub gpos: Vec<LiveGpo>,
     /// Empty unless every GPO was read ([`Selection::All`]).
     pub forest: Vec<ForestCert>,
+    /// What was skipped while reading (a malformed gPLink), for the user to see.
+    pub warnings: Vec<String>,
 }
 
 const GPO_ATTRS: [&str; 7] = [
@@ -193,7 +195,8 @@ pub async fn read(domain: &mut Domain, selection: &Selection) -> Result<LiveStat
             }
         }
     }
-    let links = read_links(domain).await?;
+    let mut warnings = Vec::new();
+    let links = read_links(domain, &mut warnings).await?;
     let mut gpos = Vec::new();
     for entry in &entries {
         let mut gpo = container(entry);
@@ -228,6 +231,7 @@ pub async fn read(domain: &mut Domain, selection: &Selection) -> Result<LiveStat
         domain_dn: domain.domain_dn.clone(),
         gpos,
         forest,
+        warnings,
     })
 }
 
@@ -279,7 +283,11 @@ pub fn share_path(file_sys_path: &str) -> String {
 }
 
 /// Every gPLink of the domain (domain object, OUs) and of the sites: (GPO GUID, link).
-async fn read_links(domain: &mut Domain) -> Result<Vec<(String, LinkedAt)>, LiveError> {
+/// A malformed gPLink is skipped with a warning: the other links still count.
+async fn read_links(
+    domain: &mut Domain,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<(String, LinkedAt)>, LiveError> {
     let mut out = Vec::new();
     let sites = format!("CN=Sites,{}", domain.config_dn);
     for base in [domain.domain_dn.clone(), sites] {
@@ -306,7 +314,13 @@ async fn read_links(domain: &mut Domain) -> Result<Vec<(String, LinkedAt)>, Live
                 classes.last().map_or("object", String::as_str)
             };
             for value in values(&entry, "gPLink") {
-                let links = gplink::parse(value, &entry.dn).map_err(LiveError::GpLink)?;
+                let links = match gplink::parse(value, &entry.dn) {
+                    Ok(links) => links,
+                    Err(e) => {
+                        warnings.push(format!("{e}; its links are not listed"));
+                        continue;
+                    }
+                };
                 for link in links {
                     if let Some(guid) = link.guid() {
                         out.push((
