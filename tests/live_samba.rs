@@ -208,6 +208,26 @@ fn populate(dc: &samba_dc::Dc) -> Gpos {
             path(&der)
         ),
     );
+    // ... `-dspublish ... SubCA` (one object per CA under CN=AIA) and `NTAuthCA` (the
+    // values of CN=NTAuthCertificates itself, which certutil creates on first use).
+    for (rdn, file) in [
+        ("CN=Example Root,CN=AIA", "aia.ldif"),
+        ("CN=NTAuthCertificates", "ntauth.ldif"),
+    ] {
+        modify(
+            dc,
+            d,
+            file,
+            &format!(
+                "dn: {rdn},CN=Public Key Services,CN=Services,{CONFIG_DN}\n\
+                 objectClass: certificationAuthority\n\
+                 cACertificate:< file://{}\n\
+                 authorityRevocationList:: AA==\n\
+                 certificateRevocationList:: AA==\n",
+                path(&der)
+            ),
+        );
+    }
     Gpos {
         nsa,
         example,
@@ -321,8 +341,18 @@ fn audit_of_the_domain(dc: &samba_dc::Dc, g: &Gpos) {
         .iter()
         .filter(|c| c["format"] == "directory")
         .collect();
-    assert_eq!(forest.len(), 1, "{v:#}");
-    assert_eq!(forest[0]["store"], "Root");
+    let stores: Vec<&str> = forest
+        .iter()
+        .map(|c| c["store"].as_str().unwrap())
+        .collect();
+    assert_eq!(stores.len(), 3, "{v:#}");
+    for store in ["Root", "CA", "NTAuth"] {
+        assert!(stores.contains(&store), "{stores:?}");
+    }
+    let forest: Vec<&Value> = forest
+        .into_iter()
+        .filter(|c| c["store"] == "Root")
+        .collect();
     assert!(
         forest[0]["location"]
             .as_str()
@@ -416,7 +446,7 @@ fn plain_user(dc: &samba_dc::Dc, g: &Gpos) {
             .iter()
             .filter(|c| c["format"] == "directory")
             .count(),
-        1
+        3
     );
 }
 
