@@ -49,6 +49,8 @@ fn live_domain_against_samba() {
     one_gpo(&dc, &gpos);
     backups(&dc, &gpos);
     errors(&dc);
+    // Last: it changes the DC's configuration.
+    signed_only(&dc);
 }
 
 /// The GPOs the test makes, by role.
@@ -675,4 +677,31 @@ fn sysvol_reads(dc: &samba_dc::Dc) {
     // The judge: smbclient sees the same folder.
     let out = dc.smbclient("sysvol", r"ls contoso.test\Policies\*");
     assert!(out.contains(DEFAULT_POLICY), "{out}");
+}
+
+/// A server that does not encrypt (`server smb encrypt = off`): certgpo asks for
+/// encryption, is refused, and reads over a signed session instead.
+fn signed_only(dc: &samba_dc::Dc) {
+    let conf = std::fs::read_to_string(&dc.conf).unwrap();
+    let conf = conf.replacen("[global]\n", "[global]\n\tserver smb encrypt = off\n", 1);
+    std::fs::write(&dc.conf, conf).unwrap();
+    common::run_ok(
+        "smbcontrol",
+        &["-s", &path(&dc.conf), "smbd", "reload-config"],
+    );
+    let runtime = directory::runtime().unwrap();
+    let target = target(dc);
+    runtime.block_on(async {
+        let domain = Domain::open(&target).await.expect("connects");
+        assert!(!domain.sysvol.encrypted(), "the server does not encrypt");
+        let gpt = format!(r"SysVol\contoso.test\Policies\{DEFAULT_POLICY}\GPT.INI");
+        let read = domain
+            .sysvol
+            .read(&gpt, certgpo::input::GPO_XML)
+            .await
+            .expect("reads, signed")
+            .expect("GPT.INI is there");
+        assert!(read.starts_with(b"[General]"));
+        domain.close().await;
+    });
 }
