@@ -222,7 +222,18 @@ pub async fn read(domain: &mut Domain, selection: &Selection) -> Result<LiveStat
             .then(a.guid.cmp(&b.guid))
     });
     let forest = match selection {
-        Selection::All => read_forest(domain).await?,
+        // A directory that refuses the configuration partition's PKI containers to this
+        // account still gives the GPOs: say what is left out.
+        Selection::All => match read_forest(domain).await {
+            Ok(found) => found,
+            Err(LiveError::Directory(e @ crate::directory::DirectoryError::Search { .. })) => {
+                warnings.push(format!(
+                    "{e}; the certificates published forest-wide are not listed"
+                ));
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        },
         Selection::One(_) => Vec::new(),
     };
     Ok(LiveState {
