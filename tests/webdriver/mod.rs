@@ -40,16 +40,7 @@ impl Browser {
     /// scripts off, as an admin's hardened browser might.
     pub fn start(width: u32, height: u32, javascript: bool) -> Browser {
         let port = common::free_port();
-        let driver = common::serve(
-            &[
-                "chromedriver",
-                &format!("--port={port}"),
-                "--verbose",
-                "--log-path=/tmp/rep/cd2.log",
-            ],
-            port,
-            None,
-        );
+        let driver = common::serve(&["chromedriver", &format!("--port={port}")], port, None);
         let profile = tempfile::tempdir().expect("a profile directory");
         let binary = on_path("chromium").expect("chromium on PATH");
         // Headless, and without the background connections (updates, sync, field
