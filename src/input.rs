@@ -78,6 +78,9 @@ pub const MAX_ZIP_ENTRIES: usize = 50_000;
 /// Uncompressed bytes read from one zip, all entries together (each entry also stays
 /// within its own kind's limit).
 pub const MAX_ZIP_TOTAL: u64 = 256 * MIB;
+/// Bytes of one live GPO's SYSVOL folder that `backup` copies, all files together
+/// (each file also within [`BACKUP_FILE`]), as for a zip.
+pub const MAX_GPO_FOLDER_TOTAL: u64 = MAX_ZIP_TOTAL;
 /// Files listed from one folder tree (or one `--cert` folder), and how deep it is walked.
 pub const MAX_DIR_FILES: usize = 100_000;
 pub const MAX_DIR_DEPTH: usize = 32;

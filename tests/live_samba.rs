@@ -7,6 +7,7 @@ mod discover_fixture;
 mod samba_dc;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use certgpo::directory::{self, BindMethod};
@@ -522,6 +523,7 @@ fn one_gpo(dc: &samba_dc::Dc, g: &Gpos) {
 /// `backup` of a live GPO: `inspect` reads it, `diff` against the live GPO finds them
 /// equal, and `build --base` takes the live GPO directly as it takes the backup.
 fn backups(dc: &samba_dc::Dc, g: &Gpos) {
+    more_files(dc, g);
     let out = g.dir.path().join("before");
     let (_, err) = live(
         dc,
@@ -559,6 +561,7 @@ fn backups(dc: &samba_dc::Dc, g: &Gpos) {
         std::fs::read(backup_dir.join("DomainSysvol/GPO/Machine/registry.pol")).unwrap(),
         std::fs::read(nsa_pol()).unwrap()
     );
+    the_whole_gpo(dc, g, &backup_dir);
     let (same, _) = live(dc, &["diff", "--gpo", &g.nsa, &path(&out)], 0);
     assert!(same.contains("equal") || !same.is_empty(), "{same}");
     // A second backup into the same folder is refused; the first stays.
@@ -610,6 +613,146 @@ fn backups(dc: &samba_dc::Dc, g: &Gpos) {
         std::fs::read(from_live.join("policy/registry.pol")).unwrap(),
         std::fs::read(from_backup.join("policy/registry.pol")).unwrap()
     );
+}
+
+/// The files a GPO holds besides its Machine registry.pol, put on SYSVOL with smbclient:
+/// a User registry.pol (DISA's IE 11, no certificate), a security template, a startup
+/// script, a comment, and an empty folder.
+fn more_files(dc: &samba_dc::Dc, g: &Gpos) {
+    let ie11 = common::data("disa-ie11/{A0BC1714-C6A6-411E-8383-34182EDB6149}/DomainSysvol/GPO");
+    let nsa = common::data(common::NSA_BACKUP).join("DomainSysvol/GPO");
+    let script = g.dir.path().join("hello.cmd");
+    std::fs::write(&script, b"@echo hello\r\n").unwrap();
+    let put = |local: &Path, remote: &str| format!(r#"put "{}" "{remote}""#, path(local));
+    let commands = [
+        format!(r"cd contoso.test\Policies\{}", g.nsa),
+        put(&ie11.join("User/registry.pol"), r"User\Registry.pol"),
+        put(&ie11.join("GPO.cmt"), "GPO.cmt"),
+        r#"mkdir "Machine\Microsoft""#.to_string(),
+        r#"mkdir "Machine\Microsoft\Windows NT""#.to_string(),
+        r#"mkdir "Machine\Microsoft\Windows NT\SecEdit""#.to_string(),
+        put(
+            &nsa.join("Machine/Microsoft/Windows NT/SecEdit/GptTmpl.inf"),
+            r"Machine\Microsoft\Windows NT\SecEdit\GptTmpl.inf",
+        ),
+        r#"mkdir "Machine\Scripts""#.to_string(),
+        r#"mkdir "Machine\Scripts\Startup""#.to_string(),
+        r#"mkdir "Machine\Scripts\Shutdown""#.to_string(),
+        put(&script, r"Machine\Scripts\Startup\hello.cmd"),
+    ];
+    let out = dc.smbclient("sysvol", &commands.join("; "));
+    assert!(!out.contains("NT_STATUS"), "{out}");
+}
+
+/// The backup against Samba's own view of the GPO: `samba-tool gpo fetch` gives the same
+/// files byte for byte (GPT.INI aside, which GPMC never backs up, and the registry.pol
+/// files named in lower case as GPMC names them), Backup.xml lists every folder, and
+/// its security descriptor is the DACL `samba-tool gpo show` reports.
+fn the_whole_gpo(dc: &samba_dc::Dc, g: &Gpos, backup_dir: &Path) {
+    let fetched = g.dir.path().join("fetched");
+    std::fs::create_dir(&fetched).unwrap();
+    dc.samba_tool(&["gpo", "fetch", &g.nsa, "--tmpdir", &path(&fetched)]);
+    let gpo_dir = fetched.join("policy").join(&g.nsa);
+    let expected: std::collections::BTreeMap<String, Vec<u8>> = common::tree(&gpo_dir)
+        .into_iter()
+        .filter(|(rel, _)| !rel.eq_ignore_ascii_case("GPT.INI"))
+        .map(|(rel, bytes)| {
+            let rel = match rel.as_str() {
+                "Machine/Registry.pol" => "Machine/registry.pol".to_string(),
+                "User/Registry.pol" => "User/registry.pol".to_string(),
+                _ => rel,
+            };
+            (rel, bytes)
+        })
+        .collect();
+    assert!(
+        expected.contains_key("User/registry.pol"),
+        "{:?}",
+        expected.keys()
+    );
+    assert!(expected.contains_key("Machine/Scripts/Startup/hello.cmd"));
+    let held = common::tree(&backup_dir.join("DomainSysvol/GPO"));
+    assert_eq!(
+        held.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    assert!(held == expected, "the same bytes");
+    // Backup.xml lists every file with its place in the backup, and every folder
+    // (the empty Shutdown one too, which Import-GPO recreates).
+    let xml = String::from_utf8(std::fs::read(backup_dir.join("Backup.xml")).unwrap()).unwrap();
+    for rel in expected.keys() {
+        let location = format!(
+            r#"bkp:Location="DomainSysvol\GPO\{}""#,
+            rel.replace('/', "\\")
+        );
+        assert!(xml.contains(&location), "{location} in {xml}");
+    }
+    let mut folders = vec![gpo_dir.clone()];
+    let mut seen = 0;
+    while let Some(d) = folders.pop() {
+        for p in common::files_in(&d).into_iter().filter(|p| p.is_dir()) {
+            let rel = p
+                .strip_prefix(&gpo_dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('/', "\\");
+            if rel != "Machine" && rel != "User" {
+                let location = format!(r#"bkp:Location="DomainSysvol\GPO\{rel}"/>"#);
+                let at = xml
+                    .find(&location)
+                    .unwrap_or_else(|| panic!("{location}: {xml}"));
+                let element = &xml[xml[..at].rfind('<').unwrap()..at];
+                assert!(element.starts_with("<FSObjectDir "), "{element}");
+                seen += 1;
+            }
+            folders.push(p);
+        }
+    }
+    assert_eq!(
+        seen, 6,
+        "Microsoft, Windows NT, SecEdit, Scripts, Startup, Shutdown"
+    );
+    assert!(
+        xml.contains(r#"bkp:Path="%GPO_USER_FSPATH%\registry.pol""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"bkp:Path="%GPO_MACH_FSPATH%\Scripts\Startup\hello.cmd""#),
+        "{xml}"
+    );
+    // The security descriptor, read by Samba's own NDR code, against samba-tool's SDDL.
+    let hex = xml
+        .split("<SecurityDescriptor>")
+        .nth(1)
+        .and_then(|r| r.split("</SecurityDescriptor>").next())
+        .expect("a SecurityDescriptor")
+        .replace(' ', "");
+    let sddl = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import sys\nfrom samba.dcerpc import security\nfrom samba.ndr import ndr_unpack\nprint(ndr_unpack(security.descriptor, bytes.fromhex(sys.argv[1])).as_sddl())",
+            &hex,
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        sddl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sddl.stderr)
+    );
+    let ours = String::from_utf8(sddl.stdout).unwrap().trim().to_string();
+    let shown = dc.samba_tool(&["gpo", "show", &g.nsa]);
+    let acl = shown
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("ACL")
+                .map(|r| r.trim_start_matches([' ', ':']).trim())
+        })
+        .unwrap_or_else(|| panic!("an ACL line: {shown}"));
+    let dacl = &acl[acl.find("D:").expect("a DACL")..];
+    assert!(dacl.len() > 20, "{acl}");
+    // As GPMC writes it: the DACL alone.
+    assert_eq!(ours, dacl, "samba-tool gpo show: {acl}");
 }
 
 /// Unknown GPO, wrong password: clear errors, exit 2.

@@ -27,6 +27,12 @@ use crate::tls::{self, Trust};
 
 pub use error::{DirectoryError, TlsRemedy};
 
+/// LDAP_SERVER_SD_FLAGS_OID (MS-ADTS 3.1.1.3.4.1.11): ask for the owner, group and
+/// DACL of `nTSecurityDescriptor` only, which needs no right to read the SACL.
+const SD_FLAGS_OID: &str = "1.2.840.113556.1.4.801";
+/// BER of `SEQUENCE { INTEGER 7 }`: OWNER | GROUP | DACL.
+const SD_FLAGS_OWNER_GROUP_DACL: [u8; 5] = [0x30, 0x03, 0x02, 0x01, 0x07];
+
 /// The environment variable a bind password may come from.
 pub const PASSWORD_ENV: &str = "CERTGPO_LDAP_PASSWORD";
 
@@ -340,6 +346,37 @@ impl Connection {
             Err(e) => return Err(self.error("the rootDSE", self.anonymous, e)),
         };
         Ok(objects(entries).find_map(|e| first_value(&e, name).map(str::to_string)))
+    }
+
+    /// The owner, group and DACL of the object `dn`'s `nTSecurityDescriptor`, asked
+    /// for with the SD flags control (no right to read the SACL is needed); `None`
+    /// when the directory gives none.
+    pub async fn security_descriptor(
+        &mut self,
+        dn: &str,
+    ) -> Result<Option<Vec<u8>>, DirectoryError> {
+        let control = ldap3::controls::RawControl {
+            ctype: SD_FLAGS_OID.to_string(),
+            crit: true,
+            val: Some(SD_FLAGS_OWNER_GROUP_DACL.to_vec()),
+        };
+        let found = self
+            .ldap
+            .with_controls(control)
+            .with_timeout(self.timeout)
+            .search(
+                dn,
+                Scope::Base,
+                "(objectClass=*)",
+                vec!["nTSecurityDescriptor"],
+            )
+            .await
+            .and_then(|r| r.success());
+        let entries = match found {
+            Ok((entries, _)) => entries,
+            Err(e) => return Err(self.error(dn, false, e)),
+        };
+        Ok(objects(entries).find_map(|e| bin_values(&e, "nTSecurityDescriptor").first().cloned()))
     }
 
     /// The error for a failed request under `base`; `first`: it was the first request on

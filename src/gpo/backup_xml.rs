@@ -73,16 +73,136 @@ const MACHINE_POL_PATH: &str = r"%GPO_MACH_FSPATH%\registry.pol";
 const USER_POL_PATH: &str = r"%GPO_USER_FSPATH%\registry.pol";
 const ADM_PATH: &str = r"%GPO_FSPATH%\Adm\*.*";
 
+/// The GPO's own file GPMC never puts in a backup: its versions are in Backup.xml.
+const GPT_INI: &str = "GPT.INI";
+/// The GPO folder's halves, which `%GPO_MACH_FSPATH%` and `%GPO_USER_FSPATH%` name.
+const MACHINE_DIR: &str = "Machine";
+const USER_DIR: &str = "User";
+
+/// `rel` without the folder `dir` it starts with (case-insensitive), if it does.
+fn under<'a>(rel: &'a str, dir: &str) -> Option<&'a str> {
+    let (first, rest) = rel.split_once('\\')?;
+    first.eq_ignore_ascii_case(dir).then_some(rest)
+}
+
+/// Whether `rel` is the registry.pol of the half `dir`.
+fn is_registry_pol(rel: &str, dir: &str) -> bool {
+    under(rel, dir).is_some_and(|r| r.eq_ignore_ascii_case("registry.pol"))
+}
+
+/// Where a backup keeps the GPO's file `rel` (`\`-separated, relative to the GPO's
+/// SYSVOL folder), as Backup.xml's `bkp:Location` spells it: `DomainSysvol\GPO\rel`,
+/// the two registry.pol files in lower case as GPMC names them. `None` for GPT.INI,
+/// which no GPMC backup holds (docs/spec/windows-formats.md §4.1).
+pub fn location(rel: &str) -> Option<String> {
+    if rel.eq_ignore_ascii_case(GPT_INI) {
+        return None;
+    }
+    Some(if is_registry_pol(rel, MACHINE_DIR) {
+        folder::windows_path(folder::MACHINE_POL)
+    } else if is_registry_pol(rel, USER_DIR) {
+        folder::windows_path(folder::USER_POL)
+    } else {
+        format!(r"DomainSysvol\GPO\{rel}")
+    })
+}
+
+/// `rel` as `bkp:Path` names it: under the variable of its half, or of the folder.
+fn gpo_path(rel: &str) -> String {
+    if let Some(rest) = under(rel, MACHINE_DIR) {
+        format!(r"%GPO_MACH_FSPATH%\{rest}")
+    } else if let Some(rest) = under(rel, USER_DIR) {
+        format!(r"%GPO_USER_FSPATH%\{rest}")
+    } else {
+        format!(r"%GPO_FSPATH%\{rel}")
+    }
+}
+
 impl BackupXml {
+    /// The UNC path of the GPO's SYSVOL folder as `bkp:SourceExpandedPath` starts.
+    pub fn sysvol_path(meta: &GpoMeta) -> String {
+        format!(
+            r"\\{dc}\sysvol\{domain}\Policies\{gpo}",
+            dc = meta.domain_controller,
+            domain = meta.domain,
+            gpo = braced_upper(&meta.gpo_guid)
+        )
+    }
+
+    /// List the GPO's file or folder `rel` (`\`-separated, relative to its SYSVOL folder
+    /// `sysvol`) as GPMC does: a registry.pol in its slot of the Registry extension,
+    /// anything else under "Unknown Extension", with the `bkp:Location` of
+    /// [`location`]. GPT.INI, the folders `Machine` and `User` themselves, and a file
+    /// listed already are left out.
+    pub fn list(&mut self, sysvol: &str, rel: &str, dir: bool) {
+        let Some(location) = location(rel) else {
+            return;
+        };
+        let top = dir && !rel.contains('\\');
+        if top && (rel.eq_ignore_ascii_case(MACHINE_DIR) || rel.eq_ignore_ascii_case(USER_DIR)) {
+            return;
+        }
+        let registry =
+            !dir && (is_registry_pol(rel, MACHINE_DIR) || is_registry_pol(rel, USER_DIR));
+        let path = if registry {
+            let half = rel.split_once('\\').map_or("", |(h, _)| h);
+            gpo_path(&format!(r"{half}\registry.pol"))
+        } else {
+            gpo_path(rel)
+        };
+        let listed = self
+            .extensions
+            .iter()
+            .flat_map(|e| &e.objects)
+            .any(|o| o.dir == dir && o.path.eq_ignore_ascii_case(&path));
+        if listed {
+            return;
+        }
+        let source = if registry {
+            format!(
+                r"{sysvol}\{}",
+                location.trim_start_matches(r"DomainSysvol\GPO\")
+            )
+        } else {
+            format!(r"{sysvol}\{rel}")
+        };
+        let object = FsObject {
+            dir,
+            path,
+            source_expanded_path: source,
+            location: Some(location),
+            re_evaluate_function: None,
+            objects: Vec::new(),
+        };
+        let id = if registry {
+            REGISTRY_CSE
+        } else {
+            UNKNOWN_EXTENSION
+        };
+        match self
+            .extensions
+            .iter_mut()
+            .find(|e| e.id.eq_ignore_ascii_case(id))
+        {
+            Some(ext) => ext.objects.push(object),
+            None => self.extensions.push(BackupExtension {
+                id: id.to_string(),
+                desc_name: if registry {
+                    "Registry"
+                } else {
+                    "Unknown Extension"
+                }
+                .to_string(),
+                objects: vec![object],
+            }),
+        }
+    }
+
     /// What GPMC writes for a new GPO that holds only Public Key Policies: the
     /// default DACL, the user half disabled, the Registry extension's files.
     pub fn new_gpo(meta: &GpoMeta) -> BackupXml {
         let gpo = braced_upper(&meta.gpo_guid);
-        let sysvol = format!(
-            r"\\{dc}\sysvol\{domain}\Policies\{gpo}",
-            dc = meta.domain_controller,
-            domain = meta.domain
-        );
+        let sysvol = BackupXml::sysvol_path(meta);
         let file = |path: &str, source: String, location: Option<String>| FsObject {
             dir: false,
             path: path.to_string(),

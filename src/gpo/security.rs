@@ -108,7 +108,13 @@ pub const SECURITY_DESCRIPTOR_SDDL: &str = "D:PAI(OA;CI;CR;edacfd8f-ffb3-11d1-b4
 
 /// Lower-case hex bytes separated by spaces, as Backup.xml holds the descriptor.
 pub fn security_descriptor_hex() -> String {
-    security_descriptor()
+    hex_spaced(&security_descriptor())
+}
+
+/// A security descriptor as Backup.xml writes it: lower-case hex bytes separated by
+/// spaces (docs/spec/windows-formats.md §4.2).
+pub fn hex_spaced(bytes: &[u8]) -> String {
+    bytes
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()

@@ -2,12 +2,17 @@
 //! `Backup-GPO -Path DIR` writes, so that `inspect`, `diff`, `build --base` and
 //! `Import-GPO` read it. The files come from the writers of `crate::gpo`:
 //! `manifest.xml`, and under `{BACKUP-ID}/` Backup.xml, bkupInfo.xml, gpreport.xml and
-//! the Machine registry.pol read from SYSVOL, byte for byte.
+//! every file of the GPO's SYSVOL folder under `DomainSysvol/GPO/`, byte for byte, as
+//! GPMC lays them out ([`crate::gpo::backup_xml::location`]: the two registry.pol files
+//! in lower case, GPT.INI left out, its versions being in Backup.xml).
 //!
-//! Only the Registry extension's Machine registry.pol is carried: the GPO's other
-//! SYSVOL files (scripts, security templates, preferences, the User half) are listed
-//! in [`Backup::left_out`], never silently dropped. The security descriptor written is
-//! the default one GPMC gives a new GPO, not the live container's.
+//! Backup.xml carries the live container's DACL (read with the owner and group, written
+//! as GPMC writes it: DACL only), `flags`, versions, extension names and WMI filter
+//! link. The whole folder is read within the limits of `crate::input` (each file
+//! [`input::BACKUP_FILE`], all together [`input::MAX_GPO_FOLDER_TOTAL`], at most
+//! [`input::MAX_DIR_FILES`] entries, [`input::MAX_DIR_DEPTH`] levels) before anything is
+//! written: a GPO over a limit, or with a file that cannot be read, is an error naming
+//! it, never a partial backup.
 
 use std::collections::BTreeMap;
 
@@ -16,14 +21,19 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::cert::Certificate;
-use crate::directory::bin_values;
-use crate::gpo::backup_xml::BackupXml;
+use futures_util::StreamExt;
+
+use crate::directory::{bin_values, first_value};
+use crate::gpo::backup_xml::{self, BackupXml};
 use crate::gpo::bkup_info::BackupInst;
+use crate::gpo::descriptor::Descriptor;
 use crate::gpo::{self, GpoMeta, folder, gpreport, gpt_ini};
+use crate::input;
 use crate::policy::{self, Action};
 use crate::store::{CertKey, Store};
 
-use super::read::{self, LiveGpo, Selection};
+use super::read::{self, IN_FLIGHT, LiveGpo, Selection};
+use super::sysvol::SysvolError;
 use super::{Domain, LiveError, Target};
 
 /// The backup's files (relative paths with `/`) and what it leaves out.
@@ -32,8 +42,6 @@ pub struct Backup {
     /// `{BACKUP-ID}`, the folder holding the backup.
     pub backup_id: String,
     pub gpo: LiveGpo,
-    /// Files of the GPO's SYSVOL folder the backup does not carry.
-    pub left_out: Vec<String>,
 }
 
 /// Read the GPO `gpo` (name or `{GUID}`) and make its backup as of `now`.
@@ -90,8 +98,30 @@ async fn read_backup(
         .and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok())
         .map(Uuid::from_bytes_le)
         .unwrap_or_default();
-    let left_out = other_files(domain, &gpo).await?;
-    let files = files(&gpo, &state.domain, domain_guid, now)?;
+    let container = domain
+        .ldap
+        .search(
+            &gpo.dn,
+            Scope::Base,
+            "(objectClass=*)",
+            &["gPCUserExtensionNames"],
+            false,
+        )
+        .await?
+        .unwrap_or_default();
+    let user_extension_names = container
+        .first()
+        .and_then(|e| first_value(e, "gPCUserExtensionNames"))
+        .unwrap_or_default()
+        .to_string();
+    let descriptor = container_dacl(domain, &gpo).await?;
+    let tree = read_tree(domain, &gpo).await?;
+    let live = LiveParts {
+        tree,
+        descriptor,
+        user_extension_names,
+    };
+    let files = files(&gpo, &live, &state.domain, domain_guid, now)?;
     let backup_id = files
         .keys()
         .find_map(|k| k.strip_suffix(&format!("/{}", folder::BACKUP_XML)))
@@ -101,48 +131,163 @@ async fn read_backup(
         files,
         backup_id,
         gpo,
-        left_out,
     })
 }
 
-/// Every file of the GPO's folder but GPT.INI and Machine\Registry.pol (two levels
-/// deep at most is enough to name what is there: `Machine\Scripts`, `User\...`).
-async fn other_files(domain: &mut Domain, gpo: &LiveGpo) -> Result<Vec<String>, LiveError> {
+/// The container's `nTSecurityDescriptor` as Backup.xml holds it: the DACL alone, with
+/// the container's control flags (docs/spec/windows-formats.md §4.2).
+async fn container_dacl(domain: &mut Domain, gpo: &LiveGpo) -> Result<Vec<u8>, LiveError> {
+    let not_backed_up = |detail: String| LiveError::NotBackedUp {
+        gpo: gpo.name.clone(),
+        detail,
+    };
+    let sd = domain.ldap.security_descriptor(&gpo.dn).await?.ok_or_else(|| {
+        not_backed_up(format!(
+            "the directory gave no nTSecurityDescriptor for {} (reading it needs the Read Permissions right)",
+            gpo.dn
+        ))
+    })?;
+    let read = Descriptor::parse(&sd)
+        .map_err(|e| not_backed_up(format!("its nTSecurityDescriptor: {e}")))?;
+    Ok(Descriptor {
+        owner: None,
+        group: None,
+        ..read
+    }
+    .write())
+}
+
+/// One file or folder of the GPO's SYSVOL folder.
+pub struct TreeEntry {
+    /// The path relative to the GPO's folder, `\`-separated.
+    pub rel: String,
+    /// The file's bytes; `None` for a folder.
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// What the backup takes from the live GPO besides [`LiveGpo`].
+pub struct LiveParts {
+    /// Every file and folder of its SYSVOL folder, in GPMC's order: the files of a
+    /// folder, then each of its folders followed by what it holds.
+    pub tree: Vec<TreeEntry>,
+    /// The container's DACL, self-relative ([`container_dacl`]).
+    pub descriptor: Vec<u8>,
+    pub user_extension_names: String,
+}
+
+/// Every file and folder under the GPO's SYSVOL folder, listed whole and checked against
+/// the limits before a file is read.
+async fn read_tree(domain: &Domain, gpo: &LiveGpo) -> Result<Vec<TreeEntry>, LiveError> {
     let root = read::share_path(&gpo.file_sys_path);
-    let mut out = Vec::new();
-    let mut folders = vec![(root.clone(), 0usize)];
-    while let Some((dir, depth)) = folders.pop() {
-        let listed = match domain.sysvol.list(&dir).await {
-            Ok(l) => l.unwrap_or_default(),
-            Err(e) if e.is_per_file() => {
-                out.push(format!("{dir} (unreadable: {e})"));
+    let sysvol = &domain.sysvol;
+    let refuse = |detail: String| LiveError::NotBackedUp {
+        gpo: gpo.name.clone(),
+        detail,
+    };
+    let per_file = |e: SysvolError| -> LiveError {
+        if e.is_per_file() {
+            refuse(e.to_string())
+        } else {
+            e.into()
+        }
+    };
+    // (relative path, whether a file), depth-first in GPMC's order.
+    let mut listed: Vec<(String, bool)> = Vec::new();
+    let mut total = 0u64;
+    let mut folders = vec![(String::new(), 0usize)];
+    while let Some((rel, depth)) = folders.pop() {
+        if !rel.is_empty() {
+            listed.push((rel.clone(), false));
+        }
+        let full = if rel.is_empty() {
+            root.clone()
+        } else {
+            format!(r"{root}\{rel}")
+        };
+        let entries =
+            sysvol.list(&full).await.map_err(per_file)?.ok_or_else(|| {
+                refuse(format!("{full} disappeared while it was read; run again"))
+            })?;
+        let join = |name: &str| {
+            if rel.is_empty() {
+                name.to_string()
+            } else {
+                format!(r"{rel}\{name}")
+            }
+        };
+        let mut subfolders = Vec::new();
+        for entry in entries {
+            if entry.is_dir {
+                subfolders.push(join(&entry.name));
                 continue;
             }
-            Err(e) => return Err(e.into()),
-        };
-        for entry in listed {
-            let full = format!(r"{dir}\{}", entry.name);
-            let rel = full[root.len()..].trim_start_matches('\\').to_string();
-            if entry.is_dir {
-                if depth < 3 {
-                    folders.push((full, depth + 1));
-                } else {
-                    out.push(format!(r"{rel}\"));
-                }
-            } else if !rel.eq_ignore_ascii_case("GPT.INI")
-                && !rel.eq_ignore_ascii_case(r"Machine\Registry.pol")
-            {
-                out.push(rel);
+            if entry.size > input::BACKUP_FILE.max {
+                return Err(refuse(
+                    SysvolError::TooLarge {
+                        host: sysvol.host().to_string(),
+                        path: format!(r"{full}\{}", entry.name),
+                        size: entry.size,
+                        limit: input::BACKUP_FILE,
+                    }
+                    .to_string(),
+                ));
             }
+            total = total.saturating_add(entry.size);
+            listed.push((join(&entry.name), true));
+        }
+        if !subfolders.is_empty() && depth >= input::MAX_DIR_DEPTH {
+            return Err(refuse(format!(
+                "{full}: folders nested deeper than {} levels",
+                input::MAX_DIR_DEPTH
+            )));
+        }
+        folders.extend(subfolders.into_iter().rev().map(|f| (f, depth + 1)));
+        if listed.len() > input::MAX_DIR_FILES {
+            return Err(refuse(format!(
+                "its SYSVOL folder {root} holds more than {} files and folders",
+                input::MAX_DIR_FILES
+            )));
         }
     }
-    out.sort();
-    Ok(out)
+    if total > input::MAX_GPO_FOLDER_TOTAL {
+        return Err(refuse(format!(
+            "its SYSVOL folder {root} holds {total} bytes; a backup carries at most {} MiB",
+            input::MAX_GPO_FOLDER_TOTAL / (1024 * 1024)
+        )));
+    }
+    let reads = listed.into_iter().map(|(rel, file)| {
+        let root = &root;
+        let refuse = &refuse;
+        let per_file = &per_file;
+        async move {
+            if !file {
+                return Ok(TreeEntry { rel, bytes: None });
+            }
+            let full = format!(r"{root}\{rel}");
+            match sysvol.read(&full, input::BACKUP_FILE).await {
+                Ok(Some(bytes)) => Ok(TreeEntry {
+                    rel,
+                    bytes: Some(bytes),
+                }),
+                Ok(None) => Err(refuse(format!(
+                    "{full} disappeared while it was read; run again"
+                ))),
+                Err(e) => Err(per_file(e)),
+            }
+        }
+    });
+    futures_util::stream::iter(reads)
+        .buffered(IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// The backup's files for `gpo` (read from SYSVOL) in domain `domain`.
 pub fn files(
     gpo: &LiveGpo,
+    live: &LiveParts,
     domain: &str,
     domain_guid: Uuid,
     now: OffsetDateTime,
@@ -155,9 +300,17 @@ pub fn files(
             gpo: gpo.name.clone(),
             detail: format!("its cn {} is not a GUID", gpo.guid),
         })?;
-    let pol = gpo
-        .machine_pol
-        .clone()
+    // The Machine registry.pol as the tree holds it: an empty one when the GPO has
+    // none, since a backup always lists it (what `build --base` starts from).
+    let machine_pol = folder::windows_path(folder::MACHINE_POL);
+    let pol = live
+        .tree
+        .iter()
+        .find(|e| {
+            e.bytes.is_some()
+                && backup_xml::location(&e.rel).as_deref() == Some(machine_pol.as_str())
+        })
+        .and_then(|e| e.bytes.clone())
         .unwrap_or_else(|| policy::write(&[]));
     // Deterministic: the same GPO at the same time gives the same backup id.
     let mut seed = gpo::gpmc_time(now).into_bytes();
@@ -182,6 +335,13 @@ pub fn files(
     backup.machine_version = (u32::from(machine_version) << 16) | u32::from(machine_version);
     backup.user_version = (u32::from(user_version) << 16) | u32::from(user_version);
     backup.machine_extension_guids = gpo.machine_extension_names.clone();
+    backup.user_extension_guids = live.user_extension_names.clone();
+    backup.wmi_filter = gpo.wmi_filter.clone().unwrap_or_default();
+    backup.security_descriptor = crate::gpo::security::hex_spaced(&live.descriptor);
+    let sysvol = BackupXml::sysvol_path(&meta);
+    for entry in &live.tree {
+        backup.list(&sysvol, &entry.rel, entry.bytes.is_none());
+    }
     let dir = gpo::braced_upper(&backup_id);
     let inst = BackupInst::of(&meta);
     let (certs, registry_keys) = report_certs(&pol);
@@ -211,6 +371,14 @@ pub fn files(
         gpreport::write(&meta, &report, &registry_keys),
     );
     files.insert(format!("{dir}/{}", folder::MACHINE_POL), pol);
+    for entry in &live.tree {
+        if let (Some(bytes), Some(location)) = (&entry.bytes, backup_xml::location(&entry.rel)) {
+            files.insert(
+                format!("{dir}/{}", folder::tree_path(&location)),
+                bytes.clone(),
+            );
+        }
+    }
     Ok(files)
 }
 

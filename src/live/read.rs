@@ -19,7 +19,7 @@ use super::sysvol::Sysvol;
 use super::{Domain, LiveError};
 
 /// GPOs whose SYSVOL files are read at the same time.
-const IN_FLIGHT: usize = 16;
+pub(super) const IN_FLIGHT: usize = 16;
 
 /// Which GPOs to read.
 #[derive(Clone, Debug, PartialEq, Eq)]

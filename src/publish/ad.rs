@@ -1,20 +1,13 @@
 //! The Active Directory side of a publish: the group policy container's version and
 //! extension names (one modify that fails if anyone changed the version meanwhile),
-//! a new container with its children, the container's security descriptor, and the
+//! a new container with its children, and the
 //! `gPLink` of the containers a GPO is linked to.
 
 use std::collections::HashSet;
 
-use ldap3::controls::RawControl;
 use ldap3::{LdapError, Mod, Scope};
 
 use crate::directory::{Connection, DirectoryError, first_value};
-
-/// LDAP_SERVER_SD_FLAGS_OID (MS-ADTS 3.1.1.3.4.1.11): ask for the owner, group and
-/// DACL of `nTSecurityDescriptor` only, which needs no right to read the SACL.
-const SD_FLAGS_OID: &str = "1.2.840.113556.1.4.801";
-/// BER of `SEQUENCE { INTEGER 7 }`: OWNER | GROUP | DACL.
-const SD_FLAGS_OWNER_GROUP_DACL: [u8; 5] = [0x30, 0x03, 0x02, 0x01, 0x07];
 
 /// The result code of an LDAP modify that lost a race: noSuchAttribute, the value to
 /// delete is not there any more (RFC 4511 4.6).
@@ -201,38 +194,4 @@ pub async fn delete(conn: &mut Connection, dn: &str) -> Result<(), WriteError> {
     let timeout = conn.timeout();
     let result = conn.ldap().with_timeout(timeout).delete(dn).await;
     done(conn, dn, result)
-}
-
-/// The owner, group and DACL of an object's `nTSecurityDescriptor`.
-pub async fn security_descriptor(
-    conn: &mut Connection,
-    dn: &str,
-) -> Result<Option<Vec<u8>>, DirectoryError> {
-    let control = RawControl {
-        ctype: SD_FLAGS_OID.to_string(),
-        crit: true,
-        val: Some(SD_FLAGS_OWNER_GROUP_DACL.to_vec()),
-    };
-    let timeout = conn.timeout();
-    let found = conn
-        .ldap()
-        .with_controls(control)
-        .with_timeout(timeout)
-        .search(
-            dn,
-            Scope::Base,
-            "(objectClass=*)",
-            vec!["nTSecurityDescriptor"],
-        )
-        .await
-        .and_then(|r| r.success());
-    let entries = match found {
-        Ok((entries, _)) => entries,
-        Err(e) => return Err(conn.error(dn, false, e)),
-    };
-    Ok(crate::directory::objects(entries).find_map(|e| {
-        e.bin_attrs
-            .get("nTSecurityDescriptor")
-            .and_then(|v| v.first().cloned())
-    }))
 }

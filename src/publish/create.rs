@@ -84,7 +84,7 @@ async fn steps(
         write(ad::add(conn, &dn, attrs).await, &dn)?;
         made.children.push(dn);
     }
-    let sd = ad::security_descriptor(conn, gpo.dn)
+    let sd = conn.security_descriptor(gpo.dn)
         .await?
         .ok_or_else(|| refused("the directory gave no nTSecurityDescriptor for the new container (reading it needs the Read Permissions right)".into()))?;
     let folder_sd = Descriptor::parse(&sd)

@@ -18,9 +18,10 @@ use crate::exit::{Failure, code};
   # ...which inspect, diff and build --base read like any Backup-GPO folder:
   certgpo diff ./before ./bundle
 
-The folder holds manifest.xml and {BACKUP-ID}/ with Backup.xml, bkupInfo.xml, gpreport.xml
-and the Machine registry.pol read from SYSVOL. Other files of the GPO are not carried;
-a warning names each."
+The folder holds manifest.xml and {BACKUP-ID}/ with Backup.xml (the container's DACL,
+flags, versions, extension names and WMI filter link), bkupInfo.xml, gpreport.xml and
+every file of the GPO's SYSVOL folder under DomainSysvol/GPO/ but GPT.INI, byte for byte.
+A GPO whose folder cannot be read whole is not backed up."
 )]
 pub struct BackupArgs {
     /// The domain controller, and the GPO (--gpo) to back up
@@ -49,12 +50,6 @@ pub fn run(args: BackupArgs) -> Result<u8, Failure> {
         return Err(Failure::new("backup needs --gpo NAME or {GUID}"));
     };
     let made = certgpo::live::backup::backup(&target, &gpo, time::OffsetDateTime::now_utc())?;
-    for other in &made.left_out {
-        eprintln!(
-            "warning: not in the backup: {}",
-            certgpo::text::printable(other)
-        );
-    }
     let staged = certgpo::atomic::stage_dir("--out", out, &made.files)?;
     certgpo::atomic::commit(vec![staged])?;
     eprintln!(

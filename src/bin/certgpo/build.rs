@@ -117,12 +117,6 @@ fn live_base(
         ));
     };
     let made = certgpo::live::backup::backup(&target, &gpo, time::OffsetDateTime::now_utc())?;
-    for other in &made.left_out {
-        eprintln!(
-            "warning: the live base's {} is not carried into the bundle",
-            certgpo::text::printable(other)
-        );
-    }
     let dir = tempfile::tempdir().map_err(|e| Failure::new(format!("temporary folder: {e}")))?;
     for (rel, bytes) in &made.files {
         let path = dir.path().join(rel);
