@@ -587,6 +587,31 @@ fn backups(dc: &samba_dc::Dc, g: &Gpos) {
         err.contains("cannot be backed up") && err.contains("missing"),
         "{err}"
     );
+    // A GPO holding a file over the limit of a backup's file (a sparse one on the DC's
+    // disk): refused from the listed size, naming the GPO and the file; nothing written.
+    let big = dc
+        .sysvol_dir()
+        .join("Policies")
+        .join(&g.example)
+        .join("Machine/big.bin");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(certgpo::input::BACKUP_FILE.max + 1)
+        .unwrap();
+    let refused = g.dir.path().join("refused");
+    let (_, err) = live(
+        dc,
+        &["backup", "--gpo", &g.example, "--out", &path(&refused)],
+        2,
+    );
+    assert!(
+        err.contains("GPO \"Example Root\" cannot be backed up")
+            && err.contains(r"Machine\big.bin")
+            && err.contains("a file of a GPO backup is at most"),
+        "{err}"
+    );
+    assert!(!refused.exists(), "no partial backup");
+    std::fs::remove_file(&big).unwrap();
     // build --base with the live GPO, and with its backup: the same registry.pol.
     let from_live = g.dir.path().join("from-live");
     let from_backup = g.dir.path().join("from-backup");
