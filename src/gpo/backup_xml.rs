@@ -601,6 +601,82 @@ mod tests {
         assert_eq!(seen, 3);
     }
 
+    /// [`BackupXml::list`] of a GPO's folder, walked as `certgpo backup` walks it, gives
+    /// the entries of the real GPMC backups of that folder, in their order.
+    #[test]
+    fn listing_a_folder_gives_what_gpmc_wrote() {
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let cases: [(&str, &[(&str, bool)]); 2] = [
+            (
+                "disa-ie11/{A0BC1714-C6A6-411E-8383-34182EDB6149}",
+                &[
+                    ("GPO.cmt", false),
+                    ("GPT.INI", false),
+                    ("User", true),
+                    (r"User\comment.cmtx", false),
+                    (r"User\Registry.pol", false),
+                    (r"User\Preferences", true),
+                    (r"User\Preferences\Registry", true),
+                    (r"User\Preferences\Registry\Registry.xml", false),
+                ],
+            ),
+            (
+                "nsa-cert/{D1DE50B0-DF95-405B-B2DA-6C16CBB6BF54}",
+                &[
+                    ("GPT.INI", false),
+                    ("Machine", true),
+                    (r"Machine\Registry.pol", false),
+                    (r"Machine\Microsoft", true),
+                    (r"Machine\Microsoft\Windows NT", true),
+                    (r"Machine\Microsoft\Windows NT\SecEdit", true),
+                    (r"Machine\Microsoft\Windows NT\SecEdit\GptTmpl.inf", false),
+                    (r"Machine\Scripts", true),
+                    (r"Machine\Scripts\Shutdown", true),
+                    (r"Machine\Scripts\Startup", true),
+                    ("User", true),
+                ],
+            ),
+        ];
+        for (dir, tree) in cases {
+            let real = parse(
+                &std::fs::read(data.join(dir).join("Backup.xml")).unwrap(),
+                "Backup.xml",
+            )
+            .unwrap();
+            let sysvol = real.extensions[0].objects[0]
+                .source_expanded_path
+                .rsplit_once(r"\Machine\")
+                .or_else(|| {
+                    real.extensions[0].objects[0]
+                        .source_expanded_path
+                        .rsplit_once(r"\User\")
+                })
+                .unwrap()
+                .0
+                .to_string();
+            // Only the Adm line to start with.
+            let mut made = real.clone();
+            made.extensions[0]
+                .objects
+                .retain(|o| o.path.contains("Adm"));
+            made.extensions[1].objects.clear();
+            for (rel, is_dir) in tree {
+                made.list(&sysvol, rel, *is_dir);
+            }
+            let mut expected = real.extensions.clone();
+            expected[0].objects.sort_by(|a, b| a.path.cmp(&b.path));
+            made.extensions[0]
+                .objects
+                .sort_by(|a, b| a.path.cmp(&b.path));
+            assert_eq!(made.extensions, expected, "{dir}");
+        }
+        assert_eq!(location("GPT.INI"), None);
+        assert_eq!(
+            location(r"Machine\Registry.pol").as_deref(),
+            Some(r"DomainSysvol\GPO\Machine\registry.pol")
+        );
+    }
+
     #[test]
     fn what_write_cannot_reproduce_is_named() {
         let doc = |inner: &str| {
