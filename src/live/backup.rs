@@ -217,6 +217,18 @@ async fn read_tree(domain: &Domain, gpo: &LiveGpo) -> Result<Vec<TreeEntry>, Liv
         };
         let mut subfolders = Vec::new();
         for entry in entries {
+            // A name is one path component: nothing a server sends may lead the copy
+            // outside the backup folder.
+            let bad = entry.name.is_empty()
+                || entry.name == "."
+                || entry.name == ".."
+                || entry.name.contains(['/', '\\', '\0']);
+            if bad {
+                return Err(refuse(format!(
+                    "{full} lists the entry {:?}, which is not a file name",
+                    crate::text::printable(&entry.name)
+                )));
+            }
             if entry.is_dir {
                 subfolders.push(join(&entry.name));
                 continue;
