@@ -612,6 +612,23 @@ fn backups(dc: &samba_dc::Dc, g: &Gpos) {
     );
     assert!(!refused.exists(), "no partial backup");
     std::fs::remove_file(&big).unwrap();
+    // The container's flags and WMI filter link, as the directory holds them.
+    let example = g.dir.path().join("example-backup");
+    live(
+        dc,
+        &["backup", "--gpo", &g.example, "--out", &path(&example)],
+        0,
+    );
+    let dir = common::files_in(&example)
+        .into_iter()
+        .find(|p| p.is_dir())
+        .expect("a backup folder");
+    let xml = std::fs::read_to_string(dir.join("Backup.xml")).unwrap();
+    assert!(
+        xml.contains(&format!("<WMIFilter><![CDATA[{WMI_FILTER}]]></WMIFilter>")),
+        "{xml}"
+    );
+    assert!(xml.contains("<Options><![CDATA[2]]></Options>"), "{xml}");
     // build --base with the live GPO, and with its backup: the same registry.pol.
     let from_live = g.dir.path().join("from-live");
     let from_backup = g.dir.path().join("from-backup");
