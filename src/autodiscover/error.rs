@@ -46,6 +46,10 @@ pub enum AutodiscoverError {
         account: String,
         status: u16,
     },
+    #[error("{url}: Kerberos under Negotiate failed: {detail}")]
+    Kerberos { url: String, detail: String },
+    #[error("--auth negotiate: {}", super::kerberos::WITHOUT)]
+    NoKerberos,
     #[error("{url} asks for credentials (HTTP 401) and none were given")]
     NoCredentials { url: String },
     #[error("{url} offers no authentication certgpo speaks ({offered})")]
@@ -90,8 +94,15 @@ to fix it for the clients: certgpo build --discover with this report"
             E::NoCredentials { .. } => format!(
                 "give the mailbox's password: --mail-password-file FILE, {PASSWORD_ENV}, or the terminal prompt"
             ),
+            E::Kerberos { url, .. } => format!(
+                "run kinit as the mailbox's user (klist shows the ticket); the KDC must know the service principal HTTP/{} (setspn -S HTTP/<host> <account>); or --auth auto to fall back to NTLM",
+                url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_else(|| "<host>".into())
+            ),
+            E::NoKerberos => {
+                "rebuild with --features kerberos (needs libkrb5-dev, libclang-dev), or --auth auto/ntlm/basic".into()
+            }
             E::NoScheme { .. } => {
-                "certgpo speaks Basic (over TLS) and NTLM; enable one of them on the Autodiscover virtual directory".into()
+                "certgpo speaks Basic (over TLS), NTLM and (with the `kerberos` feature) Kerberos under Negotiate; enable one of them on the Autodiscover virtual directory".into()
             }
             E::LegacyTls { .. } => {
                 "build certgpo with the default `legacy-tls` feature (OpenSSL) to complete the exchange".into()

@@ -3,12 +3,14 @@
 //! name; each host's certificate captured and judged as Windows would judge it.
 //!
 //! `pox` writes the request and reads the answer, `http` is the HTTP/1.1 client,
-//! `ntlm` the NTLMv2 client, `conn` the TLS engines, `verdict` the trust verdict,
+//! `ntlm` the NTLMv2 client, `kerberos` Kerberos under Negotiate (the `kerberos`
+//! feature), `conn` the TLS engines, `verdict` the trust verdict,
 //! `path` the hop engine.
 
 pub mod conn;
 mod error;
 pub mod http;
+pub mod kerberos;
 pub mod ntlm;
 pub mod output;
 pub mod path;
@@ -32,8 +34,10 @@ pub const MAX_REDIRECTS: usize = 10;
 /// How certgpo authenticates to the Autodiscover service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthMethod {
-    /// NTLM when the server offers it, else Basic
+    /// Kerberos under Negotiate when offered and a ticket is at hand, else NTLM, else Basic
     Auto,
+    /// Kerberos under Negotiate only, with the ticket of `kinit`
+    Negotiate,
     /// NTLMv2 only
     Ntlm,
     /// Basic only (always inside TLS)
@@ -41,11 +45,17 @@ pub enum AuthMethod {
 }
 
 impl crate::named::Named for AuthMethod {
-    const ALL: &'static [AuthMethod] = &[AuthMethod::Auto, AuthMethod::Ntlm, AuthMethod::Basic];
+    const ALL: &'static [AuthMethod] = &[
+        AuthMethod::Auto,
+        AuthMethod::Negotiate,
+        AuthMethod::Ntlm,
+        AuthMethod::Basic,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             AuthMethod::Auto => "auto",
+            AuthMethod::Negotiate => "negotiate",
             AuthMethod::Ntlm => "ntlm",
             AuthMethod::Basic => "basic",
         }
@@ -53,7 +63,12 @@ impl crate::named::Named for AuthMethod {
 
     fn help(self) -> &'static str {
         match self {
-            AuthMethod::Auto => "NTLM when the server offers it, else Basic",
+            AuthMethod::Auto => {
+                "Kerberos under Negotiate when offered and a ticket is at hand (the `kerberos` feature), else NTLM, else Basic"
+            }
+            AuthMethod::Negotiate => {
+                "Kerberos under Negotiate only, with the ticket of kinit (needs the `kerberos` feature)"
+            }
             AuthMethod::Ntlm => "NTLMv2 only",
             AuthMethod::Basic => "Basic only (always inside TLS)",
         }
@@ -197,8 +212,12 @@ pub struct Hop {
     pub url: String,
     pub source: String,
     pub method: &'static str,
-    /// The authentication that produced `status`: none, ntlm or basic.
+    /// The authentication that produced `status`: none, kerberos, ntlm,
+    /// ntlm-in-negotiate or basic.
     pub auth: Option<&'static str>,
+    /// How authentication went beyond its name: whether the server proved itself
+    /// (Kerberos mutual authentication), or why Kerberos was not used.
+    pub auth_note: Option<String>,
     pub status: Option<u16>,
     /// What came of it: settings, redirectUrl, redirectAddr, error, unreachable...
     pub result: String,

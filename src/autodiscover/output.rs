@@ -31,6 +31,9 @@ pub fn human(r: &Report) -> String {
         if let Some(a) = h.auth {
             facts.push(format!("auth {a}"));
         }
+        if let Some(note) = &h.auth_note {
+            facts.push(p(note));
+        }
         if let Some(proto) = &h.protocol {
             facts.push(proto.clone());
         }

@@ -24,6 +24,16 @@ use crate::cert::Certificate;
 type B64 = base64::engine::GeneralPurpose;
 const BASE64: B64 = base64::engine::general_purpose::STANDARD;
 
+/// What came of Kerberos under Negotiate.
+enum Kerberos {
+    /// It was used: the response, or `None` when the hop says why there is none.
+    Done(Option<Response>),
+    /// The server refused the ticket.
+    Refused(String),
+    /// No ticket to send (no cache, no KDC, no such principal, or no `kerberos` feature).
+    Unavailable(String),
+}
+
 /// What became of one POST.
 enum Step {
     Answer(Answer),
@@ -181,6 +191,7 @@ impl Engine<'_> {
             source: c.source.clone(),
             method,
             auth: None,
+            auth_note: None,
             status: None,
             result: String::new(),
             redirect: None,
@@ -438,6 +449,42 @@ impl Engine<'_> {
             .filter(|w| !w.contains('='))
             .map(str::to_ascii_lowercase)
             .collect();
+        // Kerberos first where the server offers Negotiate, as Windows does; the ticket
+        // goes only where a password may go (checked before this function).
+        let kerberos_wanted = offered.iter().any(|o| o == "negotiate")
+            && (self.opts.auth == AuthMethod::Negotiate
+                || (self.opts.auth == AuthMethod::Auto && super::kerberos::AVAILABLE));
+        if kerberos_wanted {
+            match self.kerberos(s, hop, first.closes) {
+                Kerberos::Done(r) => return Ok(r),
+                Kerberos::Refused(detail) => {
+                    return Err(AutodiscoverError::Kerberos {
+                        url: url.into(),
+                        detail,
+                    });
+                }
+                Kerberos::Unavailable(why) if self.opts.auth == AuthMethod::Negotiate => {
+                    hop.result = format!("Kerberos not possible: {why}");
+                    return Err(AutodiscoverError::Kerberos {
+                        url: url.into(),
+                        detail: why,
+                    });
+                }
+                Kerberos::Unavailable(why) => {
+                    hop.auth_note = Some(format!("Kerberos not used: {why}"));
+                }
+            }
+        } else if self.opts.auth == AuthMethod::Negotiate {
+            hop.result = "HTTP 401: Negotiate not offered".into();
+            return Err(AutodiscoverError::NoScheme {
+                url: url.into(),
+                offered: if offered.is_empty() {
+                    "none".into()
+                } else {
+                    offered.join(", ")
+                },
+            });
+        }
         let Some(creds) = self.opts.credentials.clone() else {
             hop.result = "HTTP 401: credentials needed".into();
             return Err(AutodiscoverError::NoCredentials { url: url.into() });
@@ -504,6 +551,64 @@ impl Engine<'_> {
             });
         }
         Ok(Some(response))
+    }
+
+    /// Kerberos under Negotiate (RFC 4559): the ticket for `HTTP/<host>`, then the
+    /// server's final token checked (mutual authentication) when it sends one.
+    fn kerberos(&mut self, s: &mut Session, hop: &mut Hop, closes: bool) -> Kerberos {
+        let (ctx, token) = match super::kerberos::Context::start(&s.host) {
+            Ok(started) => started,
+            Err(why) => return Kerberos::Unavailable(why),
+        };
+        if closes && let Err(e) = s.reopen() {
+            hop.result = e;
+            return Kerberos::Done(None);
+        }
+        hop.auth = Some("kerberos");
+        let response = match s.post(Some(format!("Negotiate {}", BASE64.encode(token)))) {
+            Ok(r) => r,
+            Err(e) => {
+                hop.result = e;
+                return Kerberos::Done(None);
+            }
+        };
+        if response.status == 401 {
+            hop.status = Some(401);
+            hop.result = "HTTP 401: Kerberos ticket refused".into();
+            return Kerberos::Refused(format!(
+                "the server refused the ticket for HTTP/{} (HTTP 401)",
+                s.host
+            ));
+        }
+        let last = response.all("WWW-Authenticate").find_map(|v| {
+            let (name, token) = v.trim().split_once(' ')?;
+            name.eq_ignore_ascii_case("Negotiate")
+                .then(|| BASE64.decode(token.trim()))
+        });
+        let last = match last.transpose() {
+            Ok(t) => t,
+            Err(e) => {
+                hop.result = format!("the server's Negotiate token is not base64: {e}");
+                return Kerberos::Done(None);
+            }
+        };
+        match ctx.finish(last.as_deref()) {
+            Ok(super::kerberos::Mutual::Verified) => {
+                hop.auth_note = Some("Kerberos mutual authentication verified".into());
+            }
+            Ok(super::kerberos::Mutual::NotSent) => {
+                hop.auth_note =
+                    Some("no final Negotiate token: the server did not prove itself by Kerberos".into());
+            }
+            Err(e) => {
+                // An answer from a server that cannot prove it holds the service key
+                // is not taken.
+                hop.status = Some(response.status);
+                hop.result = e;
+                return Kerberos::Done(None);
+            }
+        }
+        Kerberos::Done(Some(response))
     }
 
     fn ntlm(

@@ -36,8 +36,8 @@ use crate::exit::{Failure, code};
   # Kerberos with the current ticket (build with --features kerberos; run kinit first):
   certgpo discover --ldap ldaps://dc1.contoso.com --bind kerberos
 
-  # Outlook's whole Autodiscover exchange for one mailbox (NTLM or Basic, password from
-  # CERTGPO_MAIL_PASSWORD): every hop, every host of the settings, each certificate and
+  # Outlook's whole Autodiscover exchange for one mailbox (Kerberos with --features kerberos
+  # and a ticket, else NTLM or Basic, password from CERTGPO_MAIL_PASSWORD): every hop, every host of the settings, each certificate and
   # whether Windows trusts it; the enterprise root the clients already trust:
   CERTGPO_MAIL_PASSWORD=... certgpo discover --ldap ldaps://dc1.contoso.com --bind kerberos \\
       --email ann@contoso.com --mail-user CONTOSO\\ann --client-roots contoso-root.cer --json > path.json
@@ -195,13 +195,20 @@ fn email_options(
 ) -> Result<autodiscover::Options, Failure> {
     let email_domain = autodiscover::email_domain(email)?;
     let account = args.mail_user.clone().unwrap_or_else(|| email.to_string());
-    let credentials =
+    // Kerberos takes the ticket of kinit: no password is asked for.
+    let credentials = if args.auth == AuthMethod::Negotiate {
+        if !autodiscover::kerberos::AVAILABLE {
+            return Err(autodiscover::AutodiscoverError::NoKerberos.into());
+        }
+        None
+    } else {
         autodiscover::password(args.mail_password_file.as_deref(), &account)?.map(|password| {
             autodiscover::Credentials {
                 account: account.clone(),
                 password,
             }
-        });
+        })
+    };
     let mut cas = Vec::new();
     if let Some(file) = &args.client_roots {
         let mut loaded = certgpo::cert::LoadReport::default();
