@@ -323,6 +323,8 @@ fn samba_ad_dc_end_to_end() {
 
     #[cfg(feature = "kerberos")]
     kerberos(&dc, &ldaps, &starttls);
+    #[cfg(feature = "kerberos")]
+    negotiate(&dc);
 
     let orders: Vec<u64> = v["endpoints"]
         .as_array()
@@ -433,30 +435,9 @@ fn kerberos(dc: &Dc, ldaps: &str, starttls: &str) {
             &sam.to_string_lossy(),
         ],
     );
-    std::fs::write(
-        d.join("krb5.conf"),
-        format!(
-            "[libdefaults]\n default_realm = CONTOSO.TEST\n dns_lookup_realm = false\n dns_lookup_kdc = false\n \
-             dns_canonicalize_hostname = false\n rdns = false\n[realms]\n CONTOSO.TEST = {{\n  kdc = {ip_s}\n }}\n\
-             [domain_realm]\n {ip_s} = CONTOSO.TEST\n"
-        ),
-    )
-    .unwrap();
-    let krb5 = path(&d.join("krb5.conf"));
-    let cache = format!("FILE:{}", path(&d.join("krb5cc")));
-    let env = [
-        ("KRB5_CONFIG", krb5.as_str()),
-        ("KRB5CCNAME", cache.as_str()),
-    ];
-    let mut kinit = Command::new("kinit")
-        .arg("Administrator@CONTOSO.TEST")
-        .envs(env)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("kinit runs");
-    use std::io::Write;
-    writeln!(kinit.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    assert!(kinit.wait().unwrap().success(), "kinit failed");
+    let krb = Krb5::new(dc, d);
+    krb.kinit("Administrator@CONTOSO.TEST");
+    let env = krb.env();
     let ca = path(&dc.dc.ca);
     for url in [ldaps, starttls] {
         let out = common::certgpo()
@@ -483,6 +464,207 @@ fn kerberos(dc: &Dc, ldaps: &str, starttls: &str) {
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(endpoints(&v, "url"), [EX2007, EX2010]);
     }
+}
+
+/// A krb5.conf naming the DC as the KDC of CONTOSO.TEST (and of the names under
+/// contoso.test), and a credential cache, in `dir`.
+#[cfg(feature = "kerberos")]
+struct Krb5 {
+    conf: String,
+    cache: String,
+}
+
+#[cfg(feature = "kerberos")]
+impl Krb5 {
+    fn new(dc: &Dc, dir: &std::path::Path) -> Krb5 {
+        let ip_s = dc.dc.ip.to_string();
+        std::fs::write(
+            dir.join("krb5.conf"),
+            format!(
+                "[libdefaults]\n default_realm = CONTOSO.TEST\n dns_lookup_realm = false\n dns_lookup_kdc = false\n \
+                 dns_canonicalize_hostname = false\n rdns = false\n[realms]\n CONTOSO.TEST = {{\n  kdc = {ip_s}\n }}\n\
+                 [domain_realm]\n {ip_s} = CONTOSO.TEST\n .contoso.test = CONTOSO.TEST\n"
+            ),
+        )
+        .unwrap();
+        Krb5 {
+            conf: path(&dir.join("krb5.conf")),
+            cache: format!("FILE:{}", path(&dir.join("krb5cc"))),
+        }
+    }
+
+    fn env(&self) -> [(&str, &str); 2] {
+        [
+            ("KRB5_CONFIG", self.conf.as_str()),
+            ("KRB5CCNAME", self.cache.as_str()),
+        ]
+    }
+
+    /// A ticket-granting ticket for `principal` (its password is [`PASSWORD`]).
+    fn kinit(&self, principal: &str) {
+        let mut kinit = Command::new("kinit")
+            .arg(principal)
+            .envs(self.env())
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("kinit runs");
+        use std::io::Write;
+        writeln!(kinit.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+        assert!(kinit.wait().unwrap().success(), "kinit failed");
+    }
+}
+
+/// `discover --email` with Kerberos under Negotiate: the DC issues ann a ticket for
+/// HTTP/ex2010.contoso.test (the SPN of a service account, its key exported to a
+/// keytab), and a stand-in that takes Negotiate alone checks it with MIT GSSAPI
+/// (python3-gssapi) and answers with its mutual-authentication token. Without a
+/// ticket, `--auth negotiate` stops with the reason and `--auth auto` falls back to
+/// NTLM's messages under Negotiate, saying why in the hop.
+#[cfg(feature = "kerberos")]
+fn negotiate(dc: &Dc) {
+    use autodiscover_fixture::{Pki, autodiscover_url, exited, server, start};
+    use serde_json::json;
+    if !autodiscover_fixture::have_tools()
+        || !common::require(autodiscover_fixture::PYTHON, &["-c", "import gssapi"])
+    {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for args in [
+        vec!["user", "create", "ann", PASSWORD],
+        vec!["user", "create", "exsvc", PASSWORD],
+        vec!["spn", "add", "HTTP/ex2010.contoso.test", "exsvc"],
+    ] {
+        dc.dc.samba_tool(&args);
+    }
+    let keytab = d.join("http.keytab");
+    // From the DC's own database (its smb.conf names it).
+    run_ok(
+        "samba-tool",
+        &[
+            "domain",
+            "exportkeytab",
+            &path(&keytab),
+            "--principal=HTTP/ex2010.contoso.test",
+            "-s",
+            &path(&dc.dc.conf),
+        ],
+    );
+    let krb = Krb5::new(dc, d);
+    let pki = Pki::new(d);
+    let port = common::free_port();
+    let users = json!({ "CONTOSO\\ann": PASSWORD });
+    let cas = start(
+        d,
+        &["ex2010.contoso.test"],
+        &[("contoso.test", "ex2010.contoso.test", port)],
+        vec![server(
+            "ex2010",
+            port,
+            Some(&pki.issue("ex2010.contoso.test")),
+            json!({ "auth": ["kerberos", "negotiate"], "users": users,
+                    "keytab": path(&keytab), "krb5_conf": krb.conf,
+                    "mailboxes": { "ann@contoso.test": { "display": "Ann Example",
+                        "settings": [{ "type": "EXCH", "entries": [
+                            ["EwsUrl", autodiscover_url("ex2010.contoso.test", port)]] }] } } }),
+        )],
+    );
+    let root = pki.root.cert_str();
+    let run = |auth: &str, password: &str| {
+        let args = [
+            "--dns-server",
+            &cas.dns,
+            "--email",
+            "ann@contoso.test",
+            "--mail-user",
+            "CONTOSO\\ann",
+            "--client-roots",
+            &root,
+            "--timeout",
+            "5s",
+            "--auth",
+            auth,
+            "--json",
+        ];
+        let mut cmd = common::certgpo();
+        cmd.arg("discover").args(args).envs(krb.env());
+        match password {
+            "" => cmd.env_remove("CERTGPO_MAIL_PASSWORD"),
+            p => cmd.env("CERTGPO_MAIL_PASSWORD", p),
+        };
+        cmd.timeout(std::time::Duration::from_secs(120))
+            .output()
+            .expect("certgpo runs")
+    };
+    let srv_hop = |out: &std::process::Output| -> Value {
+        let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        v["autodiscover"]["hops"]
+            .as_array()
+            .expect("hops")
+            .iter()
+            .find(|h| h["source"] == "srv")
+            .cloned()
+            .unwrap_or_else(|| panic!("no SRV hop: {v}"))
+    };
+
+    // No ticket yet: --auth negotiate says why and sends nothing else.
+    let out = run("negotiate", "");
+    let err = exited(&out, 2);
+    assert!(
+        err.contains("no Kerberos ticket for HTTP/ex2010.contoso.test"),
+        "{err}"
+    );
+    assert!(err.contains("kinit"), "{err}");
+    let hop = srv_hop(&out);
+    assert!(
+        hop["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("Kerberos not possible"),
+        "{hop}"
+    );
+    assert!(
+        cas.seen_by("ex2010").iter().all(|r| r["scheme"].is_null()),
+        "no token was sent: {:?}",
+        cas.requests()
+    );
+    // ...and --auth auto falls back to NTLM's messages under Negotiate, saying why.
+    let out = run("auto", PASSWORD);
+    exited(&out, 0);
+    let hop = srv_hop(&out);
+    assert_eq!(hop["auth"], "ntlm-in-negotiate", "{hop}");
+    assert_eq!(hop["result"], "settings");
+    assert!(
+        hop["auth_note"]
+            .as_str()
+            .unwrap()
+            .starts_with("Kerberos not used: no Kerberos ticket for HTTP/ex2010.contoso.test"),
+        "{hop}"
+    );
+    assert!(autodiscover_fixture::ntlm_accepted(&cas, "ex2010"));
+
+    // With ann's ticket: Kerberos, checked by the stand-in, mutual authentication
+    // verified; no password anywhere.
+    krb.kinit("ann@CONTOSO.TEST");
+    let out = run("negotiate", "");
+    exited(&out, 0);
+    let hop = srv_hop(&out);
+    assert_eq!(hop["auth"], "kerberos", "{hop}");
+    assert_eq!(hop["result"], "settings");
+    assert_eq!(hop["auth_note"], "Kerberos mutual authentication verified");
+    let accepted: Vec<Value> = cas
+        .seen_by("ex2010")
+        .into_iter()
+        .filter(|r| r["kerberos"] == "accepted")
+        .collect();
+    assert_eq!(accepted.len(), 1, "{:?}", cas.requests());
+    assert_eq!(accepted[0]["account"], "ann@CONTOSO.TEST");
+    assert_eq!(accepted[0]["ok"], true);
+    // --auth auto takes Kerberos too once a ticket is at hand.
+    let out = run("auto", PASSWORD);
+    exited(&out, 0);
+    assert_eq!(srv_hop(&out)["auth"], "kerberos");
 }
 
 /// `--ldap URL`, validated against the test CA, bound as the administrator.

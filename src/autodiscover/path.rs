@@ -597,8 +597,9 @@ impl Engine<'_> {
                 hop.auth_note = Some("Kerberos mutual authentication verified".into());
             }
             Ok(super::kerberos::Mutual::NotSent) => {
-                hop.auth_note =
-                    Some("no final Negotiate token: the server did not prove itself by Kerberos".into());
+                hop.auth_note = Some(
+                    "no final Negotiate token: the server did not prove itself by Kerberos".into(),
+                );
             }
             Err(e) => {
                 // An answer from a server that cannot prove it holds the service key

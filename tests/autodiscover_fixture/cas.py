@@ -6,8 +6,10 @@ naming them all 127.0.0.1. The Autodiscover servers speak the POX protocol of
 MS-OXDISCO / MS-OXDSCLI: they read the request's EMailAddress and answer with
 redirectUrl, redirectAddr, settings (EXCH/EXPR/WEB protocol sections) or an error.
 Authentication is checked independently of certgpo: NTLMv2 with impacket (message
-parsing and NTOWFv2) and Basic. Every request is logged as a JSON line, so a test
-can prove what a server saw (or that it saw no credentials at all).
+parsing and NTOWFv2), Basic, and Kerberos under Negotiate (RFC 4559): MIT GSSAPI
+through python3-gssapi and the service's keytab (a server's "keytab"). Every request
+is logged as a JSON line, so a test can prove what a server saw (or that it saw no
+credentials at all).
 
 Usage: cas.py CONFIG.json   (prints "ready" once every port listens)
 """
@@ -28,6 +30,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from impacket import ntlm
 
 CONFIG = json.load(open(sys.argv[1]))
+for _conf in CONFIG["servers"]:
+    if _conf.get("keytab"):
+        # The acceptor's key (HTTP/<host>) and the realm's krb5.conf, read by libkrb5.
+        os.environ["KRB5_KTNAME"] = "FILE:" + _conf["keytab"]
+        os.environ["KRB5_CONFIG"] = _conf["krb5_conf"]
+        os.environ["KRB5RCACHETYPE"] = "none"
 LOG_LOCK = threading.Lock()
 
 RESPONSE_NS = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
@@ -139,10 +147,32 @@ class Handler(BaseHTTPRequestHandler):
         entry = {"server": conf["name"], "method": "POST", "path": self.path,
                  "authorization": header.split(" ")[0] if header else None}
         scheme, _, token = header.partition(" ")
-        if scheme in ("NTLM", "Negotiate") and scheme.lower() in schemes:
+        data = base64.b64decode(token) if token else b""
+        if scheme == "Negotiate" and "kerberos" in schemes and not data.startswith(b"NTLMSSP"):
+            # Kerberos under Negotiate: one token each way, the last one (mutual
+            # authentication) sent with the answer.
+            import gssapi
+            entry["scheme"] = "Negotiate"
+            ctx = gssapi.SecurityContext(usage="accept")
+            try:
+                out = ctx.step(data)
+            except gssapi.exceptions.GSSError as e:
+                entry.update({"kerberos": "refused", "ok": False, "error": str(e)})
+                log(entry)
+                self.reply(401, b"", [("WWW-Authenticate", "Negotiate")])
+                return None
+            account = str(ctx.initiator_name)
+            entry.update({"kerberos": "accepted", "account": account, "ok": ctx.complete,
+                          "service": str(ctx.target_name) if ctx.target_name else None})
+            log(entry)
+            if ctx.complete:
+                if out:
+                    self.final = [("WWW-Authenticate",
+                                   "Negotiate " + base64.b64encode(out).decode())]
+                return account
+        elif scheme in ("NTLM", "Negotiate") and scheme.lower() in schemes:
             # NTLM's messages, under NTLM or under Negotiate (as IIS takes them there).
             entry["scheme"] = scheme
-            data = base64.b64decode(token)
             kind = struct.unpack("<I", data[8:12])[0]
             if kind == 1:
                 self.challenge = os.urandom(8)
@@ -177,7 +207,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             log(entry)
         offers = []
-        if "negotiate" in schemes:
+        if "negotiate" in schemes or "kerberos" in schemes:
             offers.append(("WWW-Authenticate", "Negotiate"))
         if "ntlm" in schemes:
             offers.append(("WWW-Authenticate", "NTLM"))
@@ -189,6 +219,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length).decode("utf-8", "replace")
+        self.final = []
         account = self.check_auth()
         if account is None:
             return
@@ -202,7 +233,8 @@ class Handler(BaseHTTPRequestHandler):
             hop = int(found.group(1)) + 1 if found else 1
             mailbox = {"redirectUrl": "%s?hop=%d" % (mailbox["redirectForever"], hop)}
         text = pox_answer(mailbox) if mailbox else pox_error(500, "The email address can't be found.")
-        self.reply(200, text.encode(), [("Content-Type", "text/xml; charset=utf-8")])
+        self.reply(200, text.encode(),
+                   [("Content-Type", "text/xml; charset=utf-8")] + self.final)
 
 
 class Server(ThreadingHTTPServer):
