@@ -549,3 +549,23 @@ fn the_http_redirect_method_is_shown_then_followed_to_https_only() {
     assert_eq!(hop["result"], "redirect to plain HTTP: not followed");
     assert_eq!(hop["redirect"], plain.as_str());
 }
+
+/// Without the `kerberos` feature, `--auth negotiate` is refused before anything is
+/// asked or contacted, with how to rebuild.
+#[cfg(not(feature = "kerberos"))]
+#[test]
+fn auth_negotiate_needs_the_kerberos_feature() {
+    let out = common::certgpo()
+        .args(["discover", "--domain", "contoso.test", "--no-dns"])
+        .args(["--email", "ann@contoso.test", "--auth", "negotiate"])
+        .env("CERTGPO_MAIL_PASSWORD", PASSWORD)
+        .output()
+        .expect("certgpo runs");
+    let err = exited(&out, 2);
+    assert_eq!(
+        err,
+        "error: --auth negotiate: this certgpo was built without the `kerberos` feature\n\
+         hint: rebuild with --features kerberos (needs libkrb5-dev, libclang-dev), or --auth auto/ntlm/basic\n"
+    );
+    assert!(out.stdout.is_empty());
+}
