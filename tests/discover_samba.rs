@@ -553,30 +553,45 @@ fn negotiate(dc: &Dc) {
     );
     let krb = Krb5::new(dc, d);
     let pki = Pki::new(d);
-    let port = common::free_port();
+    let (port, quiet) = (common::free_port(), common::free_port());
     let users = json!({ "CONTOSO\\ann": PASSWORD });
+    let ews = json!([{ "type": "EXCH", "entries": [
+        ["EwsUrl", autodiscover_url("ex2010.contoso.test", port)]] }]);
+    let cert = pki.issue("ex2010.contoso.test");
     let cas = start(
         d,
         &["ex2010.contoso.test"],
         &[("contoso.test", "ex2010.contoso.test", port)],
-        vec![server(
-            "ex2010",
-            port,
-            Some(&pki.issue("ex2010.contoso.test")),
-            json!({ "auth": ["kerberos", "negotiate"], "users": users,
-                    "keytab": path(&keytab), "krb5_conf": krb.conf,
-                    "mailboxes": { "ann@contoso.test": { "display": "Ann Example",
-                        "settings": [{ "type": "EXCH", "entries": [
-                            ["EwsUrl", autodiscover_url("ex2010.contoso.test", port)]] }] } } }),
-        )],
+        vec![
+            server(
+                "ex2010",
+                port,
+                Some(&cert),
+                json!({ "auth": ["kerberos", "negotiate"], "users": users,
+                        "keytab": path(&keytab), "krb5_conf": krb.conf,
+                        "mailboxes": {
+                            "ann@contoso.test": { "display": "Ann Example", "settings": ews },
+                            "bob@contoso.test": { "redirectUrl":
+                                autodiscover_url("ex2010.contoso.test", quiet) } } }),
+            ),
+            // The same service on another port, without the final token.
+            server(
+                "quiet",
+                quiet,
+                Some(&cert),
+                json!({ "auth": ["kerberos"], "no_final_token": true,
+                        "keytab": path(&keytab), "krb5_conf": krb.conf,
+                        "mailboxes": { "bob@contoso.test": { "settings": ews } } }),
+            ),
+        ],
     );
     let root = pki.root.cert_str();
-    let run = |auth: &str, password: &str| {
+    let run_as = |email: &str, auth: &str, password: &str| {
         let args = [
             "--dns-server",
             &cas.dns,
             "--email",
-            "ann@contoso.test",
+            email,
             "--mail-user",
             "CONTOSO\\ann",
             "--client-roots",
@@ -597,6 +612,7 @@ fn negotiate(dc: &Dc) {
             .output()
             .expect("certgpo runs")
     };
+    let run = |auth: &str, password: &str| run_as("ann@contoso.test", auth, password);
     let srv_hop = |out: &std::process::Output| -> Value {
         let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
         v["autodiscover"]["hops"]
@@ -665,6 +681,32 @@ fn negotiate(dc: &Dc) {
     let out = run("auto", PASSWORD);
     exited(&out, 0);
     assert_eq!(srv_hop(&out)["auth"], "kerberos");
+    // A server that sends no final token: its answer is taken (TLS vouches for it), and
+    // the hop says that Kerberos did not prove the server.
+    let out = run_as("bob@contoso.test", "negotiate", "");
+    exited(&out, 0);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let hop = v["autodiscover"]["hops"]
+        .as_array()
+        .expect("hops")
+        .iter()
+        .find(|h| h["source"] == "redirect-url")
+        .unwrap_or_else(|| panic!("no redirect-url hop: {v}"));
+    assert_eq!(
+        (&hop["auth"], &hop["result"]),
+        (&json!("kerberos"), &json!("settings"))
+    );
+    assert_eq!(
+        hop["auth_note"],
+        "no final Negotiate token: the server did not prove itself by Kerberos"
+    );
+    assert_eq!(
+        cas.seen_by("quiet")
+            .iter()
+            .filter(|r| r["kerberos"] == "accepted" && r["account"] == "ann@CONTOSO.TEST")
+            .count(),
+        1
+    );
 }
 
 /// `--ldap URL`, validated against the test CA, bound as the administrator.
