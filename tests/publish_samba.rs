@@ -6,6 +6,7 @@
 //! One DC for the whole binary: the cases run one after another in one test.
 
 mod common;
+mod cut_proxy;
 mod discover_fixture;
 mod samba_dc;
 
@@ -264,6 +265,10 @@ fn publish_against_samba_ad_dc() {
     let (r1, t1) = cert(&d, "r1");
     let (r2, t2) = cert(&d, "r2");
     let (r3, t3) = cert(&d, "r3");
+    if std::env::var_os("MIDRUN_ONLY").is_some() {
+        midrun(&w);
+        return;
+    }
 
     // --- Update a GPO that samba-tool made: two certificates.
     let guid = w.samba_gpo("Certs A");
@@ -766,4 +771,91 @@ fn publish_against_samba_ad_dc() {
     );
     w.assert_consistent(&guid);
     w.aclcheck();
+}
+
+/// A publish of `cert` into a new GPO made by samba-tool, through proxies to SMB and
+/// LDAPS that cut the connection where told; the GPO's `{GUID}`, the output, and the
+/// SMB proxy's log.
+fn cut_publish(
+    w: &World,
+    name: &str,
+    cert: &Issued,
+    smb_cut: Option<cut_proxy::Cut>,
+    ldap_cut: Option<cut_proxy::Cut>,
+) -> (String, Output, Vec<String>) {
+    use cut_proxy::{Framing, Proxy};
+    use std::net::SocketAddr;
+    let guid = w.samba_gpo(name);
+    let smb_cut_wanted = smb_cut.is_some();
+    let smb = Proxy::start(w.dc.ip, SocketAddr::new(w.dc.ip, 445), Framing::Smb, smb_cut, true);
+    // The LDAP cut counts from the rename of GPT.INI, the step before the modify.
+    let armed = ldap_cut.is_none();
+    let ldap = Proxy::start(w.dc.ip, SocketAddr::new(w.dc.ip, 636), Framing::Tls, ldap_cut, armed);
+    smb.arm_on(&format!("encrypted {}", rename_size(&gpo_file(&guid, "GPT.INI"))), &ldap);
+    let args = [
+        "--ldap".to_string(),
+        format!("ldaps://{}:{}", w.dc.ip, ldap.addr.port()),
+        "--ldap-ca".into(),
+        path(&w.dc.ca),
+        "--user".into(),
+        ADMIN.into(),
+        "--password-file".into(),
+        path(&w.dc.password_file),
+        "--smb-host".into(),
+        format!("{}:{}", w.dc.ip, smb.addr.port()),
+        "--dc-timeout".into(),
+        "10s".into(),
+        "--gpo".into(),
+        guid.clone(),
+        "--cert".into(),
+        cert.cert_str(),
+    ];
+    let o = common::certgpo().arg("publish").args(&args).output().unwrap();
+    if !armed || smb_cut_wanted {
+        assert!(smb.cut() || ldap.cut(), "the cut never happened: {:?}", smb.log());
+    }
+    (guid, o, smb.log())
+}
+
+/// A file of the GPO as the SMB requests name it inside the share.
+fn gpo_file(guid: &str, file: &str) -> String {
+    format!(r"contoso.test\Policies\{guid}\{file}")
+}
+
+/// The size of the plain SMB 2 SET_INFO that renames a file to `name`: the header (64),
+/// the SET_INFO body (32), FileRenameInformation's head (20) and the name in UTF-16
+/// (MS-SMB2 2.2.39, MS-FSCC 2.4.37.2). Encrypted, that size is what still shows.
+fn rename_size(name: &str) -> usize {
+    64 + 32 + 20 + 2 * name.len()
+}
+
+/// Publishes whose connection to the DC is cut part way (tests/cut_proxy).
+fn midrun(w: &World) {
+    use cut_proxy::Cut;
+    let d = w.tmp.path().join("midrun");
+    std::fs::create_dir_all(&d).unwrap();
+    let (c1, t1) = cert(&d, "c1");
+    let _ = t1;
+    let (guid, o, log) = cut_publish(w, "Cut baseline", &c1, None, None);
+    eprintln!("{:?}", text(&o));
+    for (i, l) in log.iter().enumerate() { eprintln!("SMB {} {l}", i + 1); }
+    let pol = format!("encrypted {}", rename_size(&gpo_file(&guid, r"Machine\registry.pol")));
+    let gpt = format!("encrypted {}", rename_size(&gpo_file(&guid, "GPT.INI")));
+    eprintln!("{pol} {gpt}");
+    for (n, (smb_cut, ldap_cut)) in [
+        (Some(Cut::before("encrypted 336", 2)), None),
+        (Some(Cut::after("encrypted 336", 2)), None),
+        (Some(Cut::after("encrypted 97", 1)), None),
+        (Some(Cut::before(&pol, 1)), None),
+        (Some(Cut::after(&pol, 1)), None),
+        (Some(Cut::after(&gpt, 1)), None),
+        (None, Some(Cut::before("", 1))),
+        (None, Some(Cut::after("", 1))),
+    ].into_iter().enumerate() {
+        let t = std::time::Instant::now();
+        let (guid, o, _) = cut_publish(w, &format!("Cut {n}"), &c1, smb_cut, ldap_cut);
+        eprintln!("{:?} {:?} {:?}", t.elapsed(), o.status, text(&o));
+        eprintln!("{}", w.dc.smbclient("sysvol", &format!(r"ls contoso.test\Policies\{guid}\*; ls contoso.test\Policies\{guid}\Machine\*")));
+        eprintln!("{:?} {}", w.container(&guid), w.gpt_version(&guid));
+    }
 }

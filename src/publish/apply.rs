@@ -22,7 +22,7 @@ use super::ad::{self, WriteError};
 use super::plan::{LinkPlan, PublishPlan};
 use super::{PublishError, gpt_version, gpt_with_version};
 use crate::directory::Connection;
-use crate::live::sysvol::{Created, Sysvol};
+use crate::live::sysvol::{Created, Sysvol, SysvolError};
 
 /// The lock file of a GPO folder while a publish writes it.
 pub const LOCK_FILE: &str = "certgpo-publish.lock";
@@ -68,7 +68,24 @@ pub async fn apply(
 ) -> Result<Applied, PublishError> {
     let gpo = shown(plan);
     let lock = paths.lock();
-    match sysvol.create_new(&lock, holder.as_bytes()).await? {
+    let created = match sysvol.create_new(&lock, holder.as_bytes()).await {
+        Ok(c) => c,
+        Err(e @ SysvolError::Denied { .. }) => return Err(e.into()),
+        // The connection may have been lost after the server made the file: say so
+        // (docs/spec/live-domain.md, SYSVOL: a failure says what it left).
+        Err(e) => {
+            return Err(PublishError::Stopped {
+                gpo,
+                step: "taking the lock".into(),
+                cause: e.to_string(),
+                state: format!(
+                    "nothing was changed in the GPO, but {}",
+                    lock_left(sysvol, paths, "the run stopped while creating it")
+                ),
+            });
+        }
+    };
+    match created {
         Created::Done => {}
         Created::Exists => {
             let held = sysvol
@@ -89,14 +106,16 @@ pub async fn apply(
     let result = locked(conn, sysvol, paths, plan).await;
     // The lock goes whatever happened; a lock left behind is said, not hidden.
     let unlocked = sysvol.delete(&lock).await;
-    let mut applied = result?;
+    let left = unlocked
+        .err()
+        .map(|e| lock_left(sysvol, paths, &format!("deleting it failed: {e}")));
+    let mut applied = match (result, &left) {
+        (Ok(applied), _) => applied,
+        (Err(e), None) => return Err(e),
+        (Err(e), Some(note)) => return Err(e.with_note(&gpo, "writing the GPO", note)),
+    };
     applied.warnings.append(&mut swept);
-    if let Err(e) = unlocked {
-        applied.warnings.push(format!(
-            "the lock file {} could not be deleted ({e}): delete it before the next publish",
-            unc(sysvol, &lock)
-        ));
-    }
+    applied.warnings.extend(left);
     Ok(applied)
 }
 
@@ -134,7 +153,15 @@ async fn locked(
     let gpo = shown(plan);
     let untouched = "nothing was written; the GPO is as it was".to_string();
     // 2. Nothing moved since the plan was made.
-    let state = ad::container_state(conn, &paths.dn).await?;
+    let stopped = |step: &str, e: &dyn std::fmt::Display| PublishError::Stopped {
+        gpo: gpo.clone(),
+        step: step.into(),
+        cause: e.to_string(),
+        state: "nothing was changed: the GPO is as it was; publish again".into(),
+    };
+    let state = ad::container_state(conn, &paths.dn)
+        .await
+        .map_err(|e| stopped("reading the version again", &e))?;
     let version_now = state.as_ref().and_then(|s| s.version_number);
     if version_now != Some(plan.version_before) {
         return Err(PublishError::Conflict {
@@ -147,7 +174,10 @@ async fn locked(
             state: format!("{untouched}: publish again to merge into the current GPO"),
         });
     }
-    let policy_now = sysvol.read(&paths.policy(), crate::input::POLICY).await?;
+    let policy_now = sysvol
+        .read(&paths.policy(), crate::input::POLICY)
+        .await
+        .map_err(|e| stopped("reading Machine\\registry.pol again", &e))?;
     if policy_now != plan.registry_pol_before {
         return Err(PublishError::Conflict {
             gpo,
@@ -155,12 +185,28 @@ async fn locked(
             state: format!("{untouched}: publish again to merge into the current GPO"),
         });
     }
-    // 3. registry.pol.
-    if plan.writes_policy() {
-        sysvol.replace(&paths.policy(), &plan.registry_pol).await?;
+    // 3. registry.pol. A failure here may come after the server renamed the file (the
+    // connection lost before its answer): the file is then the old one or the new one,
+    // never part of one, and the versions are untouched (docs/spec/live-domain.md,
+    // SYSVOL); a rerun with --raise-version makes either state whole.
+    if plan.writes_policy()
+        && let Err(e) = sysvol.replace(&paths.policy(), &plan.registry_pol).await
+    {
+        if matches!(e, SysvolError::Denied { .. }) {
+            return Err(e.into());
+        }
+        return Err(incomplete(
+            &gpo,
+            "writing Machine\\registry.pol",
+            e,
+            &format!(
+                "Machine\\registry.pol holds either the old file or the new one (never part of one), and GPT.INI and versionNumber still say {}, so clients do not apply a change yet: run this publish again with --raise-version added to finish; it merges what is missing and raises both versions to agree",
+                plan.version_before
+            ),
+        ));
     }
     let finish_raise = format!(
-        "Machine\\registry.pol holds the new certificates, but GPT.INI and versionNumber still say {}, so clients do not apply them yet: run `certgpo publish --gpo {} --raise-version` (same connection options) to finish",
+        "Machine\\registry.pol holds the new certificates, but versionNumber still says {}, so clients do not apply them yet: run `certgpo publish --gpo {} --raise-version` (same connection options) to finish",
         plan.version_before, plan.gpo_guid
     );
     // 4. GPT.INI.
@@ -182,7 +228,7 @@ async fn locked(
     }
     // 5. The commit.
     let finish_rerun = format!(
-        "registry.pol and GPT.INI (version {}) hold the new certificates, but versionNumber is still {}, so clients do not apply them yet: run `certgpo publish --gpo {} --raise-version` (same connection options) to finish; it raises both versions to agree",
+        "registry.pol and GPT.INI (version {}) hold the new certificates, but versionNumber may still be {} (the directory did not confirm the change), so clients may not apply them yet: run `certgpo publish --gpo {} --raise-version` (same connection options) to finish; it raises both versions to agree",
         plan.version_after, plan.version_before, plan.gpo_guid
     );
     if plan.version_after != plan.version_before
@@ -333,6 +379,20 @@ async fn add_link(conn: &mut Connection, link: &LinkPlan, gpo: &str) -> Result<(
             state: "the GPO itself is published; only this link is missing: publish again with the same --link to add it".into(),
         }),
     }
+}
+
+/// What a run that could not delete its lock file says: where it is and how to delete
+/// it. A run that lost its connection may also have left a temporary file, which the
+/// next publish sweeps.
+fn lock_left(sysvol: &Sysvol, paths: &Paths, why: &str) -> String {
+    let lock = paths.lock();
+    let inside = lock.split_once('\\').map_or(lock.as_str(), |(_, rest)| rest);
+    format!(
+        "the lock file {} may be left behind ({why}), and a temporary file *.certgpo-*.tmp beside GPT.INI or Machine\\registry.pol (clients do not read it; the next publish deletes it). Once no publish is running, delete the lock file before publishing again (from Windows: del {}; from Linux: smbclient //{}/SysVol -U USER -c 'del \"{inside}\"')",
+        unc(sysvol, &lock),
+        unc(sysvol, &lock),
+        sysvol.host()
+    )
 }
 
 fn incomplete(gpo: &str, step: &str, e: impl std::fmt::Display, state: &str) -> PublishError {

@@ -56,6 +56,16 @@ pub enum PublishError {
         /// What the GPO holds now, and how to finish.
         state: String,
     },
+    /// A step failed before the GPO was changed (a connection lost while taking the
+    /// lock or reading the GPO again): what clients read is as it was.
+    #[error("{gpo}: the publish stopped at {step}: {cause}")]
+    Stopped {
+        gpo: String,
+        step: String,
+        cause: String,
+        /// What is left (nothing, or the lock file), and what to do.
+        state: String,
+    },
     #[error("{0}")]
     Refused(String),
     #[error(transparent)]
@@ -76,9 +86,9 @@ impl crate::Diagnostic for PublishError {
                 "publishing needs the Modify right on the GPO's SYSVOL folder and Write on its container (GPMC's \"Edit settings\" delegation)".into(),
             ),
             PublishError::Sysvol(e) => e.hint(),
-            PublishError::Conflict { state, .. } | PublishError::Incomplete { state, .. } => {
-                Some(state.clone())
-            }
+            PublishError::Conflict { state, .. }
+            | PublishError::Incomplete { state, .. }
+            | PublishError::Stopped { state, .. } => Some(state.clone()),
             PublishError::Locked { lock, .. } => Some(format!(
                 "wait for the other run to finish and publish again; if no publish is running (an earlier run was killed), delete {lock}"
             )),
@@ -92,6 +102,48 @@ impl crate::Diagnostic for PublishError {
             PublishError::Conflict { .. } | PublishError::Locked { .. } => crate::Kind::Conflict,
             PublishError::Incomplete { .. } => crate::Kind::Incomplete,
             _ => crate::Kind::Error,
+        }
+    }
+}
+
+impl PublishError {
+    /// The error with `note` (what else the failed run left) added to the state it
+    /// reports; an error without one becomes [`PublishError::Stopped`] at `step`.
+    pub fn with_note(self, gpo: &str, step: &str, note: &str) -> PublishError {
+        match self {
+            PublishError::Conflict { gpo, what, state } => PublishError::Conflict {
+                gpo,
+                what,
+                state: format!("{state}. Also, {note}"),
+            },
+            PublishError::Incomplete {
+                gpo,
+                step,
+                cause,
+                state,
+            } => PublishError::Incomplete {
+                gpo,
+                step,
+                cause,
+                state: format!("{state}. Also, {note}"),
+            },
+            PublishError::Stopped {
+                gpo,
+                step,
+                cause,
+                state,
+            } => PublishError::Stopped {
+                gpo,
+                step,
+                cause,
+                state: format!("{state}. Also, {note}"),
+            },
+            other => PublishError::Stopped {
+                gpo: gpo.to_string(),
+                step: step.to_string(),
+                cause: other.to_string(),
+                state: note.to_string(),
+            },
         }
     }
 }
