@@ -1,7 +1,8 @@
 //! `certgpo publish` end to end against a real Samba AD DC with SYSVOL (tests/samba_dc),
 //! Samba's own tools as the judges: `samba-tool gpo show/list/aclcheck`, `smbclient`
 //! for the files, Samba's PReg parser (tests/oracles/preg_dump.py) for registry.pol,
-//! and `ldapsearch` for the container's attributes.
+//! and `ldapsearch` for the container's attributes. Connections lost part way go
+//! through tests/cut_proxy.
 //!
 //! One DC for the whole binary: the cases run one after another in one test.
 
@@ -265,10 +266,6 @@ fn publish_against_samba_ad_dc() {
     let (r1, t1) = cert(&d, "r1");
     let (r2, t2) = cert(&d, "r2");
     let (r3, t3) = cert(&d, "r3");
-    if std::env::var_os("MIDRUN_ONLY").is_some() {
-        midrun(&w);
-        return;
-    }
 
     // --- Update a GPO that samba-tool made: two certificates.
     let guid = w.samba_gpo("Certs A");
@@ -643,7 +640,7 @@ fn publish_against_samba_ad_dc() {
         );
         assert!(
             stderr.ends_with(&format!(
-                "hint: Machine\\registry.pol holds the new certificates, but GPT.INI and versionNumber still say {version}, so clients do not apply them yet: run `certgpo publish --gpo {guid} --raise-version` (same connection options) to finish\n"
+                "hint: Machine\\registry.pol holds the new certificates, but versionNumber still says {version}, so clients do not apply them yet: run `certgpo publish --gpo {guid} --raise-version` (same connection options) to finish\n"
             )),
             "{stderr}"
         );
@@ -771,6 +768,10 @@ fn publish_against_samba_ad_dc() {
     );
     w.assert_consistent(&guid);
     w.aclcheck();
+
+    // --- The connection lost part way, at each step that matters.
+    midrun(&w);
+    w.aclcheck();
 }
 
 /// A publish of `cert` into a new GPO made by samba-tool, through proxies to SMB and
@@ -787,11 +788,17 @@ fn cut_publish(
     use std::net::SocketAddr;
     let guid = w.samba_gpo(name);
     let smb_cut_wanted = smb_cut.is_some();
-    let smb = Proxy::start(w.dc.ip, SocketAddr::new(w.dc.ip, 445), Framing::Smb, smb_cut, true);
+    let proxy = |port: u16, framing: Framing, cut: Option<cut_proxy::Cut>, armed: bool| {
+        Proxy::start(w.dc.ip, SocketAddr::new(w.dc.ip, port), framing, cut, armed)
+    };
+    let smb = proxy(445, Framing::Smb, smb_cut, true);
     // The LDAP cut counts from the rename of GPT.INI, the step before the modify.
     let armed = ldap_cut.is_none();
-    let ldap = Proxy::start(w.dc.ip, SocketAddr::new(w.dc.ip, 636), Framing::Tls, ldap_cut, armed);
-    smb.arm_on(&format!("encrypted {}", rename_size(&gpo_file(&guid, "GPT.INI"))), &ldap);
+    let ldap = proxy(636, Framing::Tls, ldap_cut, armed);
+    smb.arm_on(
+        &format!("encrypted {}", rename_size(&gpo_file(&guid, "GPT.INI"))),
+        &ldap,
+    );
     let args = [
         "--ldap".to_string(),
         format!("ldaps://{}:{}", w.dc.ip, ldap.addr.port()),
@@ -810,9 +817,17 @@ fn cut_publish(
         "--cert".into(),
         cert.cert_str(),
     ];
-    let o = common::certgpo().arg("publish").args(&args).output().unwrap();
+    let o = common::certgpo()
+        .arg("publish")
+        .args(&args)
+        .output()
+        .unwrap();
     if !armed || smb_cut_wanted {
-        assert!(smb.cut() || ldap.cut(), "the cut never happened: {:?}", smb.log());
+        assert!(
+            smb.cut() || ldap.cut(),
+            "the cut never happened: {:?}",
+            smb.log()
+        );
     }
     (guid, o, smb.log())
 }
@@ -829,33 +844,211 @@ fn rename_size(name: &str) -> usize {
     64 + 32 + 20 + 2 * name.len()
 }
 
-/// Publishes whose connection to the DC is cut part way (tests/cut_proxy).
+/// Publishes whose connection to the DC is cut part way (tests/cut_proxy), each into
+/// a new GPO: the exact message, what the GPO holds right after, and the GPO
+/// consistent for clients (registry.pol, GPT.INI and versionNumber agree, no lock or
+/// temporary file left) once the command the message names has run.
 fn midrun(w: &World) {
     use cut_proxy::Cut;
     let d = w.tmp.path().join("midrun");
     std::fs::create_dir_all(&d).unwrap();
     let (c1, t1) = cert(&d, "c1");
-    let _ = t1;
-    let (guid, o, log) = cut_publish(w, "Cut baseline", &c1, None, None);
-    eprintln!("{:?}", text(&o));
-    for (i, l) in log.iter().enumerate() { eprintln!("SMB {} {l}", i + 1); }
-    let pol = format!("encrypted {}", rename_size(&gpo_file(&guid, r"Machine\registry.pol")));
-    let gpt = format!("encrypted {}", rename_size(&gpo_file(&guid, "GPT.INI")));
-    eprintln!("{pol} {gpt}");
-    for (n, (smb_cut, ldap_cut)) in [
-        (Some(Cut::before("encrypted 336", 2)), None),
-        (Some(Cut::after("encrypted 336", 2)), None),
-        (Some(Cut::after("encrypted 97", 1)), None),
-        (Some(Cut::before(&pol, 1)), None),
-        (Some(Cut::after(&pol, 1)), None),
-        (Some(Cut::after(&gpt, 1)), None),
-        (None, Some(Cut::before("", 1))),
-        (None, Some(Cut::after("", 1))),
-    ].into_iter().enumerate() {
-        let t = std::time::Instant::now();
-        let (guid, o, _) = cut_publish(w, &format!("Cut {n}"), &c1, smb_cut, ldap_cut);
-        eprintln!("{:?} {:?} {:?}", t.elapsed(), o.status, text(&o));
-        eprintln!("{}", w.dc.smbclient("sysvol", &format!(r"ls contoso.test\Policies\{guid}\*; ls contoso.test\Policies\{guid}\Machine\*")));
-        eprintln!("{:?} {}", w.container(&guid), w.gpt_version(&guid));
+    let host = w.dc.ip.to_string();
+    // The SMB requests by the size of their plain message (sessions are encrypted):
+    // a CREATE of `Machine\registry.pol` or of the lock file (names of one length) is
+    // 336 bytes; the second is the lock (the first reads registry.pol); the delete of
+    // the lock is a 97-byte SET_INFO; the renames are named by rename_size.
+    let lock_create = "encrypted 336";
+    let lock_delete = "encrypted 97";
+    let pol_rename = |guid: &str| {
+        format!(
+            "encrypted {}",
+            rename_size(&gpo_file(guid, r"Machine\registry.pol"))
+        )
+    };
+    let gpt_rename = |guid: &str| format!("encrypted {}", rename_size(&gpo_file(guid, "GPT.INI")));
+    // Every new GPO has a GUID of the same length, so the sizes are known beforehand.
+    let any = "{00000000-0000-0000-0000-000000000000}";
+    let stopped = "Client connection is stopped";
+    let lock_unc = |guid: &str| {
+        format!(
+            r"\\{host}\sysvol\{}",
+            gpo_file(guid, "certgpo-publish.lock")
+        )
+    };
+    let file = |guid: &str, f: &str| format!(r"sysvol\{} on {host}", gpo_file(guid, f));
+    let note = |guid: &str, why: &str| {
+        format!(
+            "the lock file {} may be left behind ({why}), and a temporary file *.certgpo-*.tmp beside GPT.INI or Machine\\registry.pol (clients do not read it; the next publish deletes it). Once no publish is running, delete the lock file before publishing again (from Windows: del {}; from Linux: smbclient //{host}/SysVol -U USER -c 'del \"{}\"')",
+            lock_unc(guid),
+            lock_unc(guid),
+            gpo_file(guid, "certgpo-publish.lock")
+        )
+    };
+    let left = |guid: &str| -> Vec<String> {
+        common::tree(&w.dc.sysvol_dir().join("Policies").join(guid))
+            .into_keys()
+            .filter(|k| k.contains("certgpo"))
+            .collect()
+    };
+    let unlock = |guid: &str| {
+        w.dc.smbclient(
+            "sysvol",
+            &format!(r#"del "{}""#, gpo_file(guid, "certgpo-publish.lock")),
+        );
+    };
+    let untouched = |guid: &str| {
+        assert_eq!(w.container(guid).0, 0, "versionNumber");
+        assert_eq!(w.gpt_version(guid), 0, "GPT.INI");
+        assert!(w.fetch(guid, r"Machine\registry.pol").is_none());
+    };
+    let finished = |guid: &str, version: u32| {
+        assert_eq!(w.assert_consistent(guid), version);
+        assert_eq!(w.roots(guid), vec![t1.clone()]);
+        assert!(left(guid).is_empty(), "left behind: {:?}", left(guid));
+    };
+    let error = |o: &Output, code: i32| -> String {
+        let (stdout, stderr) = text(o);
+        assert_eq!(o.status.code(), Some(code), "{stdout}{stderr}");
+        stderr
+    };
+
+    // Before the lock is made: nothing changed, and the message says the lock may be
+    // there (it cannot know).
+    let (guid, o, _) = cut_publish(w, "Cut 1", &c1, Some(Cut::before(lock_create, 2)), None);
+    let lock_msg = |name: &str, guid: &str| {
+        format!(
+            "error: GPO \"{name}\" {guid}: the publish stopped at taking the lock: {}: {stopped}\nhint: nothing was changed in the GPO, but {}\n",
+            file(guid, "certgpo-publish.lock"),
+            note(guid, "the run stopped while creating it")
+        )
+    };
+    assert_eq!(error(&o, 2), lock_msg("Cut 1", &guid));
+    untouched(&guid);
+    assert!(left(&guid).is_empty());
+
+    // Right after the server made the lock: it is left, empty; deleting it as told
+    // leaves the GPO as it was.
+    let (guid, o, _) = cut_publish(w, "Cut 2", &c1, Some(Cut::after(lock_create, 2)), None);
+    assert_eq!(error(&o, 2), lock_msg("Cut 2", &guid));
+    assert_eq!(left(&guid), vec!["certgpo-publish.lock".to_string()]);
+    untouched(&guid);
+    unlock(&guid);
+    assert!(left(&guid).is_empty());
+
+    // registry.pol: the temporary file written, the rename never made (or made, its
+    // answer lost). Either way exit 5, the same message, and rerunning with
+    // --raise-version after deleting the lock makes the GPO whole.
+    let pol_msg = |name: &str, guid: &str| {
+        format!(
+            "error: GPO \"{name}\" {guid}: the publish stopped at writing Machine\\registry.pol: {}: {stopped}\nhint: Machine\\registry.pol holds either the old file or the new one (never part of one), and GPT.INI and versionNumber still say 0, so clients do not apply a change yet: run this publish again with --raise-version added to finish; it merges what is missing and raises both versions to agree. Also, {}\n",
+            file(guid, r"Machine\registry.pol"),
+            note(
+                guid,
+                &format!(
+                    "deleting it failed: {}: Message processing failed. Failed to send message to worker!",
+                    file(guid, "certgpo-publish.lock")
+                )
+            )
+        )
+    };
+    for (n, deliver) in [(3, false), (4, true)] {
+        let name = format!("Cut {n}");
+        let at = pol_rename(any);
+        let cut = if deliver {
+            Cut::after(&at, 1)
+        } else {
+            Cut::before(&at, 1)
+        };
+        let (guid, o, _) = cut_publish(w, &name, &c1, Some(cut), None);
+        assert_eq!(error(&o, 5), pol_msg(&name, &guid));
+        assert_eq!(w.container(&guid).0, 0);
+        assert_eq!(w.gpt_version(&guid), 0);
+        let files = left(&guid);
+        assert!(
+            files.contains(&"certgpo-publish.lock".to_string()),
+            "{files:?}"
+        );
+        if deliver {
+            assert_eq!(w.roots(&guid), vec![t1.clone()], "the rename was made");
+            assert_eq!(files.len(), 1, "{files:?}");
+        } else {
+            assert!(w.fetch(&guid, r"Machine\registry.pol").is_none());
+            assert_eq!(files.len(), 2, "the temporary file is left: {files:?}");
+        }
+        unlock(&guid);
+        w.publish_ok(&["--gpo", &guid, "--cert", &c1.cert_str(), "--raise-version"]);
+        finished(&guid, 1);
     }
+
+    // GPT.INI renamed, its answer lost: GPT.INI says 1, versionNumber 0.
+    let (guid, o, _) = cut_publish(w, "Cut 5", &c1, Some(Cut::after(&gpt_rename(any), 1)), None);
+    assert_eq!(
+        error(&o, 5),
+        format!(
+            "error: GPO \"Cut 5\" {guid}: the publish stopped at writing GPT.INI: {}: {stopped}\nhint: Machine\\registry.pol holds the new certificates, but versionNumber still says 0, so clients do not apply them yet: run `certgpo publish --gpo {guid} --raise-version` (same connection options) to finish. Also, {}\n",
+            file(&guid, "GPT.INI"),
+            note(
+                &guid,
+                &format!(
+                    "deleting it failed: {}: Message processing failed. Failed to send message to worker!",
+                    file(&guid, "certgpo-publish.lock")
+                )
+            )
+        )
+    );
+    assert_eq!((w.container(&guid).0, w.gpt_version(&guid)), (0, 1));
+    unlock(&guid);
+    w.publish_ok(&["--gpo", &guid, "--raise-version"]);
+    finished(&guid, 2);
+
+    // LDAP lost at the modify of versionNumber: before the DC gets it, and after (the
+    // DC made the change, the answer is lost). SMB still works: the lock is gone.
+    for (n, deliver) in [(6, false), (7, true)] {
+        let name = format!("Cut {n}");
+        let cut = if deliver {
+            Cut::after("", 1)
+        } else {
+            Cut::before("", 1)
+        };
+        let (guid, o, _) = cut_publish(w, &name, &c1, None, Some(cut));
+        let stderr = error(&o, 5);
+        let head = format!(
+            "error: GPO \"{name}\" {guid}: the publish stopped at raising versionNumber: cannot reach ldaps://{host}:"
+        );
+        assert!(stderr.starts_with(&head), "{stderr}");
+        assert!(
+            stderr.ends_with(&format!(
+                ": connection lost: result recv error: channel closed\nhint: registry.pol and GPT.INI (version 1) hold the new certificates, but versionNumber may still be 0 (the directory did not confirm the change), so clients may not apply them yet: run `certgpo publish --gpo {guid} --raise-version` (same connection options) to finish; it raises both versions to agree\n"
+            )),
+            "{stderr}"
+        );
+        assert!(left(&guid).is_empty(), "{:?}", left(&guid));
+        assert_eq!(
+            (w.container(&guid).0, w.gpt_version(&guid)),
+            (u32::from(deliver), 1)
+        );
+        w.publish_ok(&["--gpo", &guid, "--raise-version"]);
+        finished(&guid, 2);
+    }
+
+    // The lock's delete made, its answer lost: the publish is complete and says the
+    // lock may be left (it is not).
+    let (guid, o, _) = cut_publish(w, "Cut 8", &c1, Some(Cut::after(lock_delete, 1)), None);
+    let (_, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.ends_with(&format!(
+            "\nwarning: {}\n",
+            note(
+                &guid,
+                &format!(
+                    "deleting it failed: {}: {stopped}",
+                    file(&guid, "certgpo-publish.lock")
+                )
+            )
+        )),
+        "{stderr}"
+    );
+    finished(&guid, 1);
 }

@@ -386,7 +386,9 @@ async fn add_link(conn: &mut Connection, link: &LinkPlan, gpo: &str) -> Result<(
 /// next publish sweeps.
 fn lock_left(sysvol: &Sysvol, paths: &Paths, why: &str) -> String {
     let lock = paths.lock();
-    let inside = lock.split_once('\\').map_or(lock.as_str(), |(_, rest)| rest);
+    let inside = lock
+        .split_once('\\')
+        .map_or(lock.as_str(), |(_, rest)| rest);
     format!(
         "the lock file {} may be left behind ({why}), and a temporary file *.certgpo-*.tmp beside GPT.INI or Machine\\registry.pol (clients do not read it; the next publish deletes it). Once no publish is running, delete the lock file before publishing again (from Windows: del {}; from Linux: smbclient //{}/SysVol -U USER -c 'del \"{inside}\"')",
         unc(sysvol, &lock),

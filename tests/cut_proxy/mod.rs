@@ -69,8 +69,8 @@ struct Shared {
     arms: Mutex<Option<(String, Arc<Shared>)>>,
 }
 
-/// A running proxy; it stops accepting when dropped (the listener thread ends with
-/// the test process).
+/// A running proxy. Its threads end with the test process (a listener blocked in
+/// accept cannot be stopped); after the cut it refuses every new connection.
 pub struct Proxy {
     pub addr: SocketAddr,
     shared: Arc<Shared>,
@@ -78,7 +78,13 @@ pub struct Proxy {
 
 impl Proxy {
     /// Listen on `bind` (a free port of the DC's address), forward to `server`.
-    pub fn start(bind: std::net::IpAddr, server: SocketAddr, framing: Framing, cut: Option<Cut>, armed: bool) -> Proxy {
+    pub fn start(
+        bind: std::net::IpAddr,
+        server: SocketAddr,
+        framing: Framing,
+        cut: Option<Cut>,
+        armed: bool,
+    ) -> Proxy {
         let listener = TcpListener::bind(SocketAddr::new(bind, 0)).expect("proxy binds");
         let addr = listener.local_addr().expect("proxy address");
         let shared = Arc::new(Shared {
