@@ -16,7 +16,8 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 /// How the client's byte stream is split into frames.
 #[derive(Clone, Copy, Debug)]
@@ -63,6 +64,8 @@ struct Shared {
     /// Set when the cut happened: nothing passes any more.
     done: AtomicBool,
     seen: Mutex<usize>,
+    /// Set when the server answered after the cut (the answer is not passed on).
+    answered: (Mutex<bool>, Condvar),
     /// Every client frame's label, in order.
     log: Mutex<Vec<String>>,
     /// Another proxy armed by a frame of this one whose label contains the string.
@@ -92,6 +95,7 @@ impl Proxy {
             armed: AtomicBool::new(armed),
             done: AtomicBool::new(false),
             seen: Mutex::new(0),
+            answered: (Mutex::new(false), Condvar::new()),
             log: Mutex::new(Vec::new()),
             arms: Mutex::new(None),
         });
@@ -142,7 +146,13 @@ fn back(mut from: TcpStream, mut to: TcpStream, s: &Shared) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if s.done.load(Ordering::SeqCst) || to.write_all(&buf[..n]).is_err() {
+        if s.done.load(Ordering::SeqCst) {
+            let (lock, cond) = &s.answered;
+            *lock.lock().unwrap() = true;
+            cond.notify_all();
+            break;
+        }
+        if to.write_all(&buf[..n]).is_err() {
             break;
         }
     }
@@ -201,8 +211,13 @@ fn forth(mut from: TcpStream, mut to: TcpStream, framing: Framing, s: &Shared) {
                     let _ = to.write_all(&head);
                     let _ = to.write_all(&body);
                     let _ = to.flush();
-                    // Give the server the time to act on it before the close reaches it.
-                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    // The close must reach the server after it acted on the request:
+                    // wait for its answer (which the client never gets).
+                    let (lock, cond) = &s.answered;
+                    let answered = lock.lock().unwrap();
+                    let _ = cond
+                        .wait_timeout_while(answered, Duration::from_secs(20), |a| !*a)
+                        .unwrap();
                 }
                 break;
             }
