@@ -775,14 +775,15 @@ fn publish_against_samba_ad_dc() {
 }
 
 /// A publish of `cert` into a new GPO made by samba-tool, through proxies to SMB and
-/// LDAPS that cut the connection where told; the GPO's `{GUID}`, the output, and the
-/// SMB proxy's log.
+/// LDAPS that cut the connection where told (the LDAP cut counted from the SMB request
+/// whose label is given with it); the GPO's `{GUID}`, the output, and the SMB proxy's
+/// log.
 fn cut_publish(
     w: &World,
     name: &str,
     cert: &Issued,
     smb_cut: Option<cut_proxy::Cut>,
-    ldap_cut: Option<cut_proxy::Cut>,
+    ldap_cut: Option<(cut_proxy::Cut, &str)>,
 ) -> (String, Output, Vec<String>) {
     use cut_proxy::{Framing, Proxy};
     use std::net::SocketAddr;
@@ -792,13 +793,12 @@ fn cut_publish(
         Proxy::start(w.dc.ip, SocketAddr::new(w.dc.ip, port), framing, cut, armed)
     };
     let smb = proxy(445, Framing::Smb, smb_cut, true);
-    // The LDAP cut counts from the rename of GPT.INI, the step before the modify.
-    let armed = ldap_cut.is_none();
-    let ldap = proxy(636, Framing::Tls, ldap_cut, armed);
-    smb.arm_on(
-        &format!("encrypted {}", rename_size(&gpo_file(&guid, "GPT.INI"))),
-        &ldap,
-    );
+    // The LDAP cut counts from the SMB request named with it.
+    let (ldap_cut, arm) = ldap_cut.unzip();
+    let ldap = proxy(636, Framing::Tls, ldap_cut, arm.is_none());
+    if let Some(label) = arm {
+        smb.arm_on(label, &ldap);
+    }
     let args = [
         "--ldap".to_string(),
         format!("ldaps://{}:{}", w.dc.ip, ldap.addr.port()),
@@ -822,7 +822,7 @@ fn cut_publish(
         .args(&args)
         .output()
         .unwrap();
-    if !armed || smb_cut_wanted {
+    if arm.is_some() || smb_cut_wanted {
         assert!(
             smb.cut() || ldap.cut(),
             "the cut never happened: {:?}",
@@ -1011,7 +1011,7 @@ fn midrun(w: &World) {
         } else {
             Cut::before("", 1)
         };
-        let (guid, o, _) = cut_publish(w, &name, &c1, None, Some(cut));
+        let (guid, o, _) = cut_publish(w, &name, &c1, None, Some((cut, &gpt_rename(any))));
         let stderr = error(&o, 5);
         let head = format!(
             "error: GPO \"{name}\" {guid}: the publish stopped at raising versionNumber: cannot reach ldaps://{host}:"
@@ -1031,6 +1031,28 @@ fn midrun(w: &World) {
         w.publish_ok(&["--gpo", &guid, "--raise-version"]);
         finished(&guid, 2);
     }
+
+    // LDAP lost at the search that checks the version again, right after the lock is
+    // taken and the folder swept (a 288-byte CREATE of the GPO folder): nothing was
+    // written, and the lock is deleted over SMB.
+    let (guid, o, _) = cut_publish(
+        w,
+        "Cut 9",
+        &c1,
+        None,
+        Some((Cut::before("", 1), "encrypted 288")),
+    );
+    let stderr = error(&o, 2);
+    let head = format!(
+        "error: GPO \"Cut 9\" {guid}: the publish stopped at reading the version again: cannot reach ldaps://{host}:"
+    );
+    assert!(stderr.starts_with(&head), "{stderr}");
+    assert!(
+        stderr.ends_with(": connection lost: premature end of search stream\nhint: nothing was changed: the GPO is as it was; publish again\n"),
+        "{stderr}"
+    );
+    untouched(&guid);
+    assert!(left(&guid).is_empty(), "{:?}", left(&guid));
 
     // The lock's delete made, its answer lost: the publish is complete and says the
     // lock may be left (it is not).
