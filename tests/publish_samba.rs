@@ -770,7 +770,9 @@ fn publish_against_samba_ad_dc() {
     w.aclcheck();
 
     // --- The connection lost part way, at each step that matters.
+    let started = std::time::Instant::now();
     midrun(&w);
+    eprintln!("the lost connections took {:?}", started.elapsed());
     w.aclcheck();
 }
 
@@ -903,7 +905,9 @@ fn midrun(w: &World) {
         assert!(w.fetch(guid, r"Machine\registry.pol").is_none());
     };
     let finished = |guid: &str, version: u32| {
-        assert_eq!(w.assert_consistent(guid), version);
+        // assert_consistent without its second parse of registry.pol (roots parses it).
+        assert_eq!(w.container(guid).0, version, "versionNumber");
+        assert_eq!(w.gpt_version(guid), version, "GPT.INI");
         assert_eq!(w.roots(guid), vec![t1.clone()]);
         assert!(left(guid).is_empty(), "left behind: {:?}", left(guid));
     };
