@@ -16,7 +16,9 @@
 //! what it applied; after it, it finds the new file. A failure before step 3 leaves the
 //! GPO untouched; a failure after it says what the GPO holds and how to finish, and
 //! running the same publish again finishes it (the versions then disagree, which a
-//! publish repairs), except after step 3 alone, which `--raise-version` finishes.
+//! publish repairs), except after step 3 alone, which `--raise-version` finishes. A
+//! connection to SYSVOL lost part way also leaves the lock file (and perhaps a
+//! temporary file): the error then names it and says how to delete it.
 
 use super::ad::{self, WriteError};
 use super::plan::{LinkPlan, PublishPlan};
