@@ -54,6 +54,7 @@ pub mod publish;
 pub mod purpose;
 pub mod reg;
 pub mod report;
+pub mod secret;
 pub mod store;
 pub mod template;
 pub mod text;

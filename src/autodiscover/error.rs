@@ -1,22 +1,16 @@
 //! Why the Autodiscover exchange stopped, each naming the URL or host concerned, with
 //! what the admin can do about it.
 
-use std::path::PathBuf;
-
 use super::PASSWORD_ENV;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AutodiscoverError {
     #[error("--email {0:?} is not an email address (user@domain)")]
     BadEmail(String),
-    #[error("--mail-password-file {path}: {detail}")]
-    PasswordFile { path: PathBuf, detail: String },
-    #[error("{PASSWORD_ENV} is not valid UTF-8")]
-    PasswordEnv,
     #[error("the mailbox password for {0} is empty")]
     EmptyPassword(String),
-    #[error("cannot read the password from the terminal: {0}")]
-    Prompt(std::io::Error),
+    #[error(transparent)]
+    Secret(#[from] crate::secret::SecretError),
     #[error(
         "{host}: its certificate {thumbprint} is not trusted ({verdict}); certgpo sent it no credentials"
     )]
@@ -72,6 +66,7 @@ impl crate::Diagnostic for AutodiscoverError {
         Some(match self {
             E::Discover(e) => return e.hint(),
             E::Input(e) => return e.hint(),
+            E::Secret(e) => return e.hint(),
             E::Cert(e) => return e.hint(),
             E::Untrusted { thumbprint, .. } => format!(
                 "this is the Security Alert Outlook shows. To go on for this run only: --expect {thumbprint} \
@@ -113,7 +108,7 @@ to fix it for the clients: certgpo build --discover with this report"
             E::EmptyPassword(_) => format!(
                 "put the password in --mail-password-file or {PASSWORD_ENV}; without either (and without a terminal) the exchange goes without credentials"
             ),
-            E::BadEmail(_) | E::PasswordFile { .. } | E::PasswordEnv | E::Prompt(_) => return None,
+            E::BadEmail(_) => return None,
         })
     }
 }

@@ -138,36 +138,16 @@ pub fn email_domain(email: &str) -> Result<String, AutodiscoverError> {
 /// The mailbox password: the file, the environment variable, or a terminal prompt;
 /// `None` when none is available (the exchange then goes without credentials).
 pub fn password(file: Option<&Path>, account: &str) -> Result<Option<String>, AutodiscoverError> {
-    let found = read_password(file, account)?;
+    let found = crate::secret::read(&crate::secret::Sources {
+        file,
+        option: "--mail-password-file",
+        env: PASSWORD_ENV,
+        prompt: format!("Mailbox password for {account}: "),
+    })?;
     if found.as_deref() == Some("") {
         return Err(AutodiscoverError::EmptyPassword(account.to_string()));
     }
     Ok(found)
-}
-
-fn read_password(file: Option<&Path>, account: &str) -> Result<Option<String>, AutodiscoverError> {
-    use std::io::IsTerminal;
-    if let Some(path) = file {
-        let bytes = crate::input::read(path, crate::input::PASSWORD)
-            .map_err(|e| e.given_as("--mail-password-file"))?;
-        let text = String::from_utf8(bytes).map_err(|_| AutodiscoverError::PasswordFile {
-            path: path.to_path_buf(),
-            detail: "not UTF-8 text".into(),
-        })?;
-        return Ok(Some(text.lines().next().unwrap_or("").to_string()));
-    }
-    if let Some(value) = std::env::var_os(PASSWORD_ENV) {
-        return value
-            .into_string()
-            .map(Some)
-            .map_err(|_| AutodiscoverError::PasswordEnv);
-    }
-    if std::io::stdin().is_terminal() {
-        return rpassword::prompt_password(format!("Mailbox password for {account}: "))
-            .map(Some)
-            .map_err(AutodiscoverError::Prompt);
-    }
-    Ok(None)
 }
 
 /// The candidates of a discovery in Outlook's order: SCP URLs, the two DNS URLs, the

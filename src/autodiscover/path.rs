@@ -478,11 +478,7 @@ impl Engine<'_> {
             hop.result = "HTTP 401: Negotiate not offered".into();
             return Err(AutodiscoverError::NoScheme {
                 url: url.into(),
-                offered: if offered.is_empty() {
-                    "none".into()
-                } else {
-                    offered.join(", ")
-                },
+                offered: offered_list(&offered),
             });
         }
         let Some(creds) = self.opts.credentials.clone() else {
@@ -502,33 +498,24 @@ impl Engine<'_> {
         } else {
             None
         };
-        let (method, response) = if let Some(scheme) = ntlm_scheme {
-            if first.closes
-                && let Err(e) = s.reopen()
-            {
-                hop.result = e;
-                return Ok(None);
-            }
-            ("NTLM", self.ntlm(s, &creds, hop, scheme))
-        } else if wants(AuthMethod::Basic, "basic") {
-            if first.closes
-                && let Err(e) = s.reopen()
-            {
-                hop.result = e;
-                return Ok(None);
-            }
-            let token = BASE64.encode(format!("{}:{}", creds.account, creds.password));
-            ("Basic", s.post(Some(format!("Basic {token}"))))
-        } else {
+        if ntlm_scheme.is_none() && !wants(AuthMethod::Basic, "basic") {
             hop.result = "HTTP 401: no supported authentication offered".into();
             return Err(AutodiscoverError::NoScheme {
                 url: url.into(),
-                offered: if offered.is_empty() {
-                    "none".into()
-                } else {
-                    offered.join(", ")
-                },
+                offered: offered_list(&offered),
             });
+        }
+        if first.closes
+            && let Err(e) = s.reopen()
+        {
+            hop.result = e;
+            return Ok(None);
+        }
+        let (method, response) = if let Some(scheme) = ntlm_scheme {
+            ("NTLM", self.ntlm(s, &creds, hop, scheme))
+        } else {
+            let token = BASE64.encode(format!("{}:{}", creds.account, creds.password));
+            ("Basic", s.post(Some(format!("Basic {token}"))))
         };
         if method == "Basic" {
             hop.auth = Some("basic");
@@ -916,5 +903,14 @@ fn authority(host: &str, port: u16, default: u16) -> String {
         host
     } else {
         format!("{host}:{port}")
+    }
+}
+
+/// The schemes a 401 offered, for a message: `none` when it offered none.
+fn offered_list(offered: &[String]) -> String {
+    if offered.is_empty() {
+        "none".into()
+    } else {
+        offered.join(", ")
     }
 }

@@ -20,18 +20,14 @@ pub enum DirectoryError {
     CaLoad(crate::cert::CertError),
     #[error("--ldap-ca {path}: {detail}")]
     CaFile { path: PathBuf, detail: String },
-    #[error("--password-file {path}: {detail}")]
-    PasswordFile { path: PathBuf, detail: String },
-    #[error("{PASSWORD_ENV} is not valid UTF-8")]
-    PasswordEnv,
+    #[error(transparent)]
+    Secret(#[from] crate::secret::SecretError),
     #[error(
         "no password for {user}: stdin is not a terminal and neither --password-file nor {PASSWORD_ENV} is set"
     )]
     NoPassword { user: String },
     #[error("the password for {user} is empty; an empty simple bind would be anonymous")]
     EmptyPassword { user: String },
-    #[error("cannot read the password from the terminal: {0}")]
-    Prompt(std::io::Error),
     #[error("cannot reach {url}: {detail}")]
     Unreachable { url: String, detail: String },
     #[error("TLS handshake with {url} failed: {detail}")]
@@ -99,6 +95,7 @@ impl crate::Diagnostic for DirectoryError {
     fn hint(&self) -> Option<String> {
         let hint = match self {
             DirectoryError::Input(e) => return e.hint(),
+            DirectoryError::Secret(e) => return e.hint(),
             DirectoryError::CaLoad(e) => return e.hint(),
             DirectoryError::BadUrl {
                 suggestion: Some(url),

@@ -11,7 +11,6 @@
 pub mod dns;
 mod error;
 mod refused;
-mod secret;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -156,7 +155,7 @@ pub fn options(req: &Request) -> Result<(LdapOptions, Vec<String>), DirectoryErr
         (BindMethod::Simple, None) => Auth::Anonymous,
         (BindMethod::Simple, Some(user)) => Auth::Simple {
             user: user.clone(),
-            password: secret::password(req.password_file.as_deref(), user)?,
+            password: password(req.password_file.as_deref(), user)?,
         },
     };
     Ok((
@@ -762,6 +761,21 @@ fn ad_data_code(diag: &str) -> Option<&'static str> {
         "775" => "account locked out",
         _ => return None,
     })
+}
+
+/// The bind password for `user`, from `--password-file`, the environment or a prompt.
+fn password(file: Option<&std::path::Path>, user: &str) -> Result<String, DirectoryError> {
+    let password = crate::secret::read(&crate::secret::Sources {
+        file,
+        option: "--password-file",
+        env: PASSWORD_ENV,
+        prompt: format!("LDAP password for {user}: "),
+    })?
+    .ok_or_else(|| DirectoryError::NoPassword { user: user.into() })?;
+    if password.is_empty() {
+        return Err(DirectoryError::EmptyPassword { user: user.into() });
+    }
+    Ok(password)
 }
 
 #[cfg(test)]

@@ -313,11 +313,7 @@ impl Sysvol {
 
     /// Connect the share `path` starts with (`SysVol\...`), once per share.
     pub async fn share(&mut self, path: &str) -> Result<(), SysvolError> {
-        let share = path
-            .split('\\')
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        let share = share_of(path);
         if self.shares.contains(&share) {
             return Ok(());
         }
@@ -328,23 +324,15 @@ impl Sysvol {
                 .share_connect(&unc, &self.opts.user, self.opts.password.clone())
                 .await
         });
-        match connected.await? {
-            Ok(()) => {}
-            Err(smb::Error::SspiError(e)) => {
-                return Err(SysvolError::Logon {
+        if let Err(e) = connected.await? {
+            return Err(match logon_refused(&e) {
+                Some(detail) => SysvolError::Logon {
                     host,
                     user: self.opts.user.clone(),
-                    detail: e.to_string(),
-                });
-            }
-            Err(e) if logon_failure(&e) => {
-                return Err(SysvolError::Logon {
-                    host,
-                    user: self.opts.user.clone(),
-                    detail: e.to_string(),
-                });
-            }
-            Err(e) => return Err(SysvolError::from_smb(&host, "", e)),
+                    detail,
+                },
+                None => SysvolError::from_smb(&host, "", e),
+            });
         }
         self.shares.push(share);
         Ok(())
@@ -352,11 +340,7 @@ impl Sysvol {
 
     /// The share `path` starts with must have been connected ([`Sysvol::share`]).
     fn connected(&self, path: &str) -> Result<(), SysvolError> {
-        let share = path
-            .split('\\')
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        let share = share_of(path);
         if self.shares.contains(&share) {
             return Ok(());
         }
@@ -524,12 +508,27 @@ impl Sysvol {
     }
 }
 
-fn logon_failure(e: &smb::Error) -> bool {
-    matches!(
-        e,
+/// The share a path inside the SYSVOL connection starts with (`SysVol\...`), in lower
+/// case, as share names compare.
+fn share_of(path: &str) -> String {
+    path.split('\\')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// Why the account was refused, when it was: the SSPI layer's own error, or the server's
+/// STATUS_LOGON_FAILURE.
+fn logon_refused(e: &smb::Error) -> Option<String> {
+    match e {
+        smb::Error::SspiError(inner) => Some(inner.to_string()),
         smb::Error::UnexpectedMessageStatus(s) | smb::Error::ReceivedErrorMessage(s, _)
-            if *s == Status::U32_LOGON_FAILURE
-    )
+            if *s == Status::U32_LOGON_FAILURE =>
+        {
+            Some(e.to_string())
+        }
+        _ => None,
+    }
 }
 
 async fn close_resource(r: Resource) -> smb::Result<()> {
