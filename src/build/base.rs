@@ -468,10 +468,11 @@ impl Base {
                 meta.domain_controller = info.gpo_domain_controller.clone();
             }
         }
-        let v = self.backup.machine_version;
-        let current = (v & 0xFFFF).max(v >> 16);
-        meta.machine_version =
-            u16::try_from(current + 1).map_err(|_| BaseError::Version(self.shown.clone()))?;
+        let (high, low) = crate::gpo::gpt_ini::split_version(self.backup.machine_version);
+        meta.machine_version = high
+            .max(low)
+            .checked_add(1)
+            .ok_or_else(|| BaseError::Version(self.shown.clone()))?;
         Ok(meta)
     }
 

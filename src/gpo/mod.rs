@@ -99,7 +99,7 @@ impl GpoMeta {
     /// `MachineVersionNumber` of Backup.xml: the version in both 16-bit halves, as in
     /// every real sample (docs/spec/windows-formats.md §4.2).
     pub fn machine_version_number(&self) -> u32 {
-        (u32::from(self.machine_version) << 16) | u32::from(self.machine_version)
+        gpt_ini::join_version(self.machine_version, self.machine_version)
     }
 }
 

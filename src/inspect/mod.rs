@@ -145,8 +145,9 @@ pub fn write_csv(out: &mut dyn Write, inv: &Inventory, now: OffsetDateTime) -> s
 /// Both halves of a GPMC version number hold the same 16-bit version
 /// (docs/spec/windows-formats.md §4.2).
 pub fn version_text(v: u32) -> String {
-    if v >> 16 == v & 0xFFFF {
-        (v & 0xFFFF).to_string()
+    let (high, low) = crate::gpo::gpt_ini::split_version(v);
+    if high == low {
+        low.to_string()
     } else {
         format!("{v} (0x{v:08X})")
     }

@@ -344,8 +344,8 @@ pub fn files(
     // The live GPO's own values where Backup.xml repeats them: both 16-bit halves hold
     // the version, as in every real sample (docs/spec/windows-formats.md §4.2).
     backup.options = gpo.flags;
-    backup.machine_version = (u32::from(machine_version) << 16) | u32::from(machine_version);
-    backup.user_version = (u32::from(user_version) << 16) | u32::from(user_version);
+    backup.machine_version = gpt_ini::join_version(machine_version, machine_version);
+    backup.user_version = gpt_ini::join_version(user_version, user_version);
     backup.machine_extension_guids = gpo.machine_extension_names.clone();
     backup.user_extension_guids = live.user_extension_names.clone();
     backup.wmi_filter = gpo.wmi_filter.clone().unwrap_or_default();

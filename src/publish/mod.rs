@@ -29,7 +29,7 @@ pub enum PublishError {
     Pipeline(#[from] PipelineError),
     #[error(
         "{gpo}: the computer version is already {}, the highest a GPO can have (versionNumber {version})",
-        .version & 0xFFFF
+        plan::machine_half(*.version)
     )]
     VersionExhausted { gpo: String, version: u32 },
     /// Someone else changed the GPO between this run's read and its write.

@@ -14,6 +14,7 @@ use super::PublishError;
 use crate::build::base::{Base, LiveGpo};
 use crate::build::{self, PipelineError};
 use crate::cert::{Certificate, Loaded};
+use crate::gpo::gpt_ini::{join_version, split_version};
 use crate::gpo::{braced_upper, extension_guids};
 use crate::policy::{self, Entry};
 use crate::store::CertKey;
@@ -267,15 +268,14 @@ pub fn plan(
 /// Active Directory has it, the computer half one above the higher of the two the GPO
 /// holds, so that it is new to every client. `None` past 65535.
 pub fn next_version(version_number: u32, gpt_version: Option<u32>) -> Option<u32> {
-    let user = version_number >> 16;
-    let machine = (version_number & 0xFFFF).max(gpt_version.map_or(0, |g| g & 0xFFFF));
-    let next = machine + 1;
-    (next <= 0xFFFF).then_some((user << 16) | next)
+    let (user, machine) = split_version(version_number);
+    let machine = machine.max(gpt_version.map_or(0, |g| split_version(g).1));
+    machine.checked_add(1).map(|next| join_version(user, next))
 }
 
 /// The computer half of a version.
 pub fn machine_half(version: u32) -> u32 {
-    version & 0xFFFF
+    u32::from(split_version(version).1)
 }
 
 /// Certificate Blobs of registry.pol entries by (store, thumbprint), upper case.
