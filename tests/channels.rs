@@ -15,8 +15,6 @@ use std::process::{Command, Output};
 use common::{Issued, Key, certgpo, example, openssl, openssl_sha1, tree};
 use serde_json::Value;
 
-/// Debian's python, which has PyYAML (python3-yaml); the pyenv one on PATH may not.
-const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 /// 2026-12-01T00:00:00Z, the time of the golden example bundle.
 const EPOCH: &str = "1796083200";
 
@@ -64,7 +62,7 @@ fn assert_ok(out: &Output, what: &str) -> String {
 /// What the Python oracle reads from a bundle's channel folders.
 fn oracle(bundle: &Path) -> Value {
     let script = manifest_dir().join("tests/oracles/channels.py");
-    let out = Command::new(SYSTEM_PYTHON)
+    let out = Command::new(common::SYSTEM_PYTHON)
         .arg(script)
         .arg(bundle)
         .output()
@@ -74,7 +72,7 @@ fn oracle(bundle: &Path) -> Value {
 }
 
 fn python_ready() -> bool {
-    common::require(SYSTEM_PYTHON, &["-c", "import plistlib, yaml"])
+    common::require(common::SYSTEM_PYTHON, &["-c", "import plistlib, yaml"])
 }
 
 /// A certificate's DER as openssl writes it, in lowercase hex.

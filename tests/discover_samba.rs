@@ -525,7 +525,7 @@ fn negotiate(dc: &Dc) {
     use autodiscover_fixture::{Pki, autodiscover_url, exited, server, start};
     use serde_json::json;
     if !autodiscover_fixture::have_tools()
-        || !common::require(autodiscover_fixture::PYTHON, &["-c", "import gssapi"])
+        || !common::require(common::SYSTEM_PYTHON, &["-c", "import gssapi"])
     {
         return;
     }

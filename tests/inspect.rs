@@ -213,7 +213,7 @@ fn normalise(kind: u64, hex: &str) -> Value {
 }
 
 fn compare_with_samba(pol: &Path) {
-    let samba = Command::new("/usr/bin/python3")
+    let samba = Command::new(common::SYSTEM_PYTHON)
         .args(["-c", SAMBA_DUMP])
         .arg(pol)
         .output()
@@ -247,7 +247,7 @@ fn compare_with_samba(pol: &Path) {
 
 #[test]
 fn every_registry_pol_equals_samba_entry_by_entry() {
-    if !common::require("/usr/bin/python3", &["-c", "import samba.dcerpc.preg"]) {
+    if !common::require(common::SYSTEM_PYTHON, &["-c", "import samba.dcerpc.preg"]) {
         return;
     }
     let mut pols = Vec::new();

@@ -534,21 +534,8 @@ struct PolEntry {
     data: Option<String>,
 }
 
-const SYSTEM_PYTHON: &str = "/usr/bin/python3";
-
-fn samba_decode(files: &[PathBuf]) -> Vec<PolFile> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracles/preg_dump.py");
-    let out = Command::new(SYSTEM_PYTHON)
-        .arg(script)
-        .args(files)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "Samba's PReg parser refused {files:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+fn samba_decode(files: &[&Path]) -> Vec<PolFile> {
+    serde_json::from_value(common::samba_preg(files)).unwrap()
 }
 
 #[test]
@@ -556,7 +543,7 @@ fn samba_reads_every_registry_pol() {
     // The pyenv python3 on PATH has no Samba bindings: use Debian's, which python3-samba
     // gives samba.dcerpc.preg (the skip names the import error).
     if !common::require(
-        SYSTEM_PYTHON,
+        common::SYSTEM_PYTHON,
         &["-c", "import samba.ndr, samba.dcerpc.preg"],
     ) {
         return;
@@ -596,7 +583,7 @@ fn samba_reads_every_registry_pol() {
             })
             .collect();
 
-        for file in samba_decode(&[pol, backup]) {
+        for file in samba_decode(&[&pol, &backup]) {
             let ctx = format!("{}: {}", case.name, file.path);
             assert_eq!(file.signature, "PReg", "{ctx}");
             assert_eq!(file.version, 1, "{ctx}");

@@ -769,7 +769,7 @@ fn the_whole_gpo(dc: &samba_dc::Dc, g: &Gpos, backup_dir: &Path) {
         .and_then(|r| r.split("</SecurityDescriptor>").next())
         .expect("a SecurityDescriptor")
         .replace(' ', "");
-    let sddl = Command::new("/usr/bin/python3")
+    let sddl = Command::new(common::SYSTEM_PYTHON)
         .args([
             "-c",
             "import sys\nfrom samba.dcerpc import security\nfrom samba.ndr import ndr_unpack\nprint(ndr_unpack(security.descriptor, bytes.fromhex(sys.argv[1])).as_sddl())",

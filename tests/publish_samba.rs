@@ -18,7 +18,6 @@ use std::process::{Command, Output};
 use common::{Issued, Key, openssl_sha1, root_ca};
 use samba_dc::{ADMIN, DOMAIN_DN, PASSWORD, Services, path};
 
-const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 const MACHINE_EXTENSIONS: &str = "[{35378EAC-683F-11D2-A89A-00C04FBBCFA2}{53D6AB1D-2488-11D1-A28C-00C04FB94F17}][{B1BE8D72-6EAC-11D2-A4EA-00C04F79F83A}{53D6AB1D-2488-11D1-A28C-00C04FB94F17}]";
 const ROOT_KEY: &str = r"Software\Policies\Microsoft\SystemCertificates\Root";
 
@@ -170,19 +169,7 @@ impl World {
 
     /// A registry.pol file as Samba's PReg parser reads it.
     fn policy_file(&self, file: &Path) -> Vec<(String, String, Option<String>)> {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracles/preg_dump.py");
-        let out = Command::new(SYSTEM_PYTHON)
-            .arg(script)
-            .arg(file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "Samba's PReg parser refused the published registry.pol: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v[0]["entries"]
+        common::samba_preg(&[file])[0]["entries"]
             .as_array()
             .unwrap()
             .iter()
@@ -251,7 +238,7 @@ fn publish_against_samba_ad_dc() {
     let services = Services { smb: true };
     if !samba_dc::available(services)
         || !common::require(
-            SYSTEM_PYTHON,
+            common::SYSTEM_PYTHON,
             &["-c", "import samba.ndr, samba.dcerpc.preg"],
         )
         || !common::require("ldapsearch", &["-VV"])

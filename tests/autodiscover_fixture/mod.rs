@@ -11,12 +11,9 @@ use serde_json::{Value, json};
 use crate::common::{self, Issued, Key, free_port, wait_port};
 use crate::discover_fixture::{Group, spawn_group};
 
-/// Debian's interpreter: python3-impacket is installed for it.
-pub const PYTHON: &str = "/usr/bin/python3";
-
 /// The tools the stand-ins need; a missing one skips (fails under CI).
 pub fn have_tools() -> bool {
-    common::require(PYTHON, &["-c", "import impacket.ntlm"])
+    common::require(common::SYSTEM_PYTHON, &["-c", "import impacket.ntlm"])
         && common::require("openssl", &["version"])
         && common::require("timeout", &["--version"])
 }
@@ -145,7 +142,7 @@ pub fn start_at(
     std::fs::write(&config_path, config.to_string()).expect("config written");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/autodiscover_fixture/cas.py");
     let group = spawn_group(
-        PYTHON,
+        common::SYSTEM_PYTHON,
         &[&script.to_string_lossy(), &config_path.to_string_lossy()],
         Duration::from_secs(300),
         &dir.join("cas.out"),

@@ -231,17 +231,37 @@ pub fn run_ok_in(dir: &Path, program: &str, args: &[&str]) -> String {
 /// Standard's parsing algorithm and shares no code with certgpo; xmllint's HTML parser
 /// is HTML 4's and calls `header`, `details` or `summary` invalid.
 pub fn html5_errors(path: &Path) -> Option<Vec<String>> {
-    // Debian's python3, which python3-html5lib installs into (not a pyenv one on PATH).
-    const PYTHON: &str = "/usr/bin/python3";
-    if !require(PYTHON, &["-c", "import html5lib"]) {
+    if !require(SYSTEM_PYTHON, &["-c", "import html5lib"]) {
         return None;
     }
     let script = "import sys, html5lib\n\
         p = html5lib.HTMLParser()\n\
         p.parse(open(sys.argv[1], 'rb'))\n\
         for (line, col), code, data in p.errors: print(f'{line}:{col}: {code} {data}')\n";
-    let out = run_ok(PYTHON, &["-c", script, &path.to_string_lossy()]);
+    let out = run_ok(SYSTEM_PYTHON, &["-c", script, &path.to_string_lossy()]);
     Some(out.lines().map(String::from).collect())
+}
+
+/// Debian's python3, which python3-samba (and the other python3- packages of
+/// .ci/apt-packages) install into; a pyenv python3 earlier on PATH has none of them.
+pub const SYSTEM_PYTHON: &str = "/usr/bin/python3";
+
+/// registry.pol files as Samba's PReg parser reads them (`samba.dcerpc.preg`, through
+/// tests/oracles/preg_dump.py): its JSON, one object with the file's `entries` per file.
+/// Panics when Samba refuses one.
+pub fn samba_preg(files: &[&Path]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracles/preg_dump.py");
+    let out = Command::new(SYSTEM_PYTHON)
+        .arg(script)
+        .args(files)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "Samba's PReg parser refused {files:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("preg_dump.py writes JSON")
 }
 
 /// Run `openssl args` in `dir`; panics unless it succeeds. Returns its stdout.
